@@ -1,0 +1,348 @@
+"""Plotly figure builders: images, value grids, feature-map grids, histograms, curves.
+
+Builders take NumPy arrays and return ``plotly.graph_objects.Figure``; they hold
+no state and never import Streamlit. Images are (H, W) or (H, W, C) with row 0
+at the top.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+MAX_GRID_CELLS = 250_000
+"""Cells drawn in one feature-map grid; larger maps are shown downsampled (display only)."""
+
+DIVERGING = "RdBu_r"
+"""Colour scale for signed values: blue negative, white zero, red positive."""
+
+CHANNEL_SCALES = {
+    "red": [[0, "black"], [1, "red"]],
+    "green": [[0, "black"], [1, "lime"]],
+    "blue": [[0, "black"], [1, "blue"]],
+}
+"""Colour scales that show one RGB channel in its own colour."""
+
+_FONT = {"size": 15}
+
+
+def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        font=_FONT,
+    )
+    return fig
+
+
+def _image_axes(fig: go.Figure, show_ticks: bool = False) -> None:
+    fig.update_xaxes(showticklabels=show_ticks, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(
+        showticklabels=show_ticks,
+        showgrid=False,
+        zeroline=False,
+        autorange="reversed",
+        scaleanchor="x",
+        constrain="domain",
+    )
+
+
+def image_figure(
+    image: np.ndarray,
+    title: str = "",
+    height: int = 420,
+    value_range: tuple[float, float] | None = (0.0, 1.0),
+    colorscale: str = "gray",
+    value_label: str = "value",
+    show_scale: bool = False,
+) -> go.Figure:
+    """Show an image with its exact value under the mouse.
+
+    Args:
+        image: (H, W), (H, W, 1) or (H, W, 3). RGB must be in [0, 1].
+        value_range: colour limits for one-channel images; None scales to the data.
+        colorscale: for one-channel images, e.g. "gray" or :data:`DIVERGING`.
+        value_label: name of the value in the hover text.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 3:
+        rgb = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
+        trace = go.Image(z=rgb, hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>")
+    else:
+        plane = image[..., 0] if image.ndim == 3 else image
+        zmin, zmax = value_range if value_range is not None else (None, None)
+        trace = go.Heatmap(
+            z=plane,
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            zmid=0.0 if colorscale == DIVERGING and value_range is None else None,
+            showscale=show_scale,
+            hovertemplate=f"row %{{y}}, col %{{x}}<br>{value_label} %{{z:.3f}}<extra></extra>",
+        )
+    fig = go.Figure(trace)
+    _image_axes(fig)
+    return _base_layout(fig, title, height)
+
+
+def outline_window(
+    fig: go.Figure,
+    row0: int,
+    col0: int,
+    size: int,
+    dilation: int = 1,
+    colour: str = "#d62728",
+) -> go.Figure:
+    """Draw the input cells a k×k (dilated) kernel covers, with its bounding box.
+
+    ``row0``/``col0`` is the top-left tap; taps lie ``dilation`` pixels apart.
+    Coordinates may be negative (the window reaches into the padding).
+    """
+    span = dilation * (size - 1) + 1
+    fig.add_shape(
+        type="rect",
+        x0=col0 - 0.5,
+        x1=col0 + span - 0.5,
+        y0=row0 - 0.5,
+        y1=row0 + span - 0.5,
+        line={"color": colour, "width": 3},
+    )
+    if dilation > 1:
+        taps = np.arange(size) * dilation
+        cols, rows = np.meshgrid(col0 + taps, row0 + taps)
+        fig.add_trace(
+            go.Scatter(
+                x=cols.ravel(),
+                y=rows.ravel(),
+                mode="markers",
+                marker={"color": colour, "size": 7, "symbol": "square-open"},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    return fig
+
+
+def value_grid_figure(
+    values: np.ndarray,
+    title: str = "",
+    decimals: int = 2,
+    colorscale: str = DIVERGING,
+    height: int | None = None,
+    value_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """A small (h, w) array drawn as coloured cells with each number printed.
+
+    Used for zoomed pixel patches, kernels and element-wise products.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    rows, cols = values.shape
+    limit = float(np.max(np.abs(values))) or 1.0
+    zmin, zmax = value_range if value_range is not None else (-limit, limit)
+    text_size = max(9, min(18, int(320 / max(rows, cols))))
+    fig = go.Figure(
+        go.Heatmap(
+            z=values,
+            zmin=zmin,
+            zmax=zmax,
+            colorscale=colorscale,
+            showscale=False,
+            texttemplate=f"%{{z:.{decimals}f}}",
+            textfont={"size": text_size},
+            hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+        )
+    )
+    _image_axes(fig, show_ticks=True)
+    fig.update_xaxes(dtick=1)
+    fig.update_yaxes(dtick=1)
+    return _base_layout(fig, title, height or max(220, 34 * rows + 60))
+
+
+def _downsample(plane: np.ndarray, side: int) -> np.ndarray:
+    """Area-average an (H, W) map so its longer side is at most ``side`` (display only)."""
+    height, width = plane.shape
+    if max(height, width) <= side:
+        return plane
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(plane.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX)
+    return np.asarray(resized)
+
+
+SCALINGS = ("symmetric", "minmax", "none")
+
+
+def _scale_tile(tile: np.ndarray, scaling: str) -> np.ndarray:
+    if scaling == "symmetric":
+        limit = float(np.max(np.abs(tile)))
+        return tile / limit if limit > 0 else tile
+    if scaling == "minmax":
+        low, high = float(tile.min()), float(tile.max())
+        return (tile - low) / (high - low) if high > low else np.full_like(tile, 0.5)
+    return tile
+
+
+def tile_maps(
+    maps: np.ndarray, columns: int, scaling: str = "symmetric", max_cells: int = MAX_GRID_CELLS
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Arrange F maps (H, W, F) into one mosaic separated by NaN gutters.
+
+    Args:
+        maps: (H, W, F) feature maps.
+        columns: tiles per row.
+        scaling: per-map display scaling so weak and strong maps are equally
+            visible: "symmetric" divides by the largest |value| (0 stays 0,
+            range [-1, 1]), "minmax" stretches to [0, 1], "none" keeps raw
+            values. Raw values are returned alongside.
+        max_cells: maps are area-downsampled so the mosaic has about this many cells.
+
+    Returns:
+        (display, raw, tile_hw): two (rows*(h+1)-1, columns*(w+1)-1) mosaics
+        (scaled and raw values) and the (h, w) size of one displayed tile.
+    """
+    count = maps.shape[2]
+    side = max(8, int(math.sqrt(max_cells / count)))
+    tiles = [_downsample(maps[..., i], side) for i in range(count)]
+    tile_h, tile_w = tiles[0].shape
+    rows = math.ceil(count / columns)
+    shape = (rows * (tile_h + 1) - 1, columns * (tile_w + 1) - 1)
+    display, raw = np.full(shape, np.nan), np.full(shape, np.nan)
+    for index, tile in enumerate(tiles):
+        row, col = divmod(index, columns)
+        window = (
+            slice(row * (tile_h + 1), row * (tile_h + 1) + tile_h),
+            slice(col * (tile_w + 1), col * (tile_w + 1) + tile_w),
+        )
+        raw[window] = tile
+        display[window] = _scale_tile(tile, scaling)
+    return display, raw, (tile_h, tile_w)
+
+
+def map_grid_figure(
+    maps: np.ndarray,
+    names: Sequence[str],
+    title: str = "",
+    columns: int | None = None,
+    colorscale: str = DIVERGING,
+    scaling: str = "symmetric",
+    height: int | None = None,
+) -> go.Figure:
+    """Many feature maps as one figure (one heatmap, not dozens of charts).
+
+    Each map is labelled with its name; hovering shows the raw value (and the
+    map it belongs to).
+
+    Args:
+        maps: (H, W, F) maps.
+        names: F labels.
+        scaling: per-map display scaling, see :func:`tile_maps` (the hover
+            always shows raw values).
+    """
+    count = maps.shape[2]
+    columns = columns or min(count, 8 if count > 16 else 4)
+    display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
+    labels = np.full(display.shape, "", dtype=object)
+    for index, name in enumerate(names):
+        row, col = divmod(index, columns)
+        labels[
+            row * (tile_h + 1) : row * (tile_h + 1) + tile_h,
+            col * (tile_w + 1) : col * (tile_w + 1) + tile_w,
+        ] = name
+    fig = go.Figure(
+        go.Heatmap(
+            z=display,
+            customdata=np.dstack([raw, labels]),
+            colorscale=colorscale,
+            showscale=False,
+            zmin=-1.0 if scaling == "symmetric" else None,
+            zmax=1.0 if scaling == "symmetric" else None,
+            hoverongaps=False,
+            hovertemplate="%{customdata[1]}<br>value %{customdata[0]:.3f}<extra></extra>",
+        )
+    )
+    for index, name in enumerate(names):
+        row, col = divmod(index, columns)
+        fig.add_annotation(
+            x=col * (tile_w + 1) + tile_w / 2 - 0.5,
+            y=row * (tile_h + 1) - 0.5,
+            text=name,
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": 12},
+        )
+    _image_axes(fig)
+    rows = math.ceil(count / columns)
+    fig.update_layout(plot_bgcolor="white")
+    return _base_layout(fig, title, height or min(1200, 160 + rows * 190))
+
+
+def flattened_figure(image: np.ndarray, max_length: int = 4096, height: int = 140) -> go.Figure:
+    """The image unrolled row by row into one long vector (a 1 × H·W·C strip).
+
+    Very long vectors are shown in chunks averaged to ``max_length`` cells (display only).
+    """
+    vector = np.asarray(image, dtype=np.float32).ravel()
+    step = max(1, math.ceil(vector.size / max_length))
+    usable = vector[: vector.size // step * step].reshape(-1, step).mean(axis=1)
+    indices = np.arange(usable.size) * step
+    fig = go.Figure(
+        go.Heatmap(
+            z=usable[None, :],
+            x=indices,
+            colorscale="gray",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="entry %{x}<br>value %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(showticklabels=False)
+    fig.update_xaxes(title=f"position in the flattened vector (length {vector.size:,})")
+    return _base_layout(fig, "", height)
+
+
+def histogram_figure(
+    series: Mapping[str, np.ndarray], title: str = "", height: int = 300, bins: int = 60
+) -> go.Figure:
+    """Overlaid histograms of several value sets, one named trace each."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_trace(go.Histogram(x=np.ravel(values), name=name, opacity=0.6, nbinsx=bins))
+    fig.update_layout(barmode="overlay", legend={"orientation": "h", "y": -0.2})
+    fig.update_xaxes(title="value")
+    fig.update_yaxes(title="count")
+    return _base_layout(fig, title, height)
+
+
+def line_figure(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    height: int = 340,
+) -> go.Figure:
+    """Lines with markers, one per named series, sharing the x values."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_trace(go.Scatter(x=list(x), y=list(values), name=name, mode="lines+markers"))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return _base_layout(fig, title, height)
+
+
+def bar_figure(
+    labels: Sequence[str], values: Sequence[float], title: str = "", height: int = 300
+) -> go.Figure:
+    """Horizontal bars with values printed, e.g. parameter counts on a log scale."""
+    fig = go.Figure(
+        go.Bar(x=list(values), y=list(labels), orientation="h", text=[f"{v:,.0f}" for v in values])
+    )
+    fig.update_xaxes(type="log", title="parameters (log scale)")
+    return _base_layout(fig, title, height)

@@ -1,0 +1,83 @@
+"""How much a representation changes when the input is shifted by a few pixels.
+
+Convolution is translation *equivariant* (shift the input, the maps shift the
+same way); pooling summarises neighbourhoods, so pooled maps change less: a
+little translation *invariance*. A flattened pixel vector, what an MLP sees,
+has neither property.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer import images, ops
+
+
+def relative_change(before: np.ndarray, after: np.ndarray) -> float:
+    """||after - before|| / ||before|| (Euclidean over all entries); 0 when both are zero."""
+    norm = float(np.linalg.norm(before))
+    if norm == 0.0:
+        return 0.0 if not np.any(after) else float("inf")
+    return float(np.linalg.norm(after - before) / norm)
+
+
+@dataclass(frozen=True)
+class ShiftComparison:
+    """Relative change of each representation after shifting the input.
+
+    Attributes:
+        shift: (rows, cols) the input moved by.
+        pixels: change of the flattened pixel vector (what an MLP sees).
+        feature_maps: change of the activated conv maps.
+        feature_maps_realigned: change after shifting the original maps by the
+            same amount (near 0: convolution is equivariant, only borders differ).
+        pooled_maps: change of the pooled maps.
+        global_max: change of each map's single maximum (global max pooling).
+    """
+
+    shift: tuple[int, int]
+    pixels: float
+    feature_maps: float
+    feature_maps_realigned: float
+    pooled_maps: float
+    global_max: float
+
+
+def compare_shift(
+    image: np.ndarray,
+    kernels: np.ndarray,
+    geometry: ops.ConvGeometry,
+    activation: str,
+    pool_kind: str,
+    pool_window: int,
+    pool_stride: int,
+    shift: tuple[int, int],
+) -> ShiftComparison:
+    """Shift an (H, W, C) image by whole pixels and measure how each stage changes.
+
+    The realigned comparison is exact only for stride 1 (a shift by s pixels at
+    stride s moves the maps by one cell); for other strides the shift is
+    divided by the stride and rounded.
+    """
+    shifted = images.shift_image(image, *shift)
+    stages = [
+        ops.conv_activate_pool(
+            picture, kernels, geometry, activation, 0.01, pool_kind, pool_window, pool_stride
+        )
+        for picture in (image, shifted)
+    ]
+    before, after = stages
+    map_shift = tuple(round(amount / geometry.stride) for amount in shift)
+    realigned = images.shift_image(before.activated, *map_shift)
+    return ShiftComparison(
+        shift=shift,
+        pixels=relative_change(image.ravel(), shifted.ravel()),
+        feature_maps=relative_change(before.activated, after.activated),
+        feature_maps_realigned=relative_change(realigned, after.activated),
+        pooled_maps=relative_change(before.pooled, after.pooled),
+        global_max=relative_change(
+            before.activated.max(axis=(0, 1)), after.activated.max(axis=(0, 1))
+        ),
+    )

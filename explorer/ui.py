@@ -1,0 +1,306 @@
+"""Shared Streamlit widgets and session state: the only module that imports Streamlit.
+
+Pages call these helpers to read the shared image and convolution settings;
+all maths lives in the other ``explorer`` modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+import streamlit as st
+
+from explorer import images, ops, samples
+from explorer.errors import ExplorerError
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+CANVAS_SIDE = 224
+IMAGE_SOURCES = ("Draw", "Upload", "Sample")
+
+PERSISTENT_KEYS = (
+    "image_source",
+    "sample_name",
+    "colour_mode",
+    "working_size",
+    "kernel_size",
+    "stride",
+    "padding_mode",
+    "explicit_padding",
+    "dilation",
+    "filter_count",
+    "presets",
+    "use_custom_kernel",
+    "random_seed",
+    "activation",
+    "negative_slope",
+    "pool_kind",
+    "pool_window",
+    "pool_stride",
+)
+
+
+def keep_widget_state() -> None:
+    """Keep shared widget values when the user moves to a page that does not draw them.
+
+    Streamlit forgets a widget's value when a run does not render it; writing
+    the value back under its own key makes it ordinary session state.
+    """
+    for key in PERSISTENT_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def show_error(error: Exception) -> None:
+    """Show a user-caused problem as a readable message (never a traceback)."""
+    st.error(str(error), icon="⚠️")
+
+
+@dataclass(frozen=True)
+class WorkingImage:
+    """The image every lab works on.
+
+    Attributes:
+        pixels: float32 (H, W, C) in [0, 1], C = 1 or 3.
+        original: the decoded uint8 (H0, W0, C0) before colour choice and resizing.
+        label: where it came from, for captions.
+        is_drawing: True for the canvas (white digit on black).
+    """
+
+    pixels: np.ndarray
+    original: np.ndarray
+    label: str
+    is_drawing: bool
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _decode_cached(data: bytes) -> np.ndarray:
+    return images.decode_image(data)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _sample_cached(name: str) -> np.ndarray:
+    return samples.load_sample(name)
+
+
+def _drawing_from_canvas() -> np.ndarray | None:
+    """The canvas drawing as uint8 (224, 224, 1), or None when nothing is drawn yet."""
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception as error:  # the component needs a running Streamlit server
+        st.sidebar.info(f"The drawing canvas is not available here ({error}).")
+        return None
+    st.sidebar.caption(
+        "Draw a digit with the mouse; the toolbar under the canvas has undo and clear."
+    )
+    with st.sidebar:
+        result = st_canvas(
+            stroke_width=16,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS_SIDE,
+            width=CANVAS_SIDE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="digit_canvas",
+        )
+    rgba = result.image_data if result.json_data and result.json_data.get("objects") else None
+    if rgba is None:
+        return None
+    rgb = rgba[..., :3].astype(np.float32) * (rgba[..., 3:4].astype(np.float32) / 255.0)
+    return images.to_grayscale(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
+
+
+def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
+    source = st.sidebar.radio(
+        "Image source",
+        IMAGE_SOURCES,
+        horizontal=True,
+        key="image_source",
+        help="Draw a digit, upload your own picture, or pick a real photo or MNIST digit.",
+    )
+    if source == "Draw":
+        drawing = _drawing_from_canvas()
+        return None if drawing is None else (drawing, "your drawing", True)
+    if source == "Upload":
+        upload = st.sidebar.file_uploader(
+            "Image file (PNG, JPEG, GIF, BMP, WebP)", type=UPLOAD_TYPES, key="upload"
+        )
+        if upload is None:
+            return None
+        data = upload.getvalue()
+        try:
+            return _decode_cached(data), upload.name, False
+        except ExplorerError as error:
+            st.sidebar.error(str(error), icon="⚠️")
+            return None
+    name = st.sidebar.selectbox("Sample", samples.SAMPLE_NAMES, index=10, key="sample_name")
+    return _sample_cached(name), name, name in samples.DIGIT_SAMPLES
+
+
+def sidebar_image() -> WorkingImage | None:
+    """Draw the image-source controls in the sidebar and return the working image.
+
+    Returns None when there is no image yet (nothing drawn or uploaded).
+    """
+    raw = _raw_image_from_sidebar()
+    colour_mode = st.sidebar.radio(
+        "Colour",
+        images.COLOUR_MODES,
+        format_func=lambda mode: {"grayscale": "Grayscale (H×W×1)", "rgb": "RGB (H×W×3)"}[mode],
+        horizontal=True,
+        key="colour_mode",
+        help="A colour image has three channels, so every kernel gets depth 3.",
+    )
+    working_size = st.sidebar.select_slider(
+        "Working size (longest side, px)",
+        options=[28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512],
+        value=128,
+        key="working_size",
+        help="Large images are downscaled to this size; bigger is sharper but slower.",
+    )
+    if raw is None:
+        return None
+    original, label, is_drawing = raw
+    pixels = _working_cached(_digest(original), original, colour_mode, working_size)
+    return WorkingImage(pixels, original, label, is_drawing)
+
+
+def require_image() -> WorkingImage:
+    """The working image chosen in the sidebar, or say what to do and stop this page run."""
+    image = st.session_state.get("working_image")
+    if image is None:
+        st.info("👈 Draw a digit, upload an image or pick a sample in the sidebar to begin.")
+        st.stop()
+    return image
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest() + str(array.shape)
+
+
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs={np.ndarray: lambda _: None})
+def _working_cached(
+    digest: str, original: np.ndarray, colour_mode: str, working_size: int
+) -> np.ndarray:
+    return images.to_working_image(original, colour_mode, working_size)
+
+
+def sidebar_device_info() -> None:
+    """Which JAX backend and devices run the computations."""
+    devices = jax.devices()
+    st.sidebar.caption(
+        f"JAX {jax.__version__} on **{jax.default_backend().upper()}** · "
+        f"{len(devices)} device(s): {', '.join(d.device_kind for d in devices)}"
+    )
+
+
+@dataclass(frozen=True)
+class ConvSettings:
+    """The convolution controls, shared by the Convolution, Pooling and Frequency pages."""
+
+    kernel_size: int
+    stride: int
+    padding: str | int
+    dilation: int
+    filter_count: int
+    presets: tuple[str, ...]
+    use_custom_kernel: bool
+    seed: int
+
+
+def _default_custom_kernel(size: int) -> np.ndarray:
+    return ops.kernel_preset("sobel x", size) if size >= 3 else ops.kernel_preset("identity", size)
+
+
+def custom_kernel(size: int) -> np.ndarray:
+    """The user's editable kernel for this size (a Sobel-x to start from)."""
+    store = st.session_state.setdefault("custom_kernels", {})
+    return store.get(size, _default_custom_kernel(size))
+
+
+def conv_controls(container=st) -> ConvSettings:
+    """Kernel size, stride, padding, dilation, filter count and filter choice."""
+    columns = container.columns(3)
+    kernel_size = columns[0].slider("Kernel size k", 1, 11, 3, key="kernel_size")
+    stride = columns[1].slider("Stride s", 1, 5, 1, key="stride")
+    dilation = columns[2].slider("Dilation d", 1, 3, 1, key="dilation")
+    columns = container.columns(3)
+    padding_mode = columns[0].radio(
+        "Padding", ops.PADDING_MODES, horizontal=True, key="padding_mode"
+    )
+    explicit = columns[1].slider(
+        "Zero padding p (each side)",
+        0,
+        5,
+        1,
+        key="explicit_padding",
+        disabled=padding_mode != "explicit",
+    )
+    filter_count = columns[2].slider("Filter count F", 1, 64, 4, key="filter_count")
+    usable = [
+        name
+        for name in ops.KERNEL_PRESETS
+        if kernel_size >= 3 or name in ("identity", "box blur", "gaussian blur")
+    ]
+    default_presets = [
+        name for name in ("sobel x", "sobel y", "laplacian", "gaussian blur") if name in usable
+    ]
+    if "presets" in st.session_state:
+        st.session_state["presets"] = [n for n in st.session_state["presets"] if n in usable]
+    columns = container.columns([3, 1, 1])
+    presets = columns[0].multiselect(
+        "Preset filters (first in the bank)",
+        usable,
+        default=default_presets,
+        key="presets",
+        help="Edge, curve and sharpen presets need k ≥ 3. Filters not chosen here are random.",
+    )
+    use_custom = columns[1].toggle("Add my custom kernel", value=False, key="use_custom_kernel")
+    seed = columns[2].number_input("Random seed", 0, 9999, 0, key="random_seed")
+    padding = explicit if padding_mode == "explicit" else padding_mode
+    return ConvSettings(
+        kernel_size, stride, padding, dilation, filter_count, tuple(presets), use_custom, int(seed)
+    )
+
+
+def custom_kernel_editor(size: int) -> None:
+    """An editable k×k grid for the custom kernel, kept per kernel size."""
+    kernel = custom_kernel(size)
+    edited = st.data_editor(
+        np.round(kernel, 3),
+        key=f"custom_kernel_editor_{size}",
+        use_container_width=False,
+    )
+    values = np.asarray(edited, dtype=np.float64)
+    if values.shape == (size, size) and np.all(np.isfinite(values)):
+        st.session_state["custom_kernels"][size] = values.astype(np.float32)
+    else:
+        st.warning("Every cell of the custom kernel needs a number.")
+
+
+def filter_bank(settings: ConvSettings, in_channels: int) -> ops.FilterBank:
+    """The filter bank for the current settings and the image's depth."""
+    custom = custom_kernel(settings.kernel_size) if settings.use_custom_kernel else None
+    return ops.build_filter_bank(
+        settings.kernel_size,
+        in_channels,
+        settings.filter_count,
+        settings.presets,
+        custom,
+        settings.seed,
+    )
+
+
+@st.cache_resource(show_spinner="Compiling the convolution kernels once…")
+def warm_up() -> bool:
+    """Compile the default shapes once per process so the first page view is fast."""
+    image = np.zeros((1, 128, 128, 1), np.float32)
+    bank = ops.build_filter_bank(3, 1, 4, ("sobel x",))
+    geometry = ops.conv_geometry((128, 128), 3, 1, "valid", 1)
+    maps = ops.conv2d(image, bank.kernels, geometry.stride, geometry.padding, geometry.dilation)
+    activated = ops.activate(maps, 1, 0.01)
+    ops.pool2d(activated, 0, 2, 2).block_until_ready()
+    return True

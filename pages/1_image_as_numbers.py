@@ -1,0 +1,137 @@
+"""Lab 1: an image is an array of numbers."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures, images, ops, ui
+
+st.title("🔢 Image as numbers")
+image = ui.require_image()
+pixels = image.pixels
+height, width, channels = pixels.shape
+
+st.markdown(
+    f"A computer sees **{image.label}** as a grid of **{height} × {width} × {channels}** = "
+    f"**{pixels.size:,} numbers**. Hover over the picture to read them."
+)
+left, right = st.columns([3, 2])
+left.plotly_chart(
+    figures.image_figure(pixels, f"{height}×{width}×{channels}, values 0–1", height=480),
+    use_container_width=True,
+)
+with right:
+    st.metric("Shape (H × W × C)", f"{height} × {width} × {channels}")
+    st.metric("Numbers in the image", f"{pixels.size:,}")
+    st.metric("Stored as", "8-bit integers 0–255 → floats 0–1")
+    if image.is_drawing:
+        digit = images.mnist_style_digit(images.to_grayscale(pixels))
+        st.plotly_chart(
+            figures.image_figure(digit, "MNIST-style 28×28 (what a digit model sees)", 300),
+            use_container_width=True,
+        )
+        st.caption("Cropped to the strokes, scaled to 20×20, centred by centre of mass.")
+
+
+@st.fragment
+def zoom_patch() -> None:
+    st.subheader("Zoom into a patch")
+    columns = st.columns(3)
+    size = columns[0].slider("Patch size", 3, 16, 8, key="patch_size")
+    row = columns[1].slider(
+        "Top row", 0, max(0, height - size), min(height // 3, max(0, height - size))
+    )
+    col = columns[2].slider(
+        "Left column", 0, max(0, width - size), min(width // 3, max(0, width - size))
+    )
+    patch = pixels[row : row + size, col : col + size]
+    view, numbers = st.columns([2, 3])
+    located = figures.image_figure(pixels, "Where the patch is", height=360)
+    view.plotly_chart(figures.outline_window(located, row, col, size), use_container_width=True)
+    for index, name in enumerate(["gray"] if channels == 1 else ["red", "green", "blue"]):
+        numbers.plotly_chart(
+            figures.value_grid_figure(
+                np.round(patch[..., index] * 255),
+                f"{name} channel, 0–255",
+                decimals=0,
+                colorscale="gray" if channels == 1 else figures.CHANNEL_SCALES[name],
+                value_range=(0, 255),
+            ),
+            use_container_width=True,
+        )
+
+
+zoom_patch()
+
+st.subheader("Channels")
+if channels == 1:
+    st.write(
+        "This image has **one channel** (grayscale): one number per pixel. Switch *Colour* "
+        "to RGB in the sidebar to see three."
+    )
+else:
+    st.write("A colour image stacks **three channels**: red, green and blue intensity.")
+    for column, (index, name) in zip(
+        st.columns(3), enumerate(["red", "green", "blue"]), strict=True
+    ):
+        column.plotly_chart(
+            figures.image_figure(
+                pixels[..., index], f"{name} (H×W×1)", 300, colorscale=figures.CHANNEL_SCALES[name]
+            ),
+            use_container_width=True,
+        )
+
+st.subheader("Normalisation")
+method = st.radio(
+    "Transform",
+    list(images.NORMALISATIONS),
+    horizontal=True,
+    key="normalisation",
+    help="Networks train better on small, centred inputs.",
+)
+raw = np.round(pixels * 255.0)
+normalised = images.NORMALISATIONS[method](raw)
+columns = st.columns(2)
+columns[0].plotly_chart(
+    figures.histogram_figure({"raw 0–255": raw}, "Before"), use_container_width=True
+)
+columns[1].plotly_chart(
+    figures.histogram_figure({method: normalised}, "After"), use_container_width=True
+)
+stats = images.describe(normalised)
+st.write(
+    f"After **{method}**: mean {stats['mean']:.3f}, standard deviation {stats['std']:.3f}, "
+    f"range [{stats['min']:.3f}, {stats['max']:.3f}]."
+)
+
+st.subheader("Flattening: what a fully connected network (MLP) needs")
+st.write(
+    f"An MLP cannot take a grid: the image is flattened into one vector of "
+    f"{height}·{width}·{channels} = **{pixels.size:,} numbers**, and every number connects "
+    "to every unit of the first layer. Neighbouring pixels lose their neighbourhood."
+)
+st.plotly_chart(figures.flattened_figure(pixels), use_container_width=True)
+columns = st.columns(3)
+units = columns[0].number_input("Dense units", 1, 100_000, 1000, key="dense_units")
+filters = columns[1].number_input("Conv filters", 1, 1024, 64, key="conv_filters_compare")
+kernel = columns[2].number_input("Conv kernel size", 1, 11, 3, key="conv_kernel_compare")
+rows = []
+for label, shape in [
+    ("this image", (height, width, channels)),
+    ("MNIST digit", (28, 28, 1)),
+    ("ImageNet photo", (224, 224, 3)),
+]:
+    counts = ops.dense_versus_conv(*shape, int(units), int(filters), int(kernel))
+    rows.append(
+        {
+            "input": f"{label} {shape[0]}×{shape[1]}×{shape[2]}",
+            "flattened length": counts.flattened_length,
+            f"dense layer, {units} units": counts.dense_parameters,
+            f"conv layer, {filters} filters {kernel}×{kernel}": counts.conv_parameters,
+            "ratio": f"{counts.dense_parameters / counts.conv_parameters:,.0f}×",
+        }
+    )
+st.dataframe(rows, use_container_width=True, hide_index=True)
+st.caption(
+    "Weights + biases. A conv layer shares one small kernel across all positions, so its size "
+    "does not grow with the image: this is **local connectivity** and **weight sharing**."
+)

@@ -1,0 +1,123 @@
+"""Lab 2: kernels slide over the image and produce feature maps."""
+
+import streamlit as st
+
+from explorer import figures, ops, ui
+from explorer.errors import ExplorerError
+
+st.title("🪟 Convolution")
+image = ui.require_image()
+pixels = image.pixels
+height, width, channels = pixels.shape
+
+settings = ui.conv_controls()
+if settings.use_custom_kernel:
+    with st.expander(
+        f"✏️ Edit the custom {settings.kernel_size}×{settings.kernel_size} kernel", True
+    ):
+        ui.custom_kernel_editor(settings.kernel_size)
+try:
+    geometry = ops.conv_geometry(
+        (height, width), settings.kernel_size, settings.stride, settings.padding, settings.dilation
+    )
+    bank = ui.filter_bank(settings, channels)
+except ExplorerError as error:
+    ui.show_error(error)
+    st.stop()
+
+out_h, out_w = geometry.output_hw
+(top, bottom), (left, right) = geometry.padding
+k, s, d = settings.kernel_size, settings.stride, settings.dilation
+st.subheader("Output size")
+for equation in ops.output_size_equations(geometry):
+    st.latex(equation)
+columns = st.columns(4)
+columns[0].metric("Input", f"{height}×{width}×{channels}")
+columns[1].metric("Each kernel", f"{k}×{k}×{channels}", help="A kernel has the input's depth.")
+columns[2].metric("Output", f"{out_h}×{out_w}×{settings.filter_count}")
+columns[3].metric(
+    "Learnable parameters",
+    f"{ops.conv_parameter_count(k, channels, settings.filter_count):,}",
+    help="k·k·C weights per filter plus one bias each; independent of the image size.",
+)
+
+maps = ops.feature_maps(pixels, bank.kernels, geometry)
+st.subheader(f"{settings.filter_count} filters and their feature maps")
+left_col, right_col = st.columns([1, 2])
+left_col.plotly_chart(
+    figures.map_grid_figure(bank.kernels.mean(axis=2), bank.names, "Kernels (mean over channels)"),
+    use_container_width=True,
+)
+right_col.plotly_chart(
+    figures.map_grid_figure(maps, bank.names, f"Feature maps, {out_h}×{out_w} each"),
+    use_container_width=True,
+)
+st.caption(
+    "Red = positive response, blue = negative, white = zero; each map is scaled to its own "
+    "largest value. Hover for the exact numbers."
+)
+
+
+@st.fragment
+def sliding_window() -> None:
+    st.subheader("Step through the sliding window")
+    columns = st.columns([1, 3])
+    filter_index = columns[0].selectbox(
+        "Filter", range(len(bank.names)), format_func=lambda i: f"{i + 1}: {bank.names[i]}"
+    )
+    step = columns[1].slider(
+        f"Output cell (row-major step, {out_h * out_w} positions)",
+        0,
+        out_h * out_w - 1,
+        0,
+        key="window_step",
+    )
+    out_row, out_col = divmod(step, out_w)
+    kernel = bank.kernels[..., filter_index]
+    patch, products, total = ops.window_arithmetic(pixels, kernel, geometry, out_row, out_col)
+    row0, col0 = geometry.window_origin(out_row, out_col)
+    padded = ops.pad_image(pixels, geometry.padding)
+    view = figures.image_figure(
+        padded, f"Input with {top + bottom + left + right} padding pixels", 420
+    )
+    figures.outline_window(view, row0 + top, col0 + left, k, d)
+    if max(padded.shape[:2]) > 64:
+        span = geometry.effective_kernel
+        view.update_xaxes(range=[col0 + left - 2 * span - 0.5, col0 + left + 3 * span - 0.5])
+        view.update_yaxes(range=[row0 + top + 3 * span - 0.5, row0 + top - 2 * span - 0.5])
+    result = figures.image_figure(
+        maps[..., filter_index], f"Feature map {filter_index + 1}", 420, None, figures.DIVERGING
+    )
+    figures.outline_window(result, out_row, out_col, 1)
+    columns = st.columns(2)
+    columns[0].plotly_chart(view, use_container_width=True)
+    columns[1].plotly_chart(result, use_container_width=True)
+    count = k * k * channels
+    st.markdown(
+        f"Output cell **(row {out_row}, col {out_col})** = sum of **{k}×{k}×{channels} = {count} "
+        f"multiplications** = **{total:.4f}** (the feature map holds "
+        f"{maps[out_row, out_col, filter_index]:.4f})."
+    )
+    names = ["gray"] if channels == 1 else ["red", "green", "blue"]
+    for index, name in enumerate(names):
+        columns = st.columns(3)
+        suffix = f" ({name})" if channels > 1 else ""
+        columns[0].plotly_chart(
+            figures.value_grid_figure(
+                patch[..., index], f"Input patch{suffix}", 2, "gray", value_range=(0, 1)
+            ),
+            use_container_width=True,
+        )
+        columns[1].plotly_chart(
+            figures.value_grid_figure(kernel[..., index], f"× kernel{suffix}"),
+            use_container_width=True,
+        )
+        columns[2].plotly_chart(
+            figures.value_grid_figure(
+                products[..., index], f"= products{suffix}, sum {products[..., index].sum():.3f}"
+            ),
+            use_container_width=True,
+        )
+
+
+sliding_window()

@@ -1,0 +1,177 @@
+"""Lab 3: non-linearities, pooling, and a little translation invariance."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures, images, invariance, ops, ui
+from explorer.errors import ExplorerError
+
+st.title("📉 Activation & pooling")
+image = ui.require_image()
+pixels = image.pixels
+height, width, channels = pixels.shape
+
+with st.expander("Convolution settings (shared with the Convolution page)"):
+    settings = ui.conv_controls()
+columns = st.columns(5)
+activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, index=1, key="activation")
+slope = columns[1].slider(
+    "Leaky slope", 0.0, 0.5, 0.1, 0.01, key="negative_slope", disabled=activation != "leaky_relu"
+)
+pool_kind = columns[2].radio("Pooling", ops.POOLING_KINDS, horizontal=True, key="pool_kind")
+pool_window = columns[3].slider("Pool window", 1, 8, 2, key="pool_window")
+pool_stride = columns[4].slider("Pool stride", 1, 8, 2, key="pool_stride")
+
+try:
+    geometry = ops.conv_geometry(
+        (height, width), settings.kernel_size, settings.stride, settings.padding, settings.dilation
+    )
+    bank = ui.filter_bank(settings, channels)
+    stages = ops.conv_activate_pool(
+        pixels, bank.kernels, geometry, activation, slope, pool_kind, pool_window, pool_stride
+    )
+except ExplorerError as error:
+    ui.show_error(error)
+    st.stop()
+
+conv_h, conv_w, filters = stages.conv.shape
+pool_h, pool_w, _ = stages.pooled.shape
+columns = st.columns(3)
+columns[0].metric("Feature maps", f"{conv_h}×{conv_w}×{filters}")
+columns[1].metric("After pooling", f"{pool_h}×{pool_w}×{filters}")
+columns[2].metric("Values kept", f"{stages.pooled.size / stages.conv.size:.0%}")
+
+st.subheader("1 · Activation: bend the response")
+left, right = st.columns([1, 2])
+curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
+curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
+left.plotly_chart(
+    figures.line_figure(curve_x, {activation: curve_y}, f"{activation}(x)", "x", "output"),
+    use_container_width=True,
+)
+right.plotly_chart(
+    figures.histogram_figure(
+        {"before (conv output)": stages.conv, f"after {activation}": stages.activated},
+        "Values of all feature maps",
+    ),
+    use_container_width=True,
+)
+columns = st.columns(2)
+columns[0].plotly_chart(
+    figures.map_grid_figure(stages.conv, bank.names, "Before activation"), use_container_width=True
+)
+columns[1].plotly_chart(
+    figures.map_grid_figure(stages.activated, bank.names, f"After {activation}"),
+    use_container_width=True,
+)
+st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
+
+st.subheader(f"2 · {pool_kind.title()} pooling: summarise each {pool_window}×{pool_window} window")
+columns = st.columns(2)
+columns[0].plotly_chart(
+    figures.map_grid_figure(stages.activated, bank.names, f"Input to pooling, {conv_h}×{conv_w}"),
+    use_container_width=True,
+)
+columns[1].plotly_chart(
+    figures.map_grid_figure(stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w}"),
+    use_container_width=True,
+)
+corner = min(conv_h, conv_w, 2 * pool_window + pool_stride)
+corner_cells = ops.pool_output_size(corner, pool_window, pool_stride)
+columns = st.columns(2)
+columns[0].plotly_chart(
+    figures.value_grid_figure(stages.activated[:corner, :corner, 0], "Top-left corner of map 1"),
+    use_container_width=True,
+)
+columns[1].plotly_chart(
+    figures.value_grid_figure(
+        stages.pooled[:corner_cells, :corner_cells, 0], f"→ its {pool_kind} of each window"
+    ),
+    use_container_width=True,
+)
+
+
+@st.fragment
+def translation_demo() -> None:
+    st.subheader("3 · Translation: shift the input, compare the representations")
+    columns = st.columns(2)
+    rows = columns[0].slider("Shift down (px)", -8, 8, 2, key="shift_rows")
+    cols = columns[1].slider("Shift right (px)", -8, 8, 2, key="shift_cols")
+    comparison = invariance.compare_shift(
+        pixels,
+        bank.kernels,
+        geometry,
+        activation,
+        pool_kind,
+        pool_window,
+        pool_stride,
+        (rows, cols),
+    )
+    columns = st.columns([1, 1, 2])
+    columns[0].plotly_chart(figures.image_figure(pixels, "Original", 260), use_container_width=True)
+    columns[1].plotly_chart(
+        figures.image_figure(images.shift_image(pixels, rows, cols), "Shifted", 260),
+        use_container_width=True,
+    )
+    with columns[2]:
+        st.markdown("**Relative change** ‖after − before‖ / ‖before‖")
+        st.dataframe(
+            {
+                "representation": [
+                    "flattened pixels (an MLP's input)",
+                    "feature maps",
+                    "feature maps, shifted back",
+                    f"{pool_kind}-pooled maps",
+                    "global max of each map",
+                ],
+                "change": [
+                    comparison.pixels,
+                    comparison.feature_maps,
+                    comparison.feature_maps_realigned,
+                    comparison.pooled_maps,
+                    comparison.global_max,
+                ],
+            },
+            hide_index=True,
+            column_config={
+                "change": st.column_config.ProgressColumn(min_value=0, max_value=1.5, format="%.3f")
+            },
+        )
+    st.caption(
+        "Convolution is **equivariant**: shifted back, the maps match except at the borders. "
+        "Pooling keeps the strongest responses nearby, so pooled maps change less than pixels, "
+        "and a global maximum does not change at all while the pattern stays in view."
+    )
+
+
+translation_demo()
+
+shifts = list(range(0, 9))
+sweep = [
+    invariance.compare_shift(
+        pixels,
+        bank.kernels,
+        geometry,
+        activation,
+        pool_kind,
+        pool_window,
+        pool_stride,
+        (step, step),
+    )
+    for step in shifts
+]
+st.plotly_chart(
+    figures.line_figure(
+        shifts,
+        {
+            "pixels": [c.pixels for c in sweep],
+            "feature maps": [c.feature_maps for c in sweep],
+            f"{pool_kind}-pooled": [c.pooled_maps for c in sweep],
+            "global max": [c.global_max for c in sweep],
+        },
+        "Change against diagonal shift",
+        "shift (pixels down and right)",
+        "relative change",
+    ),
+    use_container_width=True,
+)

@@ -1,0 +1,152 @@
+"""Lab 4: images as sums of waves; filters as frequency selectors."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures, frequency, images, samples, ui
+from explorer.errors import ExplorerError
+
+st.title("🌊 Frequency")
+image = ui.require_image()
+gray = images.to_grayscale(image.pixels)[..., 0]
+st.markdown(
+    "Every image is a sum of waves. **Low frequencies** are slow changes: overall shape, shading. "
+    "**High frequencies** are fast changes: edges, fine texture, noise. The spectrum shows how "
+    "much of each wave the image holds; the centre is the average brightness (frequency 0)."
+)
+
+spectrum = frequency.centred_spectrum(gray)
+columns = st.columns(3)
+columns[0].plotly_chart(
+    figures.image_figure(gray, "Image (grayscale)", 340), use_container_width=True
+)
+columns[1].plotly_chart(
+    figures.image_figure(
+        frequency.log_magnitude(spectrum),
+        "Spectrum: log(1 + |F|)",
+        340,
+        None,
+        "viridis",
+        "log magnitude",
+    ),
+    use_container_width=True,
+)
+columns[2].plotly_chart(
+    figures.image_figure(
+        frequency.phase(spectrum), "Phase (radians)", 340, (-np.pi, np.pi), "twilight", "phase"
+    ),
+    use_container_width=True,
+)
+
+
+@st.fragment
+def filtering() -> None:
+    st.subheader("Keep some frequencies, remove the rest")
+    columns = st.columns(4)
+    band = columns[0].radio("Filter", frequency.MASK_BANDS, key="mask_band")
+    shape = columns[1].radio(
+        "Edge", frequency.MASK_SHAPES, key="mask_shape", help="An ideal (hard) edge causes ringing."
+    )
+    cutoff = columns[2].slider("Cutoff (fraction of Nyquist)", 0.01, 1.0, 0.15, 0.01, key="cutoff")
+    width = columns[3].slider(
+        "Band width", 0.02, 0.5, 0.1, 0.01, key="band_width", disabled=band != "band-pass"
+    )
+    mask = frequency.frequency_mask(gray.shape, shape, band, cutoff, width)
+    filtered = frequency.filter_image(gray, mask)
+    kept = frequency.energy_fraction(gray, mask)
+    columns = st.columns(3)
+    columns[0].plotly_chart(
+        figures.image_figure(mask, f"{shape} {band} mask", 340, (0, 1), "gray", "gain"),
+        use_container_width=True,
+    )
+    columns[1].plotly_chart(
+        figures.image_figure(
+            frequency.log_magnitude(spectrum * mask), "Spectrum × mask", 340, None, "viridis"
+        ),
+        use_container_width=True,
+    )
+    columns[2].plotly_chart(
+        figures.image_figure(filtered, "Back to pixels", 340, None, "gray"),
+        use_container_width=True,
+    )
+    st.write(f"The mask keeps **{kept:.1%}** of the image's energy (sum of |F|²).")
+
+
+filtering()
+
+st.subheader("High vs low frequency in real photos")
+cutoff = 0.1
+mask = frequency.frequency_mask(gray.shape, "gaussian", "low-pass", cutoff)
+columns = st.columns(4)
+for column, name in zip(columns, ["grass (texture)", "moon surface (photo)"], strict=False):
+    photo = images.to_working_image(samples.load_sample(name), "grayscale", 128)[..., 0]
+    share = frequency.high_frequency_share(photo, cutoff)
+    column.plotly_chart(figures.image_figure(photo, name, 260), use_container_width=True)
+    column.caption(f"{share:.1%} of the energy above {cutoff:.0%} of Nyquist")
+columns[2].plotly_chart(
+    figures.image_figure(frequency.filter_image(gray, mask), "Your image: low part", 260, None),
+    use_container_width=True,
+)
+columns[3].plotly_chart(
+    figures.image_figure(
+        frequency.filter_image(gray, 1.0 - mask),
+        "Your image: high part",
+        260,
+        None,
+        figures.DIVERGING,
+    ),
+    use_container_width=True,
+)
+st.caption("Texture is mostly high frequency; smooth shading is low. Low part + high part = image.")
+
+st.subheader("What your kernels do to frequencies")
+with st.expander("Convolution settings (shared with the Convolution page)"):
+    settings = ui.conv_controls()
+try:
+    bank = ui.filter_bank(settings, 1)
+except ExplorerError as error:
+    ui.show_error(error)
+    st.stop()
+kernels = bank.kernels[:, :, 0, :]
+grid = (64, 64)
+responses = np.stack(
+    [frequency.kernel_frequency_response(kernels[..., i], grid) for i in range(kernels.shape[-1])],
+    axis=-1,
+)
+st.plotly_chart(
+    figures.map_grid_figure(
+        responses,
+        bank.names,
+        "|frequency response| (centre = low frequencies)",
+        None,
+        "viridis",
+        "none",
+    ),
+    use_container_width=True,
+)
+st.caption(
+    "A blur is bright in the centre (low-pass); an edge detector is dark in the centre "
+    "and bright towards the edges (high-pass); Sobel x passes horizontal frequencies only."
+)
+
+st.subheader("Convolution in space = multiplication of spectra")
+choice = st.selectbox(
+    "Kernel", range(len(bank.names)), format_func=lambda i: bank.names[i], key="theorem_kernel"
+)
+check = frequency.check_convolution_theorem(gray, kernels[..., choice])
+columns = st.columns(3)
+columns[0].plotly_chart(
+    figures.image_figure(check.spatial, "Convolve in space", 320, None, figures.DIVERGING),
+    use_container_width=True,
+)
+columns[1].plotly_chart(
+    figures.image_figure(
+        check.spectral, "Multiply spectra, transform back", 320, None, figures.DIVERGING
+    ),
+    use_container_width=True,
+)
+columns[2].metric("Largest difference", f"{check.max_abs_difference:.2e}")
+columns[2].write(
+    f"Over {gray.size:,} pixels the two results differ only by floating-point round-off, "
+    "so a convolution is exactly a product in the frequency domain (with wrap-around borders)."
+)
