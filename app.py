@@ -6,6 +6,7 @@ from explorer import ui
 
 st.set_page_config(page_title="CNN Explorer", page_icon="🧠", layout="wide")
 ui.keep_widget_state()
+ui.mark_app_frame()
 
 navigation = st.navigation(
     {

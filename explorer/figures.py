@@ -60,11 +60,14 @@ def image_figure(
     colorscale: str = "gray",
     value_label: str = "value",
     show_scale: bool = False,
+    origin: tuple[int, int] = (0, 0),
 ) -> go.Figure:
     """Show an image with its exact value under the mouse.
 
     Args:
         image: (H, W), (H, W, 1) or (H, W, 3). RGB must be in [0, 1].
+        origin: (row, col) coordinate of the top-left pixel, for a crop shown
+            in the coordinates of the full image.
         value_range: colour limits for one-channel images; None scales to the data.
         colorscale: for one-channel images, e.g. "gray" or :data:`DIVERGING`.
         value_label: name of the value in the hover text.
@@ -72,12 +75,19 @@ def image_figure(
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 3:
         rgb = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
-        trace = go.Image(z=rgb, hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>")
+        trace = go.Image(
+            z=rgb,
+            x0=origin[1],
+            y0=origin[0],
+            hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>",
+        )
     else:
         plane = image[..., 0] if image.ndim == 3 else image
         zmin, zmax = value_range if value_range is not None else (None, None)
         trace = go.Heatmap(
             z=plane,
+            x0=origin[1],
+            y0=origin[0],
             colorscale=colorscale,
             zmin=zmin,
             zmax=zmax,
@@ -160,7 +170,7 @@ def value_grid_figure(
     _image_axes(fig, show_ticks=True)
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(dtick=1)
-    return _base_layout(fig, title, height or max(220, 34 * rows + 60))
+    return _base_layout(fig, title, height or max(240, 46 * rows + 80))
 
 
 def _downsample(plane: np.ndarray, side: int) -> np.ndarray:
@@ -243,8 +253,8 @@ def map_grid_figure(
         scaling: per-map display scaling, see :func:`tile_maps` (the hover
             always shows raw values).
     """
-    count = maps.shape[2]
-    columns = columns or min(count, 8 if count > 16 else 4)
+    count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
+    columns = columns or mosaic_columns(count, height_in / width_in)
     display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
     labels = np.full(display.shape, "", dtype=object)
     for index, name in enumerate(names):
@@ -259,7 +269,7 @@ def map_grid_figure(
             customdata=np.dstack([raw, labels]),
             colorscale=colorscale,
             showscale=False,
-            zmin=-1.0 if scaling == "symmetric" else None,
+            zmin=_symmetric_floor(display, colorscale) if scaling == "symmetric" else None,
             zmax=1.0 if scaling == "symmetric" else None,
             hoverongaps=False,
             hovertemplate="%{customdata[1]}<br>value %{customdata[0]:.3f}<extra></extra>",
@@ -276,9 +286,18 @@ def map_grid_figure(
             font={"size": 12},
         )
     _image_axes(fig)
-    rows = math.ceil(count / columns)
     fig.update_layout(plot_bgcolor="white")
-    return _base_layout(fig, title, height or min(1200, 160 + rows * 190))
+    return _base_layout(fig, title, height or 460)
+
+
+def _symmetric_floor(display: np.ndarray, colorscale: str) -> float:
+    """-1 for signed maps or a diverging scale (0 stays white); 0 for non-negative maps."""
+    return -1.0 if colorscale == DIVERGING or np.nanmin(display) < 0 else 0.0
+
+
+def mosaic_columns(count: int, aspect: float) -> int:
+    """Columns that make a mosaic of ``count`` tiles of height/width ``aspect`` roughly square."""
+    return max(1, min(count, round(math.sqrt(count * aspect))))
 
 
 def flattened_figure(image: np.ndarray, max_length: int = 4096, height: int = 140) -> go.Figure:

@@ -97,9 +97,14 @@ def energy_fraction(image: np.ndarray, mask: np.ndarray) -> float:
 
 
 def high_frequency_share(image: np.ndarray, cutoff: float) -> float:
-    """Fraction of an (H, W) image's energy above ``cutoff`` (Gaussian split), in [0, 1]."""
-    low_pass = frequency_mask(image.shape, "gaussian", "low-pass", cutoff)
-    return 1.0 - energy_fraction(image, low_pass)
+    """Fraction of an (H, W) image's detail energy above ``cutoff`` (Gaussian split), in [0, 1].
+
+    The average brightness (the DC term) is removed first: it says nothing
+    about detail and would otherwise dominate every image's energy.
+    """
+    detail = np.asarray(image, dtype=np.float64) - np.mean(image)
+    low_pass = frequency_mask(detail.shape, "gaussian", "low-pass", cutoff)
+    return 1.0 - energy_fraction(detail, low_pass)
 
 
 def kernel_frequency_response(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -32,7 +32,9 @@ class ShiftComparison:
         pixels: change of the flattened pixel vector (what an MLP sees).
         feature_maps: change of the activated conv maps.
         feature_maps_realigned: change after shifting the original maps by the
-            same amount (near 0: convolution is equivariant, only borders differ).
+            same amount, measured away from the borders (near 0: convolution is
+            equivariant; only the image edges, where content enters or leaves,
+            differ).
         pooled_maps: change of the pooled maps.
         global_max: change of each map's single maximum (global max pooling).
     """
@@ -71,11 +73,14 @@ def compare_shift(
     before, after = stages
     map_shift = tuple(round(amount / geometry.stride) for amount in shift)
     realigned = images.shift_image(before.activated, *map_shift)
+    reach = -(-geometry.effective_kernel // geometry.stride)
+    margin = max(abs(amount) for amount in map_shift) + reach
+    interior = (slice(margin, -margin or None), slice(margin, -margin or None))
     return ShiftComparison(
         shift=shift,
         pixels=relative_change(image.ravel(), shifted.ravel()),
         feature_maps=relative_change(before.activated, after.activated),
-        feature_maps_realigned=relative_change(realigned, after.activated),
+        feature_maps_realigned=relative_change(realigned[interior], after.activated[interior]),
         pooled_maps=relative_change(before.pooled, after.pooled),
         global_max=relative_change(
             before.activated.max(axis=(0, 1)), after.activated.max(axis=(0, 1))

@@ -235,6 +235,32 @@ def pool2d(values: jax.Array, kind_index: jax.Array | int, window: int, stride: 
     return lax.switch(kind_index, (max_pool, average_pool), values)
 
 
+def pooling_example(
+    feature_map: np.ndarray, window: int, stride: int, cells: int = 3
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """A small worked example of pooling around the strongest response of one map.
+
+    Args:
+        feature_map: (H, W) map that is pooled.
+        window, stride: pooling settings (already checked to fit).
+        cells: pooled outputs per side to show.
+
+    Returns:
+        (region, (row, col)): the input region that feeds a block of at most
+        ``cells``×``cells`` pooled outputs, and the block's top-left pooled
+        cell. Pooling the region with the same window and stride gives the block.
+    """
+    height, width = feature_map.shape
+    out_h, out_w = pool_output_size(height, window, stride), pool_output_size(width, window, stride)
+    cells_h, cells_w = min(cells, out_h), min(cells, out_w)
+    peak_row, peak_col = np.unravel_index(np.argmax(feature_map), feature_map.shape)
+    row = int(np.clip(peak_row // stride - cells_h // 2, 0, out_h - cells_h))
+    col = int(np.clip(peak_col // stride - cells_w // 2, 0, out_w - cells_w))
+    span_h, span_w = (cells_h - 1) * stride + window, (cells_w - 1) * stride + window
+    region = feature_map[row * stride : row * stride + span_h, col * stride : col * stride + span_w]
+    return region, (row, col)
+
+
 def window_arithmetic(
     image: np.ndarray, kernel: np.ndarray, geometry: ConvGeometry, out_row: int, out_col: int
 ) -> tuple[np.ndarray, np.ndarray, float]:

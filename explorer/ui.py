@@ -53,6 +53,23 @@ def keep_widget_state() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+def mark_app_frame() -> None:
+    """Record, from ``app.py``, that the shared frame (navigation, sidebar) has run."""
+    st.session_state["app_frame_ran"] = True
+
+
+def enter_page() -> None:
+    """Send a page opened without ``app.py`` to the app's entry point.
+
+    On a freshly started server, Streamlit runs a deep link such as
+    ``/convolution`` straight from the ``pages/`` folder until ``app.py`` has
+    called ``st.navigation`` once; the page would then lack the sidebar. The
+    entry point sets everything up and shows the start page.
+    """
+    if not st.session_state.get("app_frame_ran"):
+        st.switch_page("app.py")
+
+
 def show_error(error: Exception) -> None:
     """Show a user-caused problem as a readable message (never a traceback)."""
     st.error(str(error), icon="⚠️")
@@ -117,6 +134,7 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
     source = st.sidebar.radio(
         "Image source",
         IMAGE_SOURCES,
+        index=IMAGE_SOURCES.index("Sample"),
         horizontal=True,
         key="image_source",
         help="Draw a digit, upload your own picture, or pick a real photo or MNIST digit.",

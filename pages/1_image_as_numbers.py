@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer import figures, images, ops, ui
 
+ui.enter_page()
 st.title("🔢 Image as numbers")
 image = ui.require_image()
 pixels = image.pixels
@@ -22,7 +23,7 @@ left.plotly_chart(
 with right:
     st.metric("Shape (H × W × C)", f"{height} × {width} × {channels}")
     st.metric("Numbers in the image", f"{pixels.size:,}")
-    st.metric("Stored as", "8-bit integers 0–255 → floats 0–1")
+    st.caption("Files store 8-bit integers 0–255; the labs divide by 255 to work with 0–1.")
     if image.is_drawing:
         digit = images.mnist_style_digit(images.to_grayscale(pixels))
         st.plotly_chart(

@@ -5,6 +5,7 @@ import streamlit as st
 from explorer import figures, ops, ui
 from explorer.errors import ExplorerError
 
+ui.enter_page()
 st.title("🪟 Convolution")
 image = ui.require_image()
 pixels = image.pixels
@@ -77,14 +78,18 @@ def sliding_window() -> None:
     patch, products, total = ops.window_arithmetic(pixels, kernel, geometry, out_row, out_col)
     row0, col0 = geometry.window_origin(out_row, out_col)
     padded = ops.pad_image(pixels, geometry.padding)
+    span = geometry.effective_kernel
+    margin = max(2 * span, 6)
+    crop_row = max(0, row0 + top - margin)
+    crop_col = max(0, col0 + left - margin)
+    crop = padded[crop_row : row0 + top + span + margin, crop_col : col0 + left + span + margin]
     view = figures.image_figure(
-        padded, f"Input with {top + bottom + left + right} padding pixels", 420
+        crop,
+        f"Input around the window (padding: {top + bottom + left + right} zero rows/cols)",
+        420,
+        origin=(crop_row - top, crop_col - left),
     )
-    figures.outline_window(view, row0 + top, col0 + left, k, d)
-    if max(padded.shape[:2]) > 64:
-        span = geometry.effective_kernel
-        view.update_xaxes(range=[col0 + left - 2 * span - 0.5, col0 + left + 3 * span - 0.5])
-        view.update_yaxes(range=[row0 + top + 3 * span - 0.5, row0 + top - 2 * span - 0.5])
+    figures.outline_window(view, row0, col0, k, d)
     result = figures.image_figure(
         maps[..., filter_index], f"Feature map {filter_index + 1}", 420, None, figures.DIVERGING
     )

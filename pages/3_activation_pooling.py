@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import figures, images, invariance, ops, ui
 from explorer.errors import ExplorerError
 
+ui.enter_page()
 st.title("📉 Activation & pooling")
 image = ui.require_image()
 pixels = image.pixels
@@ -76,16 +77,18 @@ columns[1].plotly_chart(
     figures.map_grid_figure(stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w}"),
     use_container_width=True,
 )
-corner = min(conv_h, conv_w, 2 * pool_window + pool_stride)
-corner_cells = ops.pool_output_size(corner, pool_window, pool_stride)
+region, (block_row, block_col) = ops.pooling_example(
+    stages.activated[..., 0], pool_window, pool_stride
+)
+block = stages.pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
 columns = st.columns(2)
 columns[0].plotly_chart(
-    figures.value_grid_figure(stages.activated[:corner, :corner, 0], "Top-left corner of map 1"),
+    figures.value_grid_figure(region, "Map 1 around its strongest response"),
     use_container_width=True,
 )
 columns[1].plotly_chart(
     figures.value_grid_figure(
-        stages.pooled[:corner_cells, :corner_cells, 0], f"→ its {pool_kind} of each window"
+        block, f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}"
     ),
     use_container_width=True,
 )
@@ -94,9 +97,14 @@ columns[1].plotly_chart(
 @st.fragment
 def translation_demo() -> None:
     st.subheader("3 · Translation: shift the input, compare the representations")
+    if not image.is_drawing and "digit" not in image.label:
+        st.info(
+            "Tip: this demo is clearest with a digit on a black background (a drawing or an "
+            "MNIST sample): a photo's edges fill the border with new content when shifted."
+        )
     columns = st.columns(2)
-    rows = columns[0].slider("Shift down (px)", -8, 8, 2, key="shift_rows")
-    cols = columns[1].slider("Shift right (px)", -8, 8, 2, key="shift_cols")
+    rows = columns[0].slider("Shift down (px)", -8, 8, 1, key="shift_rows")
+    cols = columns[1].slider("Shift right (px)", -8, 8, 1, key="shift_cols")
     comparison = invariance.compare_shift(
         pixels,
         bank.kernels,
@@ -139,8 +147,10 @@ def translation_demo() -> None:
         )
     st.caption(
         "Convolution is **equivariant**: shifted back, the maps match except at the borders. "
-        "Pooling keeps the strongest responses nearby, so pooled maps change less than pixels, "
-        "and a global maximum does not change at all while the pattern stays in view."
+        "Pooling keeps the strongest response in each window, so a shift smaller than the window "
+        "changes pooled maps less; a larger shift moves them by whole cells. Stacking pooling "
+        "layers, or one global maximum per map, makes features ever more shift-invariant: the "
+        "global maximum does not change at all while the pattern stays in view."
     )
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import figures, frequency, images, samples, ui
 from explorer.errors import ExplorerError
 
+ui.enter_page()
 st.title("🌊 Frequency")
 image = ui.require_image()
 gray = images.to_grayscale(image.pixels)[..., 0]

@@ -2,6 +2,9 @@
 
 import streamlit as st
 
+from explorer import ui
+
+ui.enter_page()
 st.title("🧠 CNN Explorer")
 st.markdown(
     "Learn how **convolutional neural networks see images** by touching every piece. "
