@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -16,6 +17,14 @@ import streamlit as st
 from explorer import images, ops, samples
 from explorer.errors import ExplorerError
 
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+HOME_PAGE = ("home.py", "Start here", "🏠")
+LAB_PAGES = (
+    ("1_image_as_numbers.py", "1 · Image as numbers", "🔢"),
+    ("2_convolution.py", "2 · Convolution", "🪟"),
+    ("3_activation_pooling.py", "3 · Activation & pooling", "📉"),
+    ("4_frequency.py", "4 · Frequency", "🌊"),
+)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 CANVAS_SIDE = 224
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
@@ -40,6 +49,23 @@ PERSISTENT_KEYS = (
     "pool_window",
     "pool_stride",
 )
+
+
+def page(filename: str) -> st.Page:
+    """The ``st.Page`` for a file in ``pages/`` (absolute path, so any entry script works)."""
+    entries = {name: (title, icon) for name, title, icon in (HOME_PAGE, *LAB_PAGES)}
+    title, icon = entries[filename]
+    return st.Page(PAGES_DIR / filename, title=title, icon=icon, default=filename == HOME_PAGE[0])
+
+
+def navigation() -> st.navigation:
+    """The app's page navigation: the start page, then the labs in teaching order."""
+    return st.navigation(
+        {
+            "CNN Explorer": [page(HOME_PAGE[0])],
+            "Labs": [page(name) for name, _, _ in LAB_PAGES],
+        }
+    )
 
 
 def keep_widget_state() -> None:
@@ -290,7 +316,7 @@ def custom_kernel_editor(size: int) -> None:
     edited = st.data_editor(
         np.round(kernel, 3),
         key=f"custom_kernel_editor_{size}",
-        use_container_width=False,
+        width="content",
     )
     values = np.asarray(edited, dtype=np.float64)
     if values.shape == (size, size) and np.all(np.isfinite(values)):

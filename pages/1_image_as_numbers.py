@@ -18,7 +18,7 @@ st.markdown(
 left, right = st.columns([3, 2])
 left.plotly_chart(
     figures.image_figure(pixels, f"{height}×{width}×{channels}, values 0–1", height=480),
-    use_container_width=True,
+    width="stretch",
 )
 with right:
     st.metric("Shape (H × W × C)", f"{height} × {width} × {channels}")
@@ -28,7 +28,7 @@ with right:
         digit = images.mnist_style_digit(images.to_grayscale(pixels))
         st.plotly_chart(
             figures.image_figure(digit, "MNIST-style 28×28 (what a digit model sees)", 300),
-            use_container_width=True,
+            width="stretch",
         )
         st.caption("Cropped to the strokes, scaled to 20×20, centred by centre of mass.")
 
@@ -47,7 +47,7 @@ def zoom_patch() -> None:
     patch = pixels[row : row + size, col : col + size]
     view, numbers = st.columns([2, 3])
     located = figures.image_figure(pixels, "Where the patch is", height=360)
-    view.plotly_chart(figures.outline_window(located, row, col, size), use_container_width=True)
+    view.plotly_chart(figures.outline_window(located, row, col, size), width="stretch")
     for index, name in enumerate(["gray"] if channels == 1 else ["red", "green", "blue"]):
         numbers.plotly_chart(
             figures.value_grid_figure(
@@ -57,7 +57,7 @@ def zoom_patch() -> None:
                 colorscale="gray" if channels == 1 else figures.CHANNEL_SCALES[name],
                 value_range=(0, 255),
             ),
-            use_container_width=True,
+            width="stretch",
         )
 
 
@@ -78,7 +78,7 @@ else:
             figures.image_figure(
                 pixels[..., index], f"{name} (H×W×1)", 300, colorscale=figures.CHANNEL_SCALES[name]
             ),
-            use_container_width=True,
+            width="stretch",
         )
 
 st.subheader("Normalisation")
@@ -92,12 +92,8 @@ method = st.radio(
 raw = np.round(pixels * 255.0)
 normalised = images.NORMALISATIONS[method](raw)
 columns = st.columns(2)
-columns[0].plotly_chart(
-    figures.histogram_figure({"raw 0–255": raw}, "Before"), use_container_width=True
-)
-columns[1].plotly_chart(
-    figures.histogram_figure({method: normalised}, "After"), use_container_width=True
-)
+columns[0].plotly_chart(figures.histogram_figure({"raw 0–255": raw}, "Before"), width="stretch")
+columns[1].plotly_chart(figures.histogram_figure({method: normalised}, "After"), width="stretch")
 stats = images.describe(normalised)
 st.write(
     f"After **{method}**: mean {stats['mean']:.3f}, standard deviation {stats['std']:.3f}, "
@@ -110,7 +106,7 @@ st.write(
     f"{height}·{width}·{channels} = **{pixels.size:,} numbers**, and every number connects "
     "to every unit of the first layer. Neighbouring pixels lose their neighbourhood."
 )
-st.plotly_chart(figures.flattened_figure(pixels), use_container_width=True)
+st.plotly_chart(figures.flattened_figure(pixels), width="stretch")
 columns = st.columns(3)
 units = columns[0].number_input("Dense units", 1, 100_000, 1000, key="dense_units")
 filters = columns[1].number_input("Conv filters", 1, 1024, 64, key="conv_filters_compare")
@@ -131,7 +127,7 @@ for label, shape in [
             "ratio": f"{counts.dense_parameters / counts.conv_parameters:,.0f}×",
         }
     )
-st.dataframe(rows, use_container_width=True, hide_index=True)
+st.dataframe(rows, width="stretch", hide_index=True)
 st.caption(
     "Weights + biases. A conv layer shares one small kernel across all positions, so its size "
     "does not grow with the image: this is **local connectivity** and **weight sharing**."

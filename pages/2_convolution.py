@@ -47,11 +47,11 @@ st.subheader(f"{settings.filter_count} filters and their feature maps")
 left_col, right_col = st.columns([1, 2])
 left_col.plotly_chart(
     figures.map_grid_figure(bank.kernels.mean(axis=2), bank.names, "Kernels (mean over channels)"),
-    use_container_width=True,
+    width="stretch",
 )
 right_col.plotly_chart(
     figures.map_grid_figure(maps, bank.names, f"Feature maps, {out_h}×{out_w} each"),
-    use_container_width=True,
+    width="stretch",
 )
 st.caption(
     "Red = positive response, blue = negative, white = zero; each map is scaled to its own "
@@ -95,8 +95,8 @@ def sliding_window() -> None:
     )
     figures.outline_window(result, out_row, out_col, 1)
     columns = st.columns(2)
-    columns[0].plotly_chart(view, use_container_width=True)
-    columns[1].plotly_chart(result, use_container_width=True)
+    columns[0].plotly_chart(view, width="stretch")
+    columns[1].plotly_chart(result, width="stretch")
     count = k * k * channels
     st.markdown(
         f"Output cell **(row {out_row}, col {out_col})** = sum of **{k}×{k}×{channels} = {count} "
@@ -111,17 +111,17 @@ def sliding_window() -> None:
             figures.value_grid_figure(
                 patch[..., index], f"Input patch{suffix}", 2, "gray", value_range=(0, 1)
             ),
-            use_container_width=True,
+            width="stretch",
         )
         columns[1].plotly_chart(
             figures.value_grid_figure(kernel[..., index], f"× kernel{suffix}"),
-            use_container_width=True,
+            width="stretch",
         )
         columns[2].plotly_chart(
             figures.value_grid_figure(
                 products[..., index], f"= products{suffix}, sum {products[..., index].sum():.3f}"
             ),
-            use_container_width=True,
+            width="stretch",
         )
 
 

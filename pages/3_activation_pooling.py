@@ -48,22 +48,22 @@ curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
 curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
 left.plotly_chart(
     figures.line_figure(curve_x, {activation: curve_y}, f"{activation}(x)", "x", "output"),
-    use_container_width=True,
+    width="stretch",
 )
 right.plotly_chart(
     figures.histogram_figure(
         {"before (conv output)": stages.conv, f"after {activation}": stages.activated},
         "Values of all feature maps",
     ),
-    use_container_width=True,
+    width="stretch",
 )
 columns = st.columns(2)
 columns[0].plotly_chart(
-    figures.map_grid_figure(stages.conv, bank.names, "Before activation"), use_container_width=True
+    figures.map_grid_figure(stages.conv, bank.names, "Before activation"), width="stretch"
 )
 columns[1].plotly_chart(
     figures.map_grid_figure(stages.activated, bank.names, f"After {activation}"),
-    use_container_width=True,
+    width="stretch",
 )
 st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
 
@@ -71,11 +71,11 @@ st.subheader(f"2 · {pool_kind.title()} pooling: summarise each {pool_window}×{
 columns = st.columns(2)
 columns[0].plotly_chart(
     figures.map_grid_figure(stages.activated, bank.names, f"Input to pooling, {conv_h}×{conv_w}"),
-    use_container_width=True,
+    width="stretch",
 )
 columns[1].plotly_chart(
     figures.map_grid_figure(stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w}"),
-    use_container_width=True,
+    width="stretch",
 )
 region, (block_row, block_col) = ops.pooling_example(
     stages.activated[..., 0], pool_window, pool_stride
@@ -84,13 +84,13 @@ block = stages.pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
 columns = st.columns(2)
 columns[0].plotly_chart(
     figures.value_grid_figure(region, "Map 1 around its strongest response"),
-    use_container_width=True,
+    width="stretch",
 )
 columns[1].plotly_chart(
     figures.value_grid_figure(
         block, f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}"
     ),
-    use_container_width=True,
+    width="stretch",
 )
 
 
@@ -116,10 +116,10 @@ def translation_demo() -> None:
         (rows, cols),
     )
     columns = st.columns([1, 1, 2])
-    columns[0].plotly_chart(figures.image_figure(pixels, "Original", 260), use_container_width=True)
+    columns[0].plotly_chart(figures.image_figure(pixels, "Original", 260), width="stretch")
     columns[1].plotly_chart(
         figures.image_figure(images.shift_image(pixels, rows, cols), "Shifted", 260),
-        use_container_width=True,
+        width="stretch",
     )
     with columns[2]:
         st.markdown("**Relative change** ‖after − before‖ / ‖before‖")
@@ -183,5 +183,5 @@ st.plotly_chart(
         "shift (pixels down and right)",
         "relative change",
     ),
-    use_container_width=True,
+    width="stretch",
 )

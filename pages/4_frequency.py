@@ -18,9 +18,7 @@ st.markdown(
 
 spectrum = frequency.centred_spectrum(gray)
 columns = st.columns(3)
-columns[0].plotly_chart(
-    figures.image_figure(gray, "Image (grayscale)", 340), use_container_width=True
-)
+columns[0].plotly_chart(figures.image_figure(gray, "Image (grayscale)", 340), width="stretch")
 columns[1].plotly_chart(
     figures.image_figure(
         frequency.log_magnitude(spectrum),
@@ -30,13 +28,13 @@ columns[1].plotly_chart(
         "viridis",
         "log magnitude",
     ),
-    use_container_width=True,
+    width="stretch",
 )
 columns[2].plotly_chart(
     figures.image_figure(
         frequency.phase(spectrum), "Phase (radians)", 340, (-np.pi, np.pi), "twilight", "phase"
     ),
-    use_container_width=True,
+    width="stretch",
 )
 
 
@@ -58,17 +56,17 @@ def filtering() -> None:
     columns = st.columns(3)
     columns[0].plotly_chart(
         figures.image_figure(mask, f"{shape} {band} mask", 340, (0, 1), "gray", "gain"),
-        use_container_width=True,
+        width="stretch",
     )
     columns[1].plotly_chart(
         figures.image_figure(
             frequency.log_magnitude(spectrum * mask), "Spectrum × mask", 340, None, "viridis"
         ),
-        use_container_width=True,
+        width="stretch",
     )
     columns[2].plotly_chart(
         figures.image_figure(filtered, "Back to pixels", 340, None, "gray"),
-        use_container_width=True,
+        width="stretch",
     )
     st.write(f"The mask keeps **{kept:.1%}** of the image's energy (sum of |F|²).")
 
@@ -82,11 +80,11 @@ columns = st.columns(4)
 for column, name in zip(columns, ["grass (texture)", "moon surface (photo)"], strict=False):
     photo = images.to_working_image(samples.load_sample(name), "grayscale", 128)[..., 0]
     share = frequency.high_frequency_share(photo, cutoff)
-    column.plotly_chart(figures.image_figure(photo, name, 260), use_container_width=True)
+    column.plotly_chart(figures.image_figure(photo, name, 260), width="stretch")
     column.caption(f"{share:.1%} of the energy above {cutoff:.0%} of Nyquist")
 columns[2].plotly_chart(
     figures.image_figure(frequency.filter_image(gray, mask), "Your image: low part", 260, None),
-    use_container_width=True,
+    width="stretch",
 )
 columns[3].plotly_chart(
     figures.image_figure(
@@ -96,7 +94,7 @@ columns[3].plotly_chart(
         None,
         figures.DIVERGING,
     ),
-    use_container_width=True,
+    width="stretch",
 )
 st.caption("Texture is mostly high frequency; smooth shading is low. Low part + high part = image.")
 
@@ -123,7 +121,7 @@ st.plotly_chart(
         "viridis",
         "none",
     ),
-    use_container_width=True,
+    width="stretch",
 )
 st.caption(
     "A blur is bright in the centre (low-pass); an edge detector is dark in the centre "
@@ -138,13 +136,13 @@ check = frequency.check_convolution_theorem(gray, kernels[..., choice])
 columns = st.columns(3)
 columns[0].plotly_chart(
     figures.image_figure(check.spatial, "Convolve in space", 320, None, figures.DIVERGING),
-    use_container_width=True,
+    width="stretch",
 )
 columns[1].plotly_chart(
     figures.image_figure(
         check.spectral, "Multiply spectra, transform back", 320, None, figures.DIVERGING
     ),
-    use_container_width=True,
+    width="stretch",
 )
 columns[2].metric("Largest difference", f"{check.max_abs_difference:.2e}")
 columns[2].write(

@@ -15,25 +15,25 @@ st.markdown(
 LABS = [
     (
         "🔢 1 · Image as numbers",
-        "pages/1_image_as_numbers.py",
+        "1_image_as_numbers.py",
         "Pixels are numbers: hover the grid, zoom into a patch, split colour channels, "
         "normalise, and see why flattening an image into an MLP needs millions of weights.",
     ),
     (
         "🪟 2 · Convolution",
-        "pages/2_convolution.py",
+        "2_convolution.py",
         "Kernels and feature maps: kernel size, stride, padding, dilation and filter count, "
         "the output-size formula, and every multiplication of the sliding window.",
     ),
     (
         "📉 3 · Activation & pooling",
-        "pages/3_activation_pooling.py",
+        "3_activation_pooling.py",
         "ReLU, leaky ReLU, sigmoid and tanh; max and average pooling; and why shifting a "
         "digit by a few pixels changes pooled features less than raw pixels.",
     ),
     (
         "🌊 4 · Frequency",
-        "pages/4_frequency.py",
+        "4_frequency.py",
         "Low and high frequencies, low-/high-/band-pass filters, what each kernel does to "
         "the spectrum, and a live check that convolution is multiplication of spectra.",
     ),
@@ -42,7 +42,7 @@ LABS = [
 columns = st.columns(2)
 for index, (title, page, text) in enumerate(LABS):
     with columns[index % 2].container(border=True):
-        st.page_link(page, label=f"**{title}**")
+        st.page_link(ui.page(page), label=f"**{title}**")
         st.write(text)
 
 st.subheader("Teaching tips")
