@@ -136,7 +136,7 @@ def _drawing_from_canvas() -> np.ndarray | None:
         st.sidebar.info(f"The drawing canvas is not available here ({error}).")
         return None
     st.sidebar.caption(
-        "Draw a digit with the mouse; the toolbar under the canvas has undo and clear."
+        "Draw a digit with the mouse. Hover the canvas for its toolbar: undo, redo, clear."
     )
     with st.sidebar:
         result = st_canvas(

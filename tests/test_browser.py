@@ -1,0 +1,175 @@
+"""End to end in a real browser: headless Chromium (Debian package) driven by Playwright.
+
+Starts the app on a free local port, opens every page, moves a control, checks
+that the output changes, draws a digit on the canvas with the mouse, and saves
+screenshots under ``artifacts/screenshots``. Skips with a reason where
+Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAB_PATHS = ["image_as_numbers", "convolution", "activation_pooling", "frequency"]
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("the Streamlit server did not start within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server_url):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 2600})
+        tab = context.new_page()
+        tab.set_default_timeout(90_000)
+        tab.goto(server_url)
+        wait_for_app(tab)
+        yield tab
+        browser.close()
+
+
+def wait_for_app(tab) -> None:
+    """Wait until the script has finished running and nothing is stale."""
+    tab.wait_for_selector('[data-testid="stApp"]')
+    time.sleep(0.5)
+    tab.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+               && document.querySelectorAll('[data-stale="true"]').length === 0""",
+        timeout=90_000,
+    )
+    time.sleep(0.5)
+
+
+def open_lab(tab, server_url: str, path: str) -> None:
+    tab.goto(f"{server_url}/{path}")
+    wait_for_app(tab)
+    assert tab.locator('[data-testid="stException"]').count() == 0
+
+
+def metric_value(tab, label: str) -> str:
+    metric = tab.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def press_slider(tab, label: str, key: str, presses: int) -> None:
+    """Move a slider with the keyboard, as a user on a projector would."""
+    slider = tab.get_by_role("slider", name=label).first
+    slider.focus()
+    for _ in range(presses):
+        slider.press(key)
+    wait_for_app(tab)
+
+
+@pytest.mark.parametrize("path", LAB_PATHS)
+def test_every_lab_loads_with_figures(page, server_url, path):
+    open_lab(page, server_url, path)
+    page.locator(".js-plotly-plot").first.wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 2
+    page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
+
+
+def test_kernel_size_slider_changes_the_output_shape(page, server_url):
+    open_lab(page, server_url, "convolution")
+    before = metric_value(page, "Output")
+    press_slider(page, "Kernel size k", "ArrowRight", 2)
+    after = metric_value(page, "Output")
+    assert before != after
+    height_before, height_after = int(before.split("×")[0]), int(after.split("×")[0])
+    assert height_after == height_before - 2
+    page.screenshot(path=str(SHOTS / "convolution_after_kernel_change.png"), full_page=True)
+
+
+def test_drawing_a_digit_feeds_the_labs(page, server_url):
+    open_lab(page, server_url, "image_as_numbers")
+    page.get_by_text("Draw", exact=True).first.click()
+    wait_for_app(page)
+    canvas = page.locator("section[data-testid='stSidebar'] canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box is not None
+    left, top = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
+    page.mouse.move(left, top)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(left + step * box["width"] * 0.02, top + step * box["height"] * 0.03)
+    page.mouse.up()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+                 .some(e => e.innerText.includes('your drawing'))""",
+        timeout=60_000,
+    )
+    wait_for_app(page)
+    assert page.get_by_text("MNIST-style 28×28").count() >= 1
+    page.screenshot(path=str(SHOTS / "drawn_digit.png"), full_page=True)
+
+
+def test_broken_upload_shows_a_message(page, server_url, tmp_path):
+    open_lab(page, server_url, "image_as_numbers")
+    page.get_by_text("Upload", exact=True).first.click()
+    wait_for_app(page)
+    broken = tmp_path / "broken.png"
+    broken.write_text("this is not a picture")
+    page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(str(broken))
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stAlert"]')]
+                 .some(e => e.innerText.includes('not an image'))""",
+        timeout=60_000,
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "broken_upload.png"), full_page=True)
