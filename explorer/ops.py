@@ -453,23 +453,24 @@ def build_filter_bank(
     custom_kernel: np.ndarray | None = None,
     seed: int = 0,
 ) -> FilterBank:
-    """Assemble ``count`` filters: chosen presets first, then the custom kernel, then random ones.
+    """Assemble ``count`` filters: the custom kernel first, then the presets, then random ones.
 
     Args:
         size: kernel side k.
         in_channels: depth C of the input (1 for grayscale, 3 for RGB).
         count: number of filters F, 1..64.
         presets: names from :data:`KERNEL_PRESETS`, in order.
-        custom_kernel: optional (k, k) user-edited kernel.
+        custom_kernel: optional (k, k) user-edited kernel; it always leads the
+            bank so that switching it on is visible at any filter count.
         seed: seed of the random filters that fill up the bank.
 
     Returns:
-        A :class:`FilterBank` with kernels (k, k, C, F); extra presets beyond
+        A :class:`FilterBank` with kernels (k, k, C, F); chosen filters beyond
         ``count`` are dropped.
     """
     if not 1 <= count <= 64:
         raise ExplorerError("The filter count must be between 1 and 64.")
-    chosen = [(name, lift_to_channels(kernel_preset(name, size), in_channels)) for name in presets]
+    chosen = []
     if custom_kernel is not None:
         custom = np.asarray(custom_kernel, dtype=np.float32)
         if custom.shape != (size, size):
@@ -477,6 +478,7 @@ def build_filter_bank(
         if not np.all(np.isfinite(custom)):
             raise ExplorerError("The custom kernel contains an empty or non-numeric cell.")
         chosen.append(("custom", lift_to_channels(custom, in_channels)))
+    chosen += [(name, lift_to_channels(kernel_preset(name, size), in_channels)) for name in presets]
     chosen = chosen[:count]
     missing = count - len(chosen)
     randoms = random_kernels(size, in_channels, missing, seed)

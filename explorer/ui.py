@@ -302,7 +302,7 @@ def conv_controls(container=st) -> ConvSettings:
         key="presets",
         help="Edge, curve and sharpen presets need k ≥ 3. Filters not chosen here are random.",
     )
-    use_custom = columns[1].toggle("Add my custom kernel", value=False, key="use_custom_kernel")
+    use_custom = columns[1].toggle("My custom kernel first", value=False, key="use_custom_kernel")
     seed = columns[2].number_input("Random seed", 0, 9999, 0, key="random_seed")
     padding = explicit if padding_mode == "explicit" else padding_mode
     return ConvSettings(
