@@ -1,0 +1,272 @@
+"""Checkpoints: one self-checking file per run, written atomically, never pickled.
+
+A run folder holds ``checkpoint.msgpack`` (and, from the CLI, ``metrics.json``).
+The checkpoint is a MessagePack map::
+
+    {"format": "cnn-explorer-checkpoint", "version": 1,
+     "metadata": "<JSON: spec, dataset (name, class names, preprocessing), metrics>",
+     "variables": <flax.serialization msgpack bytes of {"params", ["batch_stats"]}>,
+     "sha256": "<hex digest of metadata + variables>"}
+
+Saving writes a temporary file in the same folder, flushes it to disk and renames
+it over the old one (``os.replace``), so a crash leaves either the old or the new
+checkpoint, never half of one. Loading refuses, with :class:`ExplorerError`, a file
+that is truncated, altered (checksum), of another format, or whose arrays do not
+fit the model it describes. MessagePack and Flax's array encoding carry only data;
+nothing in a checkpoint can run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jax
+import msgpack
+import numpy as np
+from flax import serialization
+
+from explorer.errors import ExplorerError
+from explorer.model import ModelSpec, spec_from_dict, variable_shapes
+
+CHECKPOINT_FILE = "checkpoint.msgpack"
+FORMAT = "cnn-explorer-checkpoint"
+VERSION = 1
+MAX_CHECKPOINT_BYTES = 512 * 2**20
+RUN_FILES = (CHECKPOINT_FILE, "metrics.json")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A validated checkpoint: model variables (NumPy), its spec and its metadata."""
+
+    variables: dict
+    spec: ModelSpec
+    metadata: dict
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Class names in label order."""
+        return tuple(self.metadata["dataset"]["class_names"])
+
+    @property
+    def preprocessing(self) -> str:
+        """How a single picture must be prepared (see ``explorer.datasets.PREPROCESSINGS``)."""
+        return self.metadata["dataset"].get("preprocessing", "resize")
+
+
+@dataclass(frozen=True)
+class CheckpointSummary:
+    """One entry of :func:`list_checkpoints`; ``error`` is set for a refused checkpoint."""
+
+    name: str
+    path: Path
+    metadata: dict | None
+    error: str | None = None
+
+
+def checkpoint_path(location: str | os.PathLike) -> Path:
+    """The checkpoint file of a run folder, or ``location`` itself if it is a file."""
+    path = Path(location).expanduser()
+    return path / CHECKPOINT_FILE if path.is_dir() or not path.suffix else path
+
+
+def _digest(metadata: bytes, variables: bytes) -> str:
+    return hashlib.sha256(metadata + b"\0" + variables).hexdigest()
+
+
+def _to_numpy(variables: dict) -> dict:
+    return jax.tree_util.tree_map(np.asarray, jax.device_get(variables))
+
+
+def checkpoint_bytes(variables: dict, spec: ModelSpec, dataset: dict, metrics: dict) -> bytes:
+    """Serialise a checkpoint (see the module docstring) to bytes.
+
+    Args:
+        variables: ``{"params": ..., ["batch_stats": ...]}``, device or host arrays.
+        spec: the model's spec.
+        dataset: at least ``name``, ``class_names`` and ``preprocessing``.
+        metrics: JSON-serialisable results of the run.
+    """
+    metadata = json.dumps(
+        {
+            "spec": spec.to_dict(),
+            "dataset": dataset,
+            "metrics": metrics,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": {"jax": jax.__version__},
+        }
+    ).encode()
+    payload = serialization.msgpack_serialize(_to_numpy(variables))
+    return msgpack.packb(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "metadata": metadata,
+            "variables": payload,
+            "sha256": _digest(metadata, payload),
+        },
+        use_bin_type=True,
+    )
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    finally:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_checkpoint(
+    run_dir: str | os.PathLike, variables: dict, spec: ModelSpec, dataset: dict, metrics: dict
+) -> Path:
+    """Save atomically to ``run_dir/checkpoint.msgpack``; returns the file's path."""
+    path = Path(run_dir).expanduser() / CHECKPOINT_FILE
+    write_atomically(path, checkpoint_bytes(variables, spec, dataset, metrics))
+    return path
+
+
+def _refuse(reason: str) -> ExplorerError:
+    return ExplorerError(f"This checkpoint was refused: {reason}.")
+
+
+def _unpack_envelope(data: bytes) -> tuple[bytes, bytes]:
+    """(metadata JSON bytes, variables bytes) after checking format, version and checksum."""
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise _refuse(f"it is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+    try:
+        envelope = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.exceptions.UnpackException, TypeError) as error:
+        raise _refuse(f"the file is truncated or damaged ({type(error).__name__})") from None
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
+        raise _refuse("it is not a CNN Explorer checkpoint")
+    if envelope.get("version") != VERSION:
+        raise _refuse(f"it has format version {envelope.get('version')!r}; expected {VERSION}")
+    metadata, payload = envelope.get("metadata"), envelope.get("variables")
+    if not isinstance(metadata, bytes) or not isinstance(payload, bytes):
+        raise _refuse("its contents are incomplete")
+    if envelope.get("sha256") != _digest(metadata, payload):
+        raise _refuse("its checksum does not match, so it was altered or damaged")
+    return metadata, payload
+
+
+def _parse_metadata(raw: bytes) -> tuple[dict, ModelSpec]:
+    try:
+        metadata = json.loads(raw)
+        dataset = metadata["dataset"]
+        class_names = dataset["class_names"]
+    except (ValueError, KeyError, TypeError):
+        raise _refuse("its description is not valid") from None
+    spec = spec_from_dict(metadata.get("spec", {}))
+    if not isinstance(class_names, list) or len(class_names) != spec.num_classes:
+        raise _refuse("its class names do not match the model's outputs")
+    return metadata, spec
+
+
+def _check_variables(variables: object, spec: ModelSpec) -> dict:
+    """Compare a restored tree with the spec's expected shapes and dtypes."""
+    expected = variable_shapes(spec)
+    if not isinstance(variables, dict):
+        raise _refuse("it holds no model weights")
+    got_leaves, got_tree = jax.tree_util.tree_flatten(variables)
+    want_leaves, want_tree = jax.tree_util.tree_flatten(expected)
+    if got_tree != want_tree:
+        raise _refuse("its weights do not have the layers its model description lists")
+    for got, want in zip(got_leaves, want_leaves, strict=True):
+        if not isinstance(got, np.ndarray) or got.shape != want.shape or got.dtype != want.dtype:
+            raise _refuse("a weight array has the wrong shape or type for the model")
+    return variables
+
+
+def load_checkpoint_bytes(data: bytes) -> Checkpoint:
+    """Validate and load a checkpoint from bytes (e.g. an upload).
+
+    Raises:
+        ExplorerError: truncated, altered, foreign or inconsistent data.
+    """
+    raw_metadata, payload = _unpack_envelope(data)
+    metadata, spec = _parse_metadata(raw_metadata)
+    try:
+        variables = serialization.msgpack_restore(payload)
+    except (ValueError, msgpack.exceptions.UnpackException, TypeError):
+        raise _refuse("its weights cannot be decoded") from None
+    return Checkpoint(_check_variables(variables, spec), spec, metadata)
+
+
+def load_checkpoint(location: str | os.PathLike) -> Checkpoint:
+    """Validate and load ``location`` (a run folder or a checkpoint file)."""
+    path = checkpoint_path(location)
+    try:
+        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+            raise _refuse(f"it is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ExplorerError(f"There is no checkpoint at {path}.") from None
+    except OSError as error:
+        raise ExplorerError(f"Could not read the checkpoint {path}: {error}.") from None
+    return load_checkpoint_bytes(data)
+
+
+def list_checkpoints(root: str | os.PathLike) -> list[CheckpointSummary]:
+    """Every run folder under ``root`` with a checkpoint, newest first.
+
+    Damaged checkpoints are listed with ``error`` set instead of raising.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return []
+    files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    summaries = []
+    for file in files:
+        try:
+            metadata, _ = _parse_metadata(_unpack_envelope(file.read_bytes())[0])
+            summaries.append(CheckpointSummary(file.parent.name, file.parent, metadata))
+        except (ExplorerError, OSError) as error:
+            summaries.append(CheckpointSummary(file.parent.name, file.parent, None, str(error)))
+    return summaries
+
+
+def run_folder(root: str | os.PathLike, name: str) -> Path:
+    """``root/name`` for a plain run name (no separators, no ``..``)."""
+    if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")):
+        raise ExplorerError(f"{name!r} is not a valid run name: use letters, digits, - and _.")
+    return Path(root).expanduser() / name
+
+
+def delete_checkpoint(root: str | os.PathLike, name: str) -> None:
+    """Delete run ``name`` under ``root``: its checkpoint and metrics, then the empty folder.
+
+    Files this project did not write are left in place (and so is the folder).
+    """
+    folder = run_folder(root, name)
+    if not (folder / CHECKPOINT_FILE).is_file():
+        raise ExplorerError(f"There is no checkpoint called {name!r}.")
+    for file in RUN_FILES:
+        (folder / file).unlink(missing_ok=True)
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def import_checkpoint(root: str | os.PathLike, name: str, data: bytes) -> Checkpoint:
+    """Validate uploaded bytes, then store them atomically as run ``name`` under ``root``."""
+    checkpoint = load_checkpoint_bytes(data)
+    write_atomically(run_folder(root, name) / CHECKPOINT_FILE, data)
+    return checkpoint

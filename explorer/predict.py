@@ -1,0 +1,126 @@
+"""Classify image files with a saved checkpoint: ``python -m explorer.predict``.
+
+Usage::
+
+    python -m explorer.predict --checkpoint runs/NAME IMAGE [IMAGE ...]
+
+prints one JSON line per image to stdout::
+
+    {"image": PATH, "predicted_class": NAME, "probabilities": {NAME: P, ...}}
+
+An image that cannot be read or decoded gives one line ``error: PATH: reason`` on
+stderr; the remaining images are still answered and the exit status is 1 at the end.
+
+Each picture is prepared the way the checkpoint's dataset needs (see
+:func:`prepare_image`): digits are inverted to white-on-black when their background
+is lighter than their strokes, cropped, scaled to 20 px and centred by mass in
+28×28 like MNIST; other grayscale datasets are inverted the same way and resized;
+colour datasets are resized.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from explorer.checkpoints import Checkpoint, load_checkpoint
+from explorer.errors import ExplorerError
+from explorer.images import decode_image, looks_inverted, mnist_style_digit, to_grayscale, to_rgb
+from explorer.model import predict_probabilities
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """float32 (h, w, C) in [0, 1] → (height, width, C), bilinear."""
+    planes = [
+        np.asarray(
+            Image.fromarray(image[..., c]).resize((width, height), Image.Resampling.BILINEAR)
+        )
+        for c in range(image.shape[-1])
+    ]
+    return np.stack(planes, axis=-1).astype(np.float32)
+
+
+def white_on_black(image: np.ndarray) -> np.ndarray:
+    """Grayscale float32 (H, W) in [0, 1], inverted if the background is lighter than the ink."""
+    gray = to_grayscale(image)[..., 0].astype(np.float32) / 255.0
+    return 1.0 - gray if looks_inverted(gray) else gray
+
+
+def prepare_image(
+    image: np.ndarray, input_shape: tuple[int, int, int], preprocessing: str
+) -> np.ndarray:
+    """Turn a decoded picture into one model input.
+
+    Args:
+        image: uint8 (H, W, 1 or 3) as from :func:`explorer.images.decode_image`.
+        input_shape: the model's (height, width, channels).
+        preprocessing: "digit", "invert" or "resize" (``explorer.datasets.PREPROCESSINGS``).
+
+    Returns:
+        float32 ``input_shape`` in [0, 1].
+    """
+    height, width, channels = input_shape
+    if preprocessing == "digit":
+        prepared = mnist_style_digit(white_on_black(image))[..., None]
+    elif preprocessing == "invert":
+        prepared = white_on_black(image)[..., None]
+    else:
+        converted = to_grayscale(image) if channels == 1 else to_rgb(image)
+        prepared = converted.astype(np.float32) / 255.0
+    if prepared.shape[:2] != (height, width):
+        prepared = _resize(prepared, height, width)
+    if prepared.shape[-1] != channels:
+        prepared = np.repeat(prepared, channels, axis=-1)
+    return np.clip(prepared, 0.0, 1.0)
+
+
+def classify(checkpoint: Checkpoint, image: np.ndarray) -> dict[str, float]:
+    """Class name → probability for one decoded uint8 (H, W, C) picture."""
+    x = prepare_image(image, checkpoint.spec.input_shape, checkpoint.preprocessing)
+    probabilities = predict_probabilities(checkpoint.spec, checkpoint.variables, x[None])[0]
+    return {name: float(p) for name, p in zip(checkpoint.class_names, probabilities, strict=True)}
+
+
+def predict_file(checkpoint: Checkpoint, path: str) -> dict:
+    """The JSON-ready answer for one image file (raises ExplorerError for a bad file)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ExplorerError(f"cannot read the file ({error.strerror or error})") from None
+    probabilities = classify(checkpoint, decode_image(data))
+    predicted = max(probabilities, key=probabilities.get)
+    return {"image": path, "predicted_class": predicted, "probabilities": probabilities}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns 0 if every image was answered, else 1."""
+    parser = argparse.ArgumentParser(
+        prog="python -m explorer.predict", description="Classify images with a checkpoint."
+    )
+    parser.add_argument("--checkpoint", required=True, help="run folder or checkpoint file")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    args = parser.parse_args(argv)
+    try:
+        checkpoint = load_checkpoint(args.checkpoint)
+    except ExplorerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    failures = 0
+    for path in args.images:
+        try:
+            answer = predict_file(checkpoint, path)
+        except ExplorerError as error:
+            failures += 1
+            print(f"error: {path}: {error}", file=sys.stderr, flush=True)
+            continue
+        print(json.dumps(answer), flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

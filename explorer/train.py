@@ -1,0 +1,737 @@
+"""Training and evaluation with optax: jitted steps, epochs as one jitted loop, sharding.
+
+Reading order: :class:`TrainConfig` → :func:`make_optimizer` → :func:`create_train_state`
+→ :func:`train_step` → :func:`train_steps` (a ``lax.scan`` over device-resident
+batches) → :func:`evaluate` → :func:`fit` (the epoch loop, a generator of progress
+updates shared by the command line and the Train page) → :func:`main` (the CLI).
+
+Data parallelism: a 1-D :class:`jax.sharding.Mesh` named ``"data"`` spans the devices.
+The dataset and the model state are replicated; each batch is split along its first
+axis across the devices, and XLA inserts the gradient all-reduce. The same code runs
+on one CPU, one GPU or all TPU cores. The batch size must divide by the device count.
+
+Determinism: for a given seed, device count and platform, training is bitwise
+repeatable: initialisation, the per-epoch shuffles, dropout and augmentation all
+derive from ``jax.random.key(seed)``.
+
+Divergence: a step whose loss or gradients are not finite is not applied; training
+stops at the end of that call with :class:`TrainingDiverged`, which carries the last
+good state. No host synchronisation happens inside an epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from explorer.datasets import Augmentation, Dataset, Split, augment_batch, load_dataset
+from explorer.errors import ExplorerError
+from explorer.model import ModelSpec, Network, count_params, init_variables, preset
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "one-cycle")
+EVAL_BATCH = 1000
+CLI_STEPS_PER_CALL = 50  # progress-bar granularity; one host sync per call, not per step
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one run (all plain values, JSON-friendly via :meth:`to_dict`)."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 3e-3
+    schedule: str = "one-cycle"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    label_smoothing: float = 0.0
+    batch_size: int = 128
+    epochs: int = 3
+    seed: int = 0
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        data["augmentation"] = Augmentation(**data.get("augmentation", {}))
+        return cls(**data)
+
+
+class TrainState(train_state.TrainState):
+    """Flax's TrainState plus the batch-norm running statistics (empty without batch norm)."""
+
+    batch_stats: Any = None
+
+
+class TrainingDiverged(ExplorerError):
+    """The loss or gradients became NaN/inf; ``state`` holds the last good weights."""
+
+    def __init__(self, message: str, state: TrainState, epoch: int):
+        super().__init__(message)
+        self.state = state
+        self.epoch = epoch
+
+
+def validate_config(config: TrainConfig, device_count: int = 1) -> None:
+    """Raise :class:`ExplorerError` for settings that cannot train."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ExplorerError(f"Unknown optimizer {config.optimizer!r}; use one of {OPTIMIZERS}.")
+    if config.schedule not in SCHEDULES:
+        raise ExplorerError(f"Unknown schedule {config.schedule!r}; use one of {SCHEDULES}.")
+    if not config.learning_rate > 0 or config.weight_decay < 0:
+        raise ExplorerError("The learning rate must be positive and weight decay non-negative.")
+    if not 0 <= config.label_smoothing < 1:
+        raise ExplorerError("Label smoothing must be in [0, 1).")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise ExplorerError("Epochs and batch size must be at least 1.")
+    if config.batch_size % device_count:
+        raise ExplorerError(
+            f"The batch size {config.batch_size} must be a multiple of the {device_count} "
+            "devices it is split across."
+        )
+
+
+def learning_rate_schedule(config: TrainConfig, total_steps: int) -> optax.Schedule:
+    """Constant, cosine decay to 0, or one-cycle (warm up to the rate over 30%, then anneal)."""
+    if config.schedule == "cosine":
+        return optax.cosine_decay_schedule(config.learning_rate, total_steps)
+    if config.schedule == "one-cycle":
+        return optax.cosine_onecycle_schedule(total_steps, config.learning_rate)
+    return optax.constant_schedule(config.learning_rate)
+
+
+def _decay_mask(params: Any) -> Any:
+    """Weight decay applies to kernels (ndim ≥ 2), not to biases or batch-norm scales."""
+    return jax.tree_util.tree_map(lambda p: p.ndim >= 2, params)
+
+
+def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTransformation:
+    """The optax optimizer for ``config``; weight decay is decoupled (AdamW-style) for
+    ``adamw`` and added to the gradient (L2) for the others."""
+    schedule = learning_rate_schedule(config, total_steps)
+    if config.optimizer == "adamw":
+        return optax.adamw(schedule, weight_decay=config.weight_decay, mask=_decay_mask)
+    if config.optimizer == "adam":
+        base = optax.adam(schedule)
+    elif config.optimizer == "momentum":
+        base = optax.sgd(schedule, momentum=config.momentum)
+    else:
+        base = optax.sgd(schedule)
+    if not config.weight_decay:
+        return base
+    return optax.chain(optax.add_decayed_weights(config.weight_decay, _decay_mask), base)
+
+
+def create_train_state(
+    spec: ModelSpec, config: TrainConfig, steps_per_epoch: int, variables: dict | None = None
+) -> TrainState:
+    """A fresh state (seeded by ``config.seed``) or one that starts from ``variables``."""
+    variables = variables if variables is not None else init_variables(spec, config.seed)
+    return TrainState.create(
+        apply_fn=Network(spec).apply,
+        params=variables["params"],
+        batch_stats=variables.get("batch_stats", {}),
+        tx=make_optimizer(config, steps_per_epoch * config.epochs),
+    )
+
+
+def state_variables(state: TrainState) -> dict:
+    """The model variables of a state, as host NumPy arrays ready to save."""
+    variables = {"params": state.params}
+    if state.batch_stats:
+        variables["batch_stats"] = state.batch_stats
+    return jax.device_get(variables)
+
+
+def _model_variables(params: Any, batch_stats: Any) -> dict:
+    return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
+
+
+def loss_and_accuracy(
+    logits: jax.Array, labels: jax.Array, num_classes: int, smoothing: float = 0.0
+) -> tuple[jax.Array, jax.Array]:
+    """Mean cross-entropy (with optional label smoothing) and accuracy of a batch.
+
+    Args:
+        logits: (B, classes). labels: int (B,).
+    """
+    targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes), smoothing)
+    loss = optax.softmax_cross_entropy(logits, targets).mean()
+    return loss, (logits.argmax(-1) == labels).mean()
+
+
+def _as_float_images(images: jax.Array) -> jax.Array:
+    """uint8 (B, H, W, C) in 0..255 → float32 in [0, 1]."""
+    return images.astype(jnp.float32) / 255.0
+
+
+def train_step(
+    state: TrainState,
+    images: jax.Array,
+    labels: jax.Array,
+    key: jax.Array,
+    config: TrainConfig,
+    num_classes: int,
+) -> tuple[TrainState, jax.Array, jax.Array, jax.Array]:
+    """One optimisation step on a batch.
+
+    Args:
+        images: uint8 (B, H, W, C). labels: int (B,). key: dropout/augmentation key.
+
+    Returns:
+        (new state, loss, accuracy, finite) where ``finite`` says the loss and the
+        gradients were all finite (if not, the new state must be discarded).
+    """
+    aug_key, dropout_key = jax.random.split(key)
+    images = augment_batch(aug_key, _as_float_images(images), config.augmentation)
+
+    def loss_fn(params):
+        logits, updates = state.apply_fn(
+            _model_variables(params, state.batch_stats),
+            images,
+            train=True,
+            rngs={"dropout": dropout_key},
+            mutable=["batch_stats"],
+        )
+        loss, accuracy = loss_and_accuracy(logits, labels, num_classes, config.label_smoothing)
+        return loss, (accuracy, updates.get("batch_stats", state.batch_stats))
+
+    (loss, (accuracy, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+    new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+    return new_state, loss, accuracy, finite
+
+
+@dataclass(frozen=True)
+class StepsResult:
+    """Per-step outputs of :func:`train_steps`, as device arrays of length ``steps``.
+
+    ``applied`` is False for padding steps and for steps skipped after divergence;
+    ``diverged`` is True for the first non-finite step (at most one).
+    """
+
+    loss: jax.Array
+    accuracy: jax.Array
+    applied: jax.Array
+    diverged: jax.Array
+
+
+jax.tree_util.register_dataclass(
+    StepsResult, data_fields=["loss", "accuracy", "applied", "diverged"], meta_fields=[]
+)
+
+
+def train_steps(
+    state: TrainState,
+    images: jax.Array,
+    labels: jax.Array,
+    batch_indices: jax.Array,
+    active: jax.Array,
+    key: jax.Array,
+    config: TrainConfig,
+    num_classes: int,
+    batch_sharding: NamedSharding | None = None,
+) -> tuple[TrainState, StepsResult]:
+    """Run many training steps as one ``lax.scan`` over device-resident data.
+
+    Args:
+        images: uint8 (N, H, W, C), the whole training split, on the device(s).
+        labels: int32 (N,).
+        batch_indices: int (steps, B), rows of ``images`` forming each batch.
+        active: bool (steps,); False marks padding steps that must change nothing.
+        key: this call's key; step ``i`` uses ``fold_in(key, i)``.
+        batch_sharding: how to split a batch over the mesh (None on one device).
+
+    Returns:
+        The state after the last good step, and per-step :class:`StepsResult`.
+    """
+
+    def body(carry, step_inputs):
+        state, healthy = carry
+        index, rows, is_active = step_inputs
+        batch_images, batch_labels = images[rows], labels[rows]
+        if batch_sharding is not None:
+            batch_images = jax.lax.with_sharding_constraint(batch_images, batch_sharding)
+            batch_labels = jax.lax.with_sharding_constraint(batch_labels, batch_sharding)
+        new_state, loss, accuracy, finite = train_step(
+            state, batch_images, batch_labels, jax.random.fold_in(key, index), config, num_classes
+        )
+        apply = is_active & healthy & finite
+        state = jax.tree_util.tree_map(partial(jnp.where, apply), new_state, state)
+        diverged = is_active & healthy & ~finite
+        return (state, healthy & ~diverged), StepsResult(loss, accuracy, apply, diverged)
+
+    steps = jnp.arange(batch_indices.shape[0])
+    (state, _), results = jax.lax.scan(
+        body, (state, jnp.bool_(True)), (steps, batch_indices, active)
+    )
+    return state, results
+
+
+def eval_batches(
+    variables: dict,
+    images: jax.Array,
+    labels: jax.Array,
+    batch_indices: jax.Array,
+    valid: jax.Array,
+    *,
+    apply_fn: Any,
+    batch_sharding: NamedSharding | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """Summed loss over valid rows and per-row predictions, one ``lax.scan`` over batches.
+
+    Args:
+        batch_indices: int (batches, B) rows of ``images``; valid: bool (batches, B).
+
+    Returns:
+        (loss summed over valid rows, predictions int32 (batches, B)).
+    """
+
+    def body(total, inputs):
+        rows, mask = inputs
+        batch = _as_float_images(images[rows])
+        if batch_sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+        logits = apply_fn(variables, batch, train=False)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels[rows])
+        return total + jnp.where(mask, losses, 0.0).sum(), logits.argmax(-1).astype(jnp.int32)
+
+    return jax.lax.scan(body, jnp.float32(0.0), (batch_indices, valid))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Mean loss, accuracy (a fraction) and int predictions (N,) on one split."""
+
+    loss: float
+    accuracy: float
+    predictions: np.ndarray
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """int64 (classes, classes): row = true class, column = predicted class."""
+    return np.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
+
+
+def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """Fraction of each true class predicted correctly (NaN for classes with no images)."""
+    totals = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(matrix) / totals, np.nan)
+
+
+def make_mesh(devices: list | None = None) -> Mesh:
+    """A 1-D mesh named ``"data"`` over ``devices`` (default: all of ``jax.devices()``)."""
+    return Mesh(np.array(devices if devices is not None else jax.devices()), ("data",))
+
+
+@dataclass
+class DeviceSplit:
+    """A split placed on the mesh (replicated): uint8 images and int32 labels."""
+
+    images: jax.Array
+    labels: jax.Array
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+class Trainer:
+    """Compiled train/eval functions for one (spec, config, mesh), and the data on device.
+
+    Create one per run; its jitted functions are compiled on first use and reused for
+    every epoch (and on resume).
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        config: TrainConfig,
+        train_size: int,
+        devices: list | None = None,
+        steps_per_call: int | None = None,
+    ):
+        self.mesh = make_mesh(devices)
+        validate_config(config, self.mesh.size)
+        self.spec, self.config = spec, config
+        self.steps_per_epoch = train_size // config.batch_size
+        if self.steps_per_epoch < 1:
+            raise ExplorerError(
+                f"The training split has {train_size} images, fewer than one batch of "
+                f"{config.batch_size}: lower the batch size."
+            )
+        self.steps_per_call = min(steps_per_call or self.steps_per_epoch, self.steps_per_epoch)
+        self.calls_per_epoch = math.ceil(self.steps_per_epoch / self.steps_per_call)
+        self.replicated = NamedSharding(self.mesh, PartitionSpec())
+        sharded = NamedSharding(self.mesh, PartitionSpec("data")) if self.mesh.size > 1 else None
+        self.eval_batch = math.ceil(EVAL_BATCH / self.mesh.size) * self.mesh.size
+        self._train_steps = jax.jit(
+            partial(
+                train_steps,
+                config=config,
+                num_classes=spec.num_classes,
+                batch_sharding=sharded,
+            ),
+            donate_argnums=0,
+        )
+        self._eval = jax.jit(
+            partial(
+                eval_batches,
+                apply_fn=Network(spec).apply,
+                batch_sharding=sharded,
+            )
+        )
+        self._shuffle = jax.jit(self._epoch_indices, static_argnums=(1,))
+
+    def put(self, split: Split) -> DeviceSplit:
+        """Copy a split to the device(s), replicated (once per run)."""
+        return DeviceSplit(
+            jax.device_put(split.images, self.replicated),
+            jax.device_put(split.labels.astype(np.int32), self.replicated),
+        )
+
+    def init_state(self, variables: dict | None = None) -> TrainState:
+        """A fresh (or warm-started) state, replicated on the mesh."""
+        state = create_train_state(self.spec, self.config, self.steps_per_epoch, variables)
+        return jax.device_put(state, self.replicated)
+
+    def _epoch_indices(self, key: jax.Array, size: int) -> tuple[jax.Array, jax.Array]:
+        """Shuffled batch rows (calls, steps_per_call, B) and the active-step mask."""
+        batch = self.config.batch_size
+        used = self.steps_per_epoch * batch
+        rows = jax.random.permutation(key, size)[:used].reshape(self.steps_per_epoch, batch)
+        padded = self.calls_per_epoch * self.steps_per_call
+        rows = jnp.pad(rows, ((0, padded - self.steps_per_epoch), (0, 0)))
+        active = jnp.arange(padded) < self.steps_per_epoch
+        shape = (self.calls_per_epoch, self.steps_per_call)
+        return rows.reshape(*shape, batch), active.reshape(shape)
+
+    def epoch_plan(self, data: DeviceSplit, epoch: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Batch rows (calls, steps_per_call, B), active mask and step key of epoch ``epoch``.
+
+        The shuffle is a pure function of the seed and the (0-based) epoch.
+        """
+        epoch_key = jax.random.fold_in(jax.random.key(self.config.seed), epoch)
+        shuffle_key, step_key = jax.random.split(epoch_key)
+        rows, active = self._shuffle(shuffle_key, len(data))
+        return rows, active, step_key
+
+    def run_call(
+        self, state: TrainState, data: DeviceSplit, plan: tuple, call: int
+    ) -> tuple[TrainState, StepsResult]:
+        """Run call ``call`` of an epoch's :meth:`epoch_plan` (one jitted ``lax.scan``).
+
+        Returns device arrays; nothing is synchronised unless the caller reads them.
+        The input ``state`` is donated and must not be used afterwards.
+        """
+        rows, active, step_key = plan
+        return self._train_steps(
+            state, data.images, data.labels, rows[call], active[call],
+            jax.random.fold_in(step_key, call),
+        )  # fmt: skip
+
+    def evaluate(self, variables: dict, data: DeviceSplit) -> Evaluation:
+        """Loss, accuracy and predictions of ``variables`` on a device split."""
+        size, batch = len(data), self.eval_batch
+        batches = max(1, math.ceil(size / batch))
+        rows = np.arange(batches * batch)
+        valid = (rows < size).reshape(batches, batch)
+        rows = np.minimum(rows, size - 1).reshape(batches, batch)
+        total, predictions = self._eval(variables, data.images, data.labels, rows, valid)
+        predictions = np.asarray(predictions).reshape(-1)[:size]
+        labels = np.asarray(data.labels)
+        return Evaluation(float(total) / size, float(np.mean(predictions == labels)), predictions)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Metrics of one finished epoch (1-based ``epoch``)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    images_per_second: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress update from :func:`fit`.
+
+    ``kind`` is "step" after each jitted call and "epoch" after each epoch (then
+    ``record`` is set and ``is_best`` says whether it has the best validation accuracy
+    so far). ``epoch`` is 1-based; ``call`` counts the jitted calls done in this epoch and
+    ``step`` the optimisation steps. ``state`` is the current training state (on the
+    device; read it before asking for the next update, which consumes it).
+    """
+
+    kind: str
+    epoch: int
+    call: int
+    step: int
+    steps_per_epoch: int
+    images_per_second: float
+    eta_seconds: float
+    state: TrainState
+    record: EpochRecord | None = None
+    is_best: bool = False
+
+
+def _mean_or_nan(chunks: list[np.ndarray]) -> float:
+    values = np.concatenate(chunks) if chunks else np.array([])
+    return float(values.mean()) if values.size else float("nan")
+
+
+def _divergence_message(config: TrainConfig, epoch: int) -> str:
+    return (
+        f"Training stopped in epoch {epoch}: the loss became NaN or infinite, so the "
+        f"weights were diverging. The learning rate ({config.learning_rate:g}) is probably "
+        "too high for this model and optimizer: lower it (e.g. by 10×) or pick Adam. "
+        "The last good weights were kept."
+    )
+
+
+def fit(
+    trainer: Trainer,
+    train: DeviceSplit,
+    validation: DeviceSplit,
+    state: TrainState | None = None,
+    start_epoch: int = 0,
+    start_call: int = 0,
+    best_accuracy: float = -1.0,
+) -> Iterator[Progress]:
+    """Train for the remaining epochs, yielding :class:`Progress` as it goes.
+
+    Stop early by not asking for the next update. Resume by calling again with the last
+    ``state`` and the position after it: ``start_epoch`` (0-based epoch it was in) and
+    ``start_call`` (calls of that epoch already run, i.e. ``Progress.call``), plus the best
+    validation accuracy so far. Because each epoch's shuffle depends only on the seed and
+    the epoch, a resumed run continues exactly as an uninterrupted one would; only the
+    resumed epoch's train loss/accuracy average is over the calls run after resuming.
+
+    Raises:
+        TrainingDiverged: a non-finite loss or gradient; carries the last good state.
+    """
+    state = state if state is not None else trainer.init_state()
+    config, per_epoch = trainer.config, trainer.steps_per_epoch
+    total_steps = per_epoch * config.epochs
+    for epoch in range(start_epoch, config.epochs):
+        started = last = time.perf_counter()
+        first_call = start_call if epoch == start_epoch else 0
+        done = min(first_call * trainer.steps_per_call, per_epoch)
+        losses, accuracies, rate = [], [], 0.0
+        plan = trainer.epoch_plan(train, epoch)
+        for call in range(first_call, trainer.calls_per_epoch):
+            state, results = trainer.run_call(state, train, plan, call)
+            host = jax.device_get(results)
+            if host.diverged.any():
+                raise TrainingDiverged(_divergence_message(config, epoch + 1), state, epoch)
+            applied = host.applied
+            losses.append(host.loss[applied])
+            accuracies.append(host.accuracy[applied])
+            now, steps = time.perf_counter(), int(applied.sum())
+            done += steps
+            rate = steps * config.batch_size / max(now - last, 1e-9)
+            last = now
+            remaining = total_steps - epoch * per_epoch - done
+            yield Progress(
+                "step",
+                epoch + 1,
+                done,
+                per_epoch,
+                rate,
+                remaining * config.batch_size / rate,
+                state,
+            )
+        val = trainer.evaluate(_model_variables(state.params, state.batch_stats), validation)
+        seconds = time.perf_counter() - started
+        record = EpochRecord(
+            epoch + 1,
+            _mean_or_nan(losses),
+            _mean_or_nan(accuracies),
+            val.loss,
+            val.accuracy,
+            seconds,
+            per_epoch * config.batch_size / seconds,
+        )
+        is_best = val.accuracy > best_accuracy
+        best_accuracy = max(best_accuracy, val.accuracy)
+        remaining = (config.epochs - epoch - 1) * seconds
+        yield Progress(
+            "epoch", epoch + 1, per_epoch, per_epoch, rate, remaining, state, record, is_best
+        )
+
+
+def device_description(devices: list | None = None) -> str:
+    """E.g. "cpu: 2 × TFRT_CPU_0" — the backend and devices a run uses."""
+    devices = devices if devices is not None else jax.devices()
+    kinds = sorted({d.device_kind for d in devices})
+    return f"{jax.default_backend()}: {len(devices)} × {', '.join(kinds)}"
+
+
+# --- Command line -------------------------------------------------------------------------
+
+
+def _progress_bar(update: Progress, width: int = 30) -> str:
+    filled = round(width * update.step / update.steps_per_epoch)
+    return (
+        f"\repoch {update.epoch} [{'#' * filled}{'.' * (width - filled)}] "
+        f"{update.step}/{update.steps_per_epoch}  {update.images_per_second:,.0f} img/s  "
+        f"ETA {update.eta_seconds:,.0f} s"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options of ``python -m explorer.train``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m explorer.train", description="Train a CNN and save the best checkpoint."
+    )
+    parser.add_argument("--dataset", default="mnist-5k", help="registered name or zip/folder")
+    parser.add_argument("--data-dir", default=None, help="data folder (else $CNN_EXPLORER_DATA)")
+    parser.add_argument("--arch", default="tiny", help="tiny, lenet5, vgg or mlp")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--schedule", default="one-cycle", choices=SCHEDULES)
+    parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--augment", action="store_true", help="shift ±2 px, rotate ±10°, zoom")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="run folder for checkpoint + metrics.json")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace, flip_ok: bool) -> TrainConfig:
+    """The :class:`TrainConfig` the CLI options describe."""
+    augmentation = (
+        Augmentation(2.0, 10.0, 0.1, horizontal_flip=flip_ok) if args.augment else Augmentation()
+    )
+    return TrainConfig(
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        augmentation=augmentation,
+    )
+
+
+def run_training(
+    dataset: Dataset,
+    spec: ModelSpec,
+    config: TrainConfig,
+    out: Path,
+    show_progress: bool = True,
+) -> dict:
+    """Train, keep the best-validation checkpoint in ``out``, test it, write metrics.json.
+
+    Returns:
+        The metrics dict written to ``out/metrics.json``.
+    """
+    from explorer.checkpoints import save_checkpoint
+
+    trainer = Trainer(spec, config, len(dataset.train), steps_per_call=CLI_STEPS_PER_CALL)
+    train, validation = trainer.put(dataset.train), trainer.put(dataset.validation)
+    history: list[EpochRecord] = []
+    best_variables, started = None, time.perf_counter()
+    for update in fit(trainer, train, validation):
+        if show_progress:
+            print(_progress_bar(update), end="", file=sys.stderr, flush=True)
+        if update.kind != "epoch":
+            continue
+        history.append(update.record)
+        if show_progress:
+            print(
+                f"\nepoch {update.epoch}: train loss {update.record.train_loss:.4f}, "
+                f"val accuracy {update.record.val_accuracy:.4f}",
+                file=sys.stderr,
+            )
+        if update.is_best:
+            best_variables = state_variables(update.state)
+    test = trainer.evaluate(best_variables, trainer.put(dataset.test))
+    metrics = {
+        "dataset": dataset.name,
+        "architecture": spec.name,
+        "params": count_params(best_variables["params"]),
+        "test_accuracy": test.accuracy,
+        "test_loss": test.loss,
+        "best_val_accuracy": max(r.val_accuracy for r in history),
+        "epochs": [dataclasses.asdict(r) for r in history],
+        "images_per_second": float(np.median([r.images_per_second for r in history])),
+        "train_seconds": time.perf_counter() - started,
+        "device": device_description(),
+        "config": config.to_dict(),
+    }
+    save_checkpoint(out, best_variables, spec, dataset_metadata(dataset), metrics)
+    _write_json_atomically(out / "metrics.json", metrics)
+    return metrics
+
+
+def dataset_metadata(dataset: Dataset) -> dict:
+    """What a checkpoint records about its dataset (for prediction and display)."""
+    return {
+        "name": dataset.name,
+        "class_names": list(dataset.class_names),
+        "input_shape": list(dataset.input_shape),
+        "preprocessing": dataset.preprocessing,
+        "train_size": len(dataset.train),
+    }
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(data, indent=2))
+    temp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        dataset = load_dataset(args.dataset, args.data_dir, args.seed)
+        spec = preset(args.arch, dataset.input_shape, len(dataset.class_names))
+        config = config_from_args(args, dataset.flip_makes_sense)
+        print(
+            f"{dataset.name}: {len(dataset.train)} train / {len(dataset.validation)} val / "
+            f"{len(dataset.test)} test; {spec.name}; {device_description()}",
+            file=sys.stderr,
+        )
+        metrics = run_training(dataset, spec, config, Path(args.out), not args.quiet)
+    except ExplorerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; saved to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
