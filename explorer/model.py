@@ -312,11 +312,19 @@ class Network(nn.Module):
         return pool(x, window, strides=window, padding="VALID")
 
 
+@partial(jax.jit, static_argnums=0)
+def _init(spec: ModelSpec, key: jax.Array) -> dict:
+    return Network(spec).init(key, jnp.zeros((1, *spec.input_shape), jnp.float32), train=False)
+
+
 def init_variables(spec: ModelSpec, seed: int = 0) -> dict:
-    """Initial variables ``{"params": ..., ["batch_stats": ...]}`` for ``spec``."""
+    """Initial variables ``{"params": ..., ["batch_stats": ...]}`` for ``spec``, from ``seed``.
+
+    Jitted with the "rbg" random generator, which XLA compiles several times faster
+    than the default threefry for the truncated-normal initialisers.
+    """
     validate_spec(spec)
-    dummy = jnp.zeros((1, *spec.input_shape), jnp.float32)
-    return dict(Network(spec).init(jax.random.key(seed), dummy, train=False))
+    return dict(_init(spec, jax.random.key(seed, impl="rbg")))
 
 
 def variable_shapes(spec: ModelSpec) -> dict:

@@ -558,15 +558,8 @@ def fit(
             rate = steps * config.batch_size / max(now - last, 1e-9)
             last = now
             remaining = total_steps - epoch * per_epoch - done
-            yield Progress(
-                "step",
-                epoch + 1,
-                done,
-                per_epoch,
-                rate,
-                remaining * config.batch_size / rate,
-                state,
-            )
+            eta = remaining * config.batch_size / rate
+            yield Progress("step", epoch + 1, call + 1, done, per_epoch, rate, eta, state)
         val = trainer.evaluate(_model_variables(state.params, state.batch_stats), validation)
         seconds = time.perf_counter() - started
         record = EpochRecord(
@@ -582,8 +575,9 @@ def fit(
         best_accuracy = max(best_accuracy, val.accuracy)
         remaining = (config.epochs - epoch - 1) * seconds
         yield Progress(
-            "epoch", epoch + 1, per_epoch, per_epoch, rate, remaining, state, record, is_best
-        )
+            "epoch", epoch + 1, trainer.calls_per_epoch, per_epoch, per_epoch, rate, remaining,
+            state, record, is_best,
+        )  # fmt: skip
 
 
 def device_description(devices: list | None = None) -> str:

@@ -1,0 +1,167 @@
+"""Model spec: shapes, parameter counts, FLOPs and receptive fields against hand values."""
+
+from functools import partial
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from explorer.errors import ExplorerError
+from explorer.model import (
+    PRESETS,
+    ConvBlock,
+    DenseLayer,
+    ModelSpec,
+    Network,
+    block_pool,
+    count_params,
+    im2col_conv,
+    init_variables,
+    layer_table,
+    predict_probabilities,
+    preset,
+    spec_from_dict,
+    variable_shapes,
+)
+
+# LeNet-5 by hand: C1 6·(5·5·1)+6, C3 16·(5·5·6)+16, F5 120·400+120, F6 84·120+84, out 10·84+10.
+LENET5_PARAMS = [156, 2416, 48120, 10164, 850]
+
+
+def test_lenet5_parameter_counts_match_the_paper():
+    rows = {row.name: row for row in layer_table(preset("lenet5", (28, 28, 1), 10))}
+    assert [rows[n].params for n in ("conv1", "conv2", "dense1", "dense2", "logits")] == (
+        LENET5_PARAMS
+    )
+    assert rows["conv1"].output_shape == (28, 28, 6)
+    assert rows["pool1"].output_shape == (14, 14, 6)
+    assert rows["conv2"].output_shape == (10, 10, 16)
+    assert rows["flatten"].output_shape == (400,)
+    assert count_params(variable_shapes(preset("lenet5", (28, 28, 1), 10))["params"]) == 61706
+
+
+def test_lenet5_flops_by_hand():
+    rows = {row.name: row for row in layer_table(preset("lenet5", (28, 28, 1), 10))}
+    assert rows["conv1"].flops == 2 * 5 * 5 * 1 * 6 * 28 * 28
+    assert rows["conv2"].flops == 2 * 5 * 5 * 6 * 16 * 10 * 10
+    assert rows["dense1"].flops == 2 * 400 * 120
+
+
+def test_mlp_baseline_parameter_count():
+    spec = preset("mlp", (28, 28, 1), 10)
+    expected = (784 * 256 + 256) + (256 * 128 + 128) + (128 * 10 + 10)
+    assert sum(row.params for row in layer_table(spec)) == expected
+    assert count_params(variable_shapes(spec)["params"]) == expected
+
+
+def test_receptive_field_of_conv_pool_conv_pool():
+    spec = ModelSpec((28, 28, 1), 10, (ConvBlock(4), ConvBlock(8)))
+    fields = {row.name: row.receptive_field for row in layer_table(spec)}
+    # 3×3 conv: 3; 2×2 pool: 3 + 1 = 4 (jump 2); 3×3 conv: 4 + 2·2 = 8; pool: 8 + 1·2 = 10.
+    assert (fields["conv1"], fields["pool1"], fields["conv2"], fields["pool2"]) == (3, 4, 8, 10)
+
+
+def test_batch_norm_replaces_the_conv_bias():
+    spec = ModelSpec((8, 8, 3), 2, (ConvBlock(5, batch_norm=True, pool="none"),))
+    rows = {row.name: row for row in layer_table(spec)}
+    assert rows["conv1"].params == 3 * 3 * 3 * 5
+    assert rows["bn1"].params == 2 * 5
+    variables = variable_shapes(spec)
+    assert set(variables) == {"params", "batch_stats"}
+    assert "bias" not in variables["params"]["conv1"]
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("input_shape", [(28, 28, 1), (32, 32, 3)])
+def test_table_matches_the_built_model(name, input_shape):
+    spec = preset(name, input_shape, 10)
+    table = layer_table(spec)
+    variables = variable_shapes(spec)
+    assert sum(row.params for row in table) == count_params(variables["params"])
+    logits = jax.eval_shape(
+        lambda v, x: Network(spec).apply(v, x), variables, jnp.zeros((2, *input_shape))
+    )
+    assert logits.shape == (2, 10)
+    assert table[-1].output_shape == (10,)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "size"),
+    [(3, 1, "same", 9), (5, 2, "same", 10), (4, 3, 1, 11)],
+    ids=["3x3-same", "5x5-stride2", "4x4-stride3-pad1"],
+)
+def test_im2col_and_flax_layers_compute_the_same_network(kernel, stride, padding, size):
+    block = ConvBlock(4, kernel_size=kernel, stride=stride, padding=padding, pool="max")
+    fast = ModelSpec((size, size, 2), 3, (block,), (DenseLayer(5),), layer_impl="im2col")
+    flax_spec = ModelSpec((size, size, 2), 3, (block,), (DenseLayer(5),), layer_impl="flax")
+    params = init_variables(fast, seed=1)["params"]
+    x = jax.random.uniform(jax.random.key(2), (3, size, size, 2))
+
+    @jax.jit
+    def outputs_and_gradients(params):
+        def loss(params, spec):
+            return Network(spec).apply({"params": params}, x).sum()
+
+        return [
+            (Network(spec).apply({"params": params}, x), jax.grad(loss)(params, spec))
+            for spec in (fast, flax_spec)
+        ]
+
+    (out_fast, grads_fast), (out_flax, grads_flax) = outputs_and_gradients(params)
+    np.testing.assert_allclose(out_fast, out_flax, atol=1e-5)
+    jax.tree_util.tree_map(partial(np.testing.assert_allclose, atol=1e-4), grads_fast, grads_flax)
+
+
+def test_im2col_conv_matches_lax_convolution():
+    x = jax.random.normal(jax.random.key(0), (2, 7, 8, 3))
+    w = jax.random.normal(jax.random.key(1), (3, 2, 3, 4))
+    ours = im2col_conv(x, w, stride=2, padding=(1, 0, 0, 2))
+    reference = jax.lax.conv_general_dilated(
+        x, w, (2, 2), [(1, 0), (0, 2)], dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_block_pool_matches_flax_pooling_and_drops_leftovers(kind):
+    x = jax.random.normal(jax.random.key(0), (2, 7, 9, 3))
+    pool = nn.max_pool if kind == "max" else nn.avg_pool
+    reference = pool(x, (3, 3), strides=(3, 3), padding="VALID")
+    np.testing.assert_allclose(block_pool(x, kind, 3), reference, rtol=1e-6)
+    assert block_pool(x, kind, 3).shape == (2, 2, 3, 3)
+
+
+def test_spec_round_trips_through_a_dict():
+    spec = preset("vgg", (32, 32, 3), 7)
+    assert spec_from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ModelSpec((8, 8, 1), 10, (ConvBlock(4, pool="max", pool_size=4),) * 2),
+        ModelSpec((8, 8, 1), 10, (ConvBlock(4, kernel_size=9, padding="valid"),)),
+        ModelSpec((8, 8, 1), 1),
+        ModelSpec((8, 8, 1), 10, (ConvBlock(4, activation="nope"),)),
+        ModelSpec((8, 8, 1), 10, dense_layers=(DenseLayer(4, dropout=1.0),)),
+    ],
+)
+def test_impossible_specs_are_refused_with_a_message(spec):
+    with pytest.raises(ExplorerError):
+        layer_table(spec)
+
+
+def test_unknown_preset_and_malformed_dict_are_refused():
+    with pytest.raises(ExplorerError, match="architecture"):
+        preset("resnet", (28, 28, 1), 10)
+    with pytest.raises(ExplorerError):
+        spec_from_dict({"input_shape": [28, 28]})
+
+
+def test_probabilities_sum_to_one():
+    spec = preset("tiny", (28, 28, 1), 10)
+    probabilities = predict_probabilities(spec, init_variables(spec), np.zeros((3, 28, 28, 1)))
+    assert probabilities.shape == (3, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
