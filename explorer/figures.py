@@ -356,12 +356,73 @@ def line_figure(
     return _base_layout(fig, title, height)
 
 
-def bar_figure(
-    labels: Sequence[str], values: Sequence[float], title: str = "", height: int = 300
+def counts_figure(
+    labels: Sequence[str],
+    values: Sequence[float],
+    title: str = "",
+    percent: bool = False,
+    height: int = 340,
 ) -> go.Figure:
-    """Horizontal bars with values printed, e.g. parameter counts on a log scale."""
-    fig = go.Figure(
-        go.Bar(x=list(values), y=list(labels), orientation="h", text=[f"{v:,.0f}" for v in values])
-    )
-    fig.update_xaxes(type="log", title="parameters (log scale)")
+    """Vertical bars, one per label, with each value printed (as a percentage if ``percent``)."""
+    values = [float(v) for v in values]
+    text = [f"{v:.1%}" if percent else f"{v:,.0f}" for v in values]
+    fig = go.Figure(go.Bar(x=list(labels), y=values, text=text, textposition="outside"))
+    fig.update_xaxes(type="category")
+    if percent:
+        fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
     return _base_layout(fig, title, height)
+
+
+def confusion_figure(
+    matrix: np.ndarray, class_names: Sequence[str], title: str = "Confusion matrix"
+) -> go.Figure:
+    """Counts of (true class, predicted class) with each count printed; the diagonal is correct."""
+    names = list(class_names)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            showscale=False,
+            texttemplate="%{z}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="predicted class", type="category", side="bottom")
+    fig.update_yaxes(title="true class", type="category", autorange="reversed")
+    return _base_layout(fig, title, max(360, 40 * len(names) + 120))
+
+
+def image_gallery_figure(
+    images: np.ndarray, captions: Sequence[str], title: str = "", columns: int = 8
+) -> go.Figure:
+    """A grid of small uint8 or [0, 1] images (N, H, W, 1 or 3) with a caption above each."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.max(initial=0) > 1.0:
+        images = images / 255.0
+    count = len(images)
+    columns = min(columns, count) or 1
+    rows = math.ceil(count / columns)
+    height, width, channels = images.shape[1:]
+    gap = max(2, height // 3)
+    canvas = np.ones(((height + gap) * rows, (width + 2) * columns, 3), np.float32)
+    for index, picture in enumerate(images):
+        row, col = divmod(index, columns)
+        top, left = row * (height + gap) + gap, col * (width + 2)
+        canvas[top : top + height, left : left + width] = (
+            picture if channels == 3 else np.repeat(picture, 3, axis=-1)
+        )
+    fig = image_figure(canvas, title, height=90 + rows * 110)
+    for index, caption in enumerate(captions):
+        row, col = divmod(index, columns)
+        fig.add_annotation(
+            x=col * (width + 2) + width / 2,
+            y=row * (height + gap) + gap - 0.5,
+            text=caption,
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": 11},
+        )
+    fig.update_layout(margin={"t": 60})
+    return fig

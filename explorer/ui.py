@@ -24,6 +24,7 @@ LAB_PAGES = (
     ("2_convolution.py", "2 · Convolution", "🪟"),
     ("3_activation_pooling.py", "3 · Activation & pooling", "📉"),
     ("4_frequency.py", "4 · Frequency", "🌊"),
+    ("5_train.py", "5 · Train a CNN", "🏋️"),
 )
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 CANVAS_SIDE = 224

@@ -1,0 +1,576 @@
+"""Streamlit widgets of the Train page: data, architecture, settings, live monitor, results.
+
+With :mod:`explorer.ui` the only modules that import Streamlit. Each browser
+session keeps its own :class:`~explorer.training_session.TrainingSession` and
+run history in ``st.session_state``, so several people can train at once
+without mixing up their runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+import time
+import uuid
+from pathlib import Path
+
+import jax
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from explorer import checkpoints, datasets, figures, model, train
+from explorer.errors import ExplorerError
+from explorer.training_session import TrainingSession
+
+OWN_ZIP = "Your own zip of class-named folders"
+RUNS_ENV = "CNN_EXPLORER_RUNS"
+PRESET_DESCRIPTIONS = {
+    "tiny": "Tiny CNN: two conv blocks and a classifier (the default MNIST net)",
+    "lenet5": "LeNet-5 (LeCun et al., 1998): the classic digit reader",
+    "vgg": "VGG-style: stacks of 3×3 convolutions before each pooling",
+    "mlp": "MLP baseline: no convolutions, the image flattened into dense layers",
+}
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
+TRAINING_KEY = "training_run"
+RUNS_KEY = "finished_runs"
+
+
+def runs_root() -> Path:
+    """Where the app keeps checkpoints: ``$CNN_EXPLORER_RUNS`` or ``<data folder>/runs``."""
+    return Path(os.environ.get(RUNS_ENV) or datasets.data_dir() / "runs").expanduser()
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the dataset…")
+def _load_named(name: str, folder: str, seed: int) -> datasets.Dataset:
+    return datasets.load_dataset(name, folder or None, seed)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading your zip…")
+def _load_zip(digest: str, _data: bytes, seed: int) -> datasets.Dataset:
+    return datasets.load_image_folder(_data, seed)
+
+
+def dataset_picker(name: str, folder: str, seed: int) -> datasets.Dataset | None:
+    """Load the chosen dataset (cached per process); None while a zip is awaited.
+
+    Raises:
+        ExplorerError: files missing or invalid.
+    """
+    if name != OWN_ZIP:
+        return _load_named(name, folder, seed)
+    upload = st.file_uploader(
+        "Zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"], key="dataset_zip"
+    )
+    if upload is None:
+        st.info("Upload a zip whose top-level folders are the class names.")
+        return None
+    data = upload.getvalue()
+    return _load_zip(hashlib.blake2b(data, digest_size=16).hexdigest(), data, seed)
+
+
+def offer_download(name: str, folder: str) -> None:
+    """After a failed load: offer the explicit download where the dataset allows it."""
+    info = datasets.DATASETS.get(name)
+    if info is None or not info.needs_files:
+        return
+    target = datasets.data_dir(folder or None) / name
+    if not info.download:
+        st.info(f"Copy the dataset files into {target} (or choose another data folder).")
+        return
+    if st.button(f"Download {info.title} into {target} (checked by MD5)", key="download"):
+        with st.spinner("Downloading…"):
+            try:
+                datasets.download_dataset(name, folder or None)
+            except ExplorerError as error:
+                st.error(str(error), icon="⚠️")
+                return
+        _load_named.clear()
+        st.rerun()
+
+
+def dataset_overview(dataset: datasets.Dataset) -> None:
+    """Split sizes, a sample of every class, and how many images each class has."""
+    height, width, channels = dataset.train.images.shape[1:]
+    columns = st.columns(4)
+    columns[0].metric("Training images", f"{len(dataset.train):,}")
+    columns[1].metric("Validation images", f"{len(dataset.validation):,}")
+    columns[2].metric("Test images", f"{len(dataset.test):,}")
+    columns[3].metric("Image shape", f"{height}×{width}×{channels}")
+    if getattr(dataset, "skipped", ()):
+        st.warning(
+            f"Skipped {len(dataset.skipped)} files that were not images: "
+            + ", ".join(str(path) for path in dataset.skipped[:10])
+        )
+    st.caption(
+        "The **training** split updates the weights, the **validation** split picks the best "
+        "epoch (that model is kept), and the **test** split is touched once, at the end."
+    )
+    picks = [
+        np.flatnonzero(dataset.train.labels == label)[:2]
+        for label in range(len(dataset.class_names))
+    ]
+    indices = np.concatenate(picks)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(
+        figures.image_gallery_figure(
+            dataset.train.images[indices],
+            [dataset.class_names[label] for label in dataset.train.labels[indices]],
+            "Two training examples of every class",
+            columns=10,
+        ),
+        width="stretch",
+    )
+    counts = datasets.class_counts(dataset.train, len(dataset.class_names))
+    right.plotly_chart(
+        figures.counts_figure(dataset.class_names, counts, "Training images per class"),
+        width="stretch",
+    )
+
+
+def _blocks_frame(blocks: tuple) -> pd.DataFrame:
+    return pd.DataFrame([dataclasses.asdict(block) for block in blocks])
+
+
+def _conv_block_from_row(index: int, row: dict) -> model.ConvBlock:
+    defaults = model.ConvBlock(filters=16)
+    padding = str(row.get("padding") or defaults.padding).strip()
+    try:
+        return model.ConvBlock(
+            filters=int(row["filters"]),
+            kernel_size=int(row.get("kernel_size") or defaults.kernel_size),
+            stride=int(row.get("stride") or defaults.stride),
+            padding=int(padding) if padding.isdigit() else padding,
+            activation=str(row.get("activation") or defaults.activation),
+            pool=str(row.get("pool") or defaults.pool),
+            pool_size=int(row.get("pool_size") or defaults.pool_size),
+            batch_norm=bool(row.get("batch_norm")),
+            dropout=float(row.get("dropout") or 0.0),
+        )
+    except (TypeError, ValueError, KeyError) as error:
+        raise ExplorerError(f"Conv block {index + 1}: fill in every number ({error}).") from None
+
+
+def _dense_layer_from_row(index: int, row: dict) -> model.DenseLayer:
+    try:
+        return model.DenseLayer(
+            units=int(row["units"]),
+            activation=str(row.get("activation") or "relu"),
+            dropout=float(row.get("dropout") or 0.0),
+        )
+    except (TypeError, ValueError, KeyError) as error:
+        raise ExplorerError(f"Dense layer {index + 1}: fill in every number ({error}).") from None
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    cleaned = frame.dropna(how="all")
+    return [
+        {k: (None if pd.isna(v) else v) for k, v in row.items()}
+        for row in cleaned.to_dict("records")
+    ]
+
+
+def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
+    """Pick a preset, edit it layer by layer, and see shapes, parameters and FLOPs per layer."""
+    input_shape = dataset.train.images.shape[1:]
+    classes = len(dataset.class_names)
+    preset_name = st.selectbox(
+        "Start from", list(model.PRESETS), format_func=PRESET_DESCRIPTIONS.get, key="preset"
+    )
+    base = model.preset(preset_name, input_shape, classes)
+    editor_key = f"{preset_name}_{'x'.join(map(str, input_shape))}_{classes}"
+    activations = list(model.ACTIVATIONS)
+    st.markdown(
+        "**Conv blocks**: conv → [batch norm] → activation → [pool] → [dropout]. "
+        "Add or delete rows to change the depth."
+    )
+    conv_frame = st.data_editor(
+        _blocks_frame(base.conv_blocks)
+        if base.conv_blocks
+        else pd.DataFrame(columns=[f.name for f in dataclasses.fields(model.ConvBlock)]),
+        num_rows="dynamic",
+        key=f"conv_blocks_{editor_key}",
+        width="stretch",
+        column_config={
+            "filters": st.column_config.NumberColumn(min_value=1, max_value=512, step=1),
+            "kernel_size": st.column_config.NumberColumn(
+                "kernel", min_value=1, max_value=11, step=1
+            ),
+            "stride": st.column_config.NumberColumn(min_value=1, max_value=4, step=1),
+            "padding": st.column_config.TextColumn(help='"same", "valid" or a number of pixels'),
+            "activation": st.column_config.SelectboxColumn(options=activations),
+            "pool": st.column_config.SelectboxColumn(options=list(model.POOLINGS)),
+            "pool_size": st.column_config.NumberColumn(
+                "pool size", min_value=1, max_value=4, step=1
+            ),
+            "batch_norm": st.column_config.CheckboxColumn("batch norm"),
+            "dropout": st.column_config.NumberColumn(min_value=0.0, max_value=0.9, step=0.05),
+        },
+    )
+    st.markdown(f"**Dense layers** (hidden, before the softmax classifier of {classes} classes)")
+    dense_frame = st.data_editor(
+        _blocks_frame(base.dense_layers)
+        if base.dense_layers
+        else pd.DataFrame(columns=["units", "activation", "dropout"]),
+        num_rows="dynamic",
+        key=f"dense_layers_{editor_key}",
+        width="stretch",
+        column_config={
+            "units": st.column_config.NumberColumn(min_value=1, max_value=4096, step=1),
+            "activation": st.column_config.SelectboxColumn(options=activations),
+            "dropout": st.column_config.NumberColumn(min_value=0.0, max_value=0.9, step=0.05),
+        },
+    )
+    try:
+        spec = dataclasses.replace(
+            base,
+            conv_blocks=tuple(_conv_block_from_row(i, r) for i, r in enumerate(_rows(conv_frame))),
+            dense_layers=tuple(
+                _dense_layer_from_row(i, r) for i, r in enumerate(_rows(dense_frame))
+            ),
+        )
+        model.validate_spec(spec)
+    except ExplorerError as error:
+        st.error(str(error), icon="⚠️")
+        return None
+    rows = model.layer_table(spec)
+    total_params = sum(row.params for row in rows)
+    total_flops = sum(row.flops for row in rows)
+    columns = st.columns(3)
+    columns[0].metric("Parameters", f"{total_params:,}")
+    columns[1].metric("FLOPs per image (forward)", f"{total_flops / 1e6:,.2f} M")
+    columns[2].metric("Layers", len(rows))
+    st.dataframe(
+        [
+            {
+                "layer": row.name,
+                "kind": row.kind,
+                "output shape": "×".join(map(str, row.output_shape)),
+                "parameters": row.params,
+                "FLOPs": row.flops,
+                "receptive field": "whole image"
+                if row.receptive_field is None
+                else f"{row.receptive_field}×{row.receptive_field}",
+                "detail": row.detail,
+            }
+            for row in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    return spec
+
+
+def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
+    """Optimizer, learning rate, schedule, batch size, epochs, regularisation and augmentation."""
+    columns = st.columns(4)
+    optimizer = columns[0].selectbox("Optimizer", train.OPTIMIZERS, index=2, key="optimizer")
+    learning_rate = columns[1].select_slider(
+        "Learning rate",
+        LEARNING_RATES,
+        value=3e-3,
+        key="learning_rate",
+        help="Too high and the loss explodes; too low and nothing happens. Try 3.0.",
+    )
+    schedule = columns[2].selectbox("Schedule", train.SCHEDULES, index=2, key="schedule")
+    epochs = columns[3].slider("Epochs", 1, 30, 3, key="epochs")
+    columns = st.columns(4)
+    batch_size = columns[0].select_slider(
+        "Batch size", [16, 32, 64, 128, 256, 512], value=128, key="batch_size"
+    )
+    weight_decay = columns[1].select_slider(
+        "Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], value=0.0, key="weight_decay"
+    )
+    label_smoothing = columns[2].slider(
+        "Label smoothing", 0.0, 0.3, 0.0, 0.05, key="label_smoothing"
+    )
+    seed = int(columns[3].number_input("Seed", 0, 9999, 0, key="train_seed"))
+    info = datasets.DATASETS.get(dataset.name)
+    flip_ok = bool(info and info.flip_makes_sense)
+    with st.expander("Data augmentation: random changes to every training batch"):
+        columns = st.columns(4)
+        augmentation = datasets.Augmentation(
+            max_shift=columns[0].slider("Shift (px)", 0.0, 6.0, 0.0, 0.5, key="aug_shift"),
+            max_rotation=columns[1].slider("Rotation (°)", 0.0, 45.0, 0.0, 5.0, key="aug_rotation"),
+            max_scale=columns[2].slider("Zoom (±)", 0.0, 0.4, 0.0, 0.05, key="aug_scale"),
+            horizontal_flip=columns[3].checkbox(
+                "Horizontal flip", False, key="aug_flip", disabled=not flip_ok,
+                help=None if flip_ok else "A mirrored digit is not the same digit.",
+            ),
+        )  # fmt: skip
+        preview = datasets.augmentation_preview(dataset.train.images[:4], augmentation, seed, 7)
+        st.plotly_chart(
+            figures.image_gallery_figure(
+                preview.reshape(-1, *preview.shape[2:]),
+                ["original" if i % 8 == 0 else "" for i in range(preview.shape[0] * 8)],
+                "Each row: one image and seven augmented copies",
+                columns=8,
+            ),
+            width="stretch",
+        )
+    config = train.TrainConfig(
+        optimizer=optimizer, learning_rate=float(learning_rate), schedule=schedule,
+        weight_decay=float(weight_decay), label_smoothing=float(label_smoothing),
+        batch_size=int(batch_size), epochs=int(epochs), seed=seed, augmentation=augmentation,
+    )  # fmt: skip
+    try:
+        train.validate_config(config, len(jax.devices()))
+    except ExplorerError as error:
+        st.error(str(error), icon="⚠️")
+        return None
+    return config
+
+
+def _current_run() -> dict | None:
+    return st.session_state.get(TRAINING_KEY)
+
+
+def training_controls(
+    dataset: datasets.Dataset, spec: model.ModelSpec, config: train.TrainConfig
+) -> None:
+    """Start a new run, stop it, or resume a stopped one."""
+    run = _current_run()
+    snapshot = run["session"].snapshot() if run else None
+    active = bool(snapshot and snapshot.active)
+    columns = st.columns([1, 1, 1, 3])
+    if columns[0].button("▶ Start training", type="primary", disabled=active, key="start"):
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.name}-{dataset.name}-{uuid.uuid4().hex[:6]}"
+        try:
+            session = TrainingSession(
+                dataset, spec, config, checkpoints.run_folder(runs_root(), name)
+            )
+        except ExplorerError as error:
+            st.error(str(error), icon="⚠️")
+            return
+        session.start()
+        st.session_state[TRAINING_KEY] = {
+            "session": session, "name": name, "dataset": dataset.name, "spec": spec,
+            "config": config, "recorded": False,
+        }  # fmt: skip
+        st.rerun()
+    if columns[1].button("⏸ Stop", disabled=not active, key="stop"):
+        run["session"].stop()
+        run["session"].wait(30)
+        st.rerun()
+    can_resume = bool(snapshot and snapshot.status == "stopped")
+    if columns[2].button("⏵ Resume", disabled=not can_resume, key="resume"):
+        run["session"].resume()
+        st.rerun()
+    if run and (run["spec"] != spec or run["config"] != config) and not active:
+        columns[3].caption("Settings changed since the last run: press Start for a new run.")
+
+
+def _curves(history: tuple) -> tuple:
+    epochs = [record.epoch for record in history]
+    losses = {
+        "training loss": [record.train_loss for record in history],
+        "validation loss": [record.val_loss for record in history],
+    }
+    accuracies = {
+        "training accuracy": [record.train_accuracy for record in history],
+        "validation accuracy": [record.val_accuracy for record in history],
+    }
+    return epochs, losses, accuracies
+
+
+def _format_seconds(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "…"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def training_monitor() -> None:
+    """Live progress and curves; refreshes itself every second while a run is active."""
+    run = _current_run()
+    if run is None:
+        st.info("Press **Start training**. The page stays usable while the network learns.")
+        return
+    interval = 1.0 if run["session"].snapshot().active else None
+    st.fragment(run_every=interval)(_draw_progress)()
+
+
+def _draw_progress() -> None:
+    run = _current_run()
+    snapshot = run["session"].snapshot()
+    eta = _format_seconds(snapshot.eta_seconds)
+    text = (
+        f"**{snapshot.status}** · epoch {max(snapshot.epoch, 1)}/{snapshot.epochs} · "
+        f"step {snapshot.step}/{snapshot.steps_per_epoch} · "
+        f"{snapshot.images_per_second:,.0f} images/s · ETA {eta} · "
+        f"elapsed {_format_seconds(snapshot.elapsed_seconds)} · {snapshot.params:,} parameters · "
+        f"{snapshot.device}"
+    )
+    st.progress(snapshot.fraction_done, text=text)
+    if snapshot.error:
+        st.error(snapshot.error, icon="⚠️")
+    if snapshot.history:
+        epochs, losses, accuracies = _curves(snapshot.history)
+        columns = st.columns(2)
+        columns[0].plotly_chart(
+            figures.line_figure(epochs, losses, "Loss (cross-entropy)", "epoch", "loss"),
+            width="stretch",
+        )
+        columns[1].plotly_chart(
+            figures.line_figure(epochs, accuracies, "Accuracy", "epoch", "fraction correct"),
+            width="stretch",
+        )
+        st.caption(
+            f"Best validation accuracy so far: {snapshot.best_val_accuracy:.2%}; that epoch's "
+            "weights are the ones kept and saved."
+        )
+    elif snapshot.active:
+        st.caption("The curves appear after the first epoch (the first seconds compile the step).")
+    if run.get("last_status") != snapshot.status:
+        was_active = run.get("last_status") in ("running", "stopping")
+        run["last_status"] = snapshot.status
+        if was_active and not snapshot.active:
+            st.rerun(scope="app")
+
+
+def _record_run(run: dict, evaluation: train.Evaluation) -> None:
+    snapshot = run["session"].snapshot()
+    config = run["config"]
+    st.session_state.setdefault(RUNS_KEY, []).append(
+        {
+            "run": run["name"],
+            "dataset": run["dataset"],
+            "architecture": run["spec"].name,
+            "parameters": snapshot.params,
+            "optimizer": config.optimizer,
+            "learning rate": config.learning_rate,
+            "batch": config.batch_size,
+            "epochs": len(snapshot.history),
+            "augmentation": config.augmentation.enabled,
+            "best val accuracy": snapshot.best_val_accuracy,
+            "test accuracy": evaluation.accuracy,
+            "seconds": round(snapshot.elapsed_seconds, 1),
+            "history": snapshot.history,
+        }
+    )
+    run["recorded"] = True
+
+
+def training_results() -> None:
+    """Test accuracy of the kept model, confusion matrix, per-class accuracy, and past runs."""
+    run = _current_run()
+    if run is not None:
+        snapshot = run["session"].snapshot()
+        if not snapshot.active and run["session"].best_variables is not None:
+            if "evaluation" not in run:
+                with st.spinner("Testing the kept model on the test split…"):
+                    run["evaluation"] = run["session"].evaluate_test()
+            evaluation = run["evaluation"]
+            if not run["recorded"]:
+                _record_run(run, evaluation)
+            dataset = run["session"].dataset
+            names = dataset.class_names
+            matrix = train.confusion_matrix(dataset.test.labels, evaluation.predictions, len(names))
+            columns = st.columns(3)
+            columns[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}")
+            columns[1].metric("Test loss", f"{evaluation.loss:.4f}")
+            columns[2].metric("Best validation accuracy", f"{snapshot.best_val_accuracy:.2%}")
+            columns = st.columns([3, 2])
+            columns[0].plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
+            columns[1].plotly_chart(
+                figures.counts_figure(
+                    names, train.per_class_accuracy(matrix), "Test accuracy per class", percent=True
+                ),
+                width="stretch",
+            )
+        elif snapshot.active:
+            st.info("Results appear when the run finishes or is stopped.")
+    history = st.session_state.get(RUNS_KEY, [])
+    if not history:
+        return
+    st.subheader("Runs this session")
+    st.dataframe(
+        [{key: value for key, value in entry.items() if key != "history"} for entry in history],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "best val accuracy": st.column_config.NumberColumn(format="%.4f"),
+            "test accuracy": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
+    chosen = st.multiselect(
+        "Overlay validation curves of runs",
+        [entry["run"] for entry in history],
+        default=[entry["run"] for entry in history[-2:]],
+        key="compare_runs",
+    )
+    series = {}
+    for entry in history:
+        if entry["run"] in chosen:
+            series[entry["run"]] = [record.val_accuracy for record in entry["history"]]
+    if series:
+        longest = max(len(values) for values in series.values())
+        padded = {
+            name: values + [None] * (longest - len(values)) for name, values in series.items()
+        }
+        st.plotly_chart(
+            figures.line_figure(
+                range(1, longest + 1), padded, "Validation accuracy", "epoch", "fraction correct"
+            ),
+            width="stretch",
+        )
+
+
+def checkpoint_manager() -> None:
+    """List, download, delete and upload saved models (validated; never unpickled)."""
+    root = runs_root()
+    st.caption(f"Best-validation checkpoints are saved atomically under {root}.")
+    summaries = checkpoints.list_checkpoints(root)
+    if summaries:
+        st.dataframe(
+            [
+                {
+                    "name": summary.name,
+                    "dataset": (summary.metadata or {}).get("dataset", {}).get("name", "?"),
+                    "architecture": (summary.metadata or {}).get("spec", {}).get("name", "?"),
+                    "best val accuracy": (summary.metadata or {})
+                    .get("metrics", {})
+                    .get("best_val_accuracy"),
+                    "problem": summary.error or "",
+                }
+                for summary in summaries
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        columns = st.columns([3, 1, 1])
+        name = columns[0].selectbox(
+            "Checkpoint", [s.name for s in summaries], key="checkpoint_pick"
+        )
+        path = checkpoints.checkpoint_path(checkpoints.run_folder(root, name))
+        if path.is_file():
+            columns[1].download_button(
+                "⬇ Download",
+                path.read_bytes(),
+                file_name=f"{name}.msgpack",
+                key="checkpoint_download",
+            )
+        if columns[2].button("🗑 Delete", key="checkpoint_delete"):
+            try:
+                checkpoints.delete_checkpoint(root, name)
+            except ExplorerError as error:
+                st.error(str(error), icon="⚠️")
+            else:
+                st.rerun()
+    else:
+        st.info("No saved models yet: train one, or upload a checkpoint.")
+    upload = st.file_uploader(
+        "Upload a checkpoint (.msgpack from CNN Explorer)",
+        type=["msgpack"],
+        key="checkpoint_upload",
+    )
+    if upload is not None and st.button("Import it", key="checkpoint_import"):
+        name = Path(upload.name).stem.replace(" ", "_")
+        try:
+            checkpoints.import_checkpoint(root, name, upload.getvalue())
+        except ExplorerError as error:
+            st.error(str(error), icon="⚠️")
+        else:
+            st.success(f"Imported {name}.")

@@ -1,0 +1,54 @@
+"""Lab 5: design a CNN, train it on real data while watching it learn, keep the best model."""
+
+import streamlit as st
+
+from explorer import datasets, train, ui, ui_training
+from explorer.errors import ExplorerError
+
+ui.enter_page()
+st.title("🏋️ Train a CNN")
+st.caption(f"Training runs on {train.device_description()} with a jitted JAX core.")
+
+st.header("1 · Data")
+columns = st.columns([2, 2, 1])
+dataset_name = columns[0].selectbox(
+    "Dataset",
+    [*datasets.DATASETS, ui_training.OWN_ZIP],
+    format_func=lambda name: datasets.DATASETS[name].title if name in datasets.DATASETS else name,
+    key="train_dataset",
+)
+data_folder = columns[1].text_input(
+    "Data folder (for MNIST, Fashion-MNIST, KMNIST and CIFAR-10 files)",
+    value=str(datasets.data_dir()),
+    key="data_folder",
+)
+split_seed = int(columns[2].number_input("Split seed", 0, 9999, 0, key="split_seed"))
+try:
+    dataset = ui_training.dataset_picker(dataset_name, data_folder, split_seed)
+except ExplorerError as error:
+    ui.show_error(error)
+    ui_training.offer_download(dataset_name, data_folder)
+    st.stop()
+if dataset is None:
+    st.stop()
+ui_training.dataset_overview(dataset)
+
+st.header("2 · Architecture")
+spec = ui_training.architecture_editor(dataset)
+if spec is None:
+    st.stop()
+
+st.header("3 · Training settings")
+config = ui_training.training_settings(dataset)
+if config is None:
+    st.stop()
+
+st.header("4 · Train")
+ui_training.training_controls(dataset, spec, config)
+ui_training.training_monitor()
+
+st.header("5 · Results")
+ui_training.training_results()
+
+st.header("6 · Saved models")
+ui_training.checkpoint_manager()
