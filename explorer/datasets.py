@@ -229,7 +229,8 @@ def split_three_ways(
 
 
 def carve_validation(train: Split, size: int, seed: int) -> tuple[Split, Split]:
-    """Move a seeded random ``size`` images of an official training set into validation."""
+    """Move a seeded random ``size`` images (at most a tenth) of a training set to validation."""
+    size = min(size, len(train) // 10)
     order = np.random.default_rng(seed).permutation(len(train))
     val, rest = np.sort(order[:size]), np.sort(order[size:])
     return _subset(train.images, train.labels, rest), _subset(train.images, train.labels, val)
@@ -731,6 +732,9 @@ def augment_batch(key: jax.Array, images: jax.Array, aug: Augmentation) -> jax.A
     return jax.vmap(_augment_one, in_axes=(0, 0, None))(keys, images, aug)
 
 
+_augment_jitted = jax.jit(augment_batch, static_argnums=2)
+
+
 def augmentation_preview(
     images: np.ndarray, aug: Augmentation, seed: int = 0, copies: int = 8
 ) -> np.ndarray:
@@ -744,6 +748,6 @@ def augmentation_preview(
     """
     floats = jnp.asarray(images, jnp.float32) / 255.0
     repeated = jnp.repeat(floats, copies, axis=0)
-    augmented = augment_batch(jax.random.key(seed), repeated, aug)
+    augmented = _augment_jitted(jax.random.key(seed), repeated, aug)
     augmented = augmented.reshape(len(images), copies, *images.shape[1:])
     return np.asarray(jnp.concatenate([floats[:, None], augmented], axis=1))
