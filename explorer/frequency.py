@@ -99,10 +99,14 @@ def energy_fraction(image: np.ndarray, mask: np.ndarray) -> float:
 def high_frequency_share(image: np.ndarray, cutoff: float) -> float:
     """Fraction of an (H, W) image's detail energy above ``cutoff`` (Gaussian split), in [0, 1].
 
+    A flat image has no detail at all and gives 0.
+
     The average brightness (the DC term) is removed first: it says nothing
     about detail and would otherwise dominate every image's energy.
     """
     detail = np.asarray(image, dtype=np.float64) - np.mean(image)
+    if not np.any(np.abs(detail) > 1e-12):
+        return 0.0
     low_pass = frequency_mask(detail.shape, "gaussian", "low-pass", cutoff)
     return 1.0 - energy_fraction(detail, low_pass)
 
@@ -124,11 +128,15 @@ def kernel_on_grid(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Place a (k, k) kernel in an (H, W) zero array with its centre at index (0, 0).
 
     Its DFT is then the transfer function of circular convolution with the kernel.
+    Taps of a kernel larger than the grid wrap around and add up, as they do in
+    circular convolution.
     """
     size_r, size_c = kernel.shape
+    rows = (np.arange(size_r) - size_r // 2) % shape[0]
+    cols = (np.arange(size_c) - size_c // 2) % shape[1]
     grid = np.zeros(shape, dtype=np.float64)
-    grid[:size_r, :size_c] = kernel
-    return np.roll(grid, (-(size_r // 2), -(size_c // 2)), axis=(0, 1))
+    np.add.at(grid, (rows[:, None], cols[None, :]), kernel)
+    return grid
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ def _to_uint8_array(image: Image.Image) -> np.ndarray:
     """Convert any PIL mode to uint8 (H, W, 1) or (H, W, 3)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if image.mode.startswith("I") and values.max() > 255 else 255.0
+        sixteen_bit = image.mode.startswith("I;16") or values.max() > 255
+        peak = 65535.0 if sixteen_bit else 255.0
         if image.mode == "F":
             peak = max(float(values.max()), 1.0)
         scaled = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -211,6 +212,8 @@ def shift_image(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Translate an (H, W, C) image by whole pixels, filling with zeros (no wrap-around)."""
     shifted = np.zeros_like(image)
     height, width = image.shape[:2]
+    if abs(rows) >= height or abs(cols) >= width:
+        return shifted
     src_rows = slice(max(0, -rows), min(height, height - rows))
     dst_rows = slice(max(0, rows), min(height, height + rows))
     src_cols = slice(max(0, -cols), min(width, width - cols))

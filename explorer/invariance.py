@@ -34,7 +34,8 @@ class ShiftComparison:
         feature_maps_realigned: change after shifting the original maps by the
             same amount, measured away from the borders (near 0: convolution is
             equivariant; only the image edges, where content enters or leaves,
-            differ).
+            differ). NaN when the maps have no cells far enough from the borders
+            to compare.
         pooled_maps: change of the pooled maps.
         global_max: change of each map's single maximum (global max pooling).
     """
@@ -80,7 +81,11 @@ def compare_shift(
         shift=shift,
         pixels=relative_change(image.ravel(), shifted.ravel()),
         feature_maps=relative_change(before.activated, after.activated),
-        feature_maps_realigned=relative_change(realigned[interior], after.activated[interior]),
+        feature_maps_realigned=(
+            relative_change(realigned[interior], after.activated[interior])
+            if realigned[interior].size
+            else float("nan")
+        ),
         pooled_maps=relative_change(before.pooled, after.pooled),
         global_max=relative_change(
             before.activated.max(axis=(0, 1)), after.activated.max(axis=(0, 1))

@@ -393,7 +393,7 @@ def _curve_detector(size: int) -> np.ndarray:
 def _emboss(size: int) -> np.ndarray:
     rows, cols = np.mgrid[0:size, 0:size]
     kernel = np.clip(rows + cols - (size - 1), -2, 2).astype(np.float64)
-    kernel[(size - 1) // 2, (size - 1) // 2] = 1.0
+    kernel[(size - 1) // 2, (size - 1) // 2] += 1.0
     return kernel
 
 

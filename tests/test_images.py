@@ -203,11 +203,6 @@ def test_sixteen_bit_grayscale_is_scaled_from_65535():
     np.testing.assert_allclose(decoded[..., 0], expected, atol=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG images._to_uint8_array: a 16-bit image whose values are all <= 255 (a dark "
-    "16-bit PNG) is scaled by 255 instead of 65535, so 200/65535 comes out as 200/255.",
-)
 def test_dark_sixteen_bit_grayscale_is_still_scaled_from_65535():
     values = np.array([[0, 100, 200, 255]], np.uint16)
     decoded = images.decode_image(encode(Image.fromarray(values), "PNG"))
@@ -452,13 +447,6 @@ def test_shift_image_equals_roll_with_zeroed_wrap(height, width, data):
     np.testing.assert_array_equal(shifted, rolled_reference(image, rows, cols))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG images.shift_image: shifting by more than the image size (|rows| > height or "
-    "|cols| > width) raises a NumPy broadcast ValueError instead of returning zeros; the "
-    "invariance lab's +-8 px sliders reach it on images (or maps) smaller than 8 px.",
-)
 @pytest.mark.parametrize(("rows", "cols"), [(-7, 0), (0, -9), (-6, -6), (6, 0), (0, 8), (7, 7)])
 def test_shift_image_beyond_the_image_gives_zeros(rows, cols):
     image = np.ones((5, 5, 1), np.float32)

@@ -149,13 +149,6 @@ def test_compare_shift_passes_on_pooling_errors(bank):
         invariance.compare_shift(image, bank, geometry, "relu", "max", 11, 1, (1, 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG invariance.compare_shift: when the border margin (|shift| + ceil(span/stride)) "
-    "leaves no interior cells, feature_maps_realigned is computed on empty arrays and reported "
-    "as 0.0 ('perfectly equivariant') although nothing was compared; e.g. a 28x28 MNIST digit, "
-    "an 11x11 kernel and the lab's 8 px shift.",
-)
 def test_realigned_change_does_not_claim_zero_when_no_cells_were_compared():
     image = np.zeros((28, 28, 1), np.float32)
     image[8:20, 12:16] = 1.0

@@ -636,3 +636,8 @@ def test_parameter_and_multiplication_counts_hand_checked():
     assert bigger.dense_parameters == 224 * 224 * 3 * 128 + 128
     geometry = ops.conv_geometry((28, 28), 3, 1, "valid")
     assert ops.multiplication_count(geometry, 1, 32) == 9 * 26 * 26 * 32
+
+
+@pytest.mark.parametrize("size", range(3, 12))
+def test_emboss_keeps_brightness_at_every_size(size):
+    assert ops.kernel_preset("emboss", size).sum() == pytest.approx(1.0)
