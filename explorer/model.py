@@ -48,6 +48,9 @@ POOLINGS = ("none", "max", "avg")
 PADDINGS = ("same", "valid")
 LAYER_IMPLS = ("im2col", "flax")
 BATCH_NORM_MOMENTUM = 0.9
+MODEL_COLLECTIONS = ("params", "batch_stats")
+"""The variable collections a model is made of; "intermediates" and "perturbations"
+are only filled on request, for inspection."""
 
 
 @dataclass(frozen=True)
@@ -273,22 +276,34 @@ class Network(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         for index, block in enumerate(self.spec.conv_blocks, start=1):
-            x = self._conv(block, index, x)
+            x = self._record(f"conv{index}_out", self._conv(block, index, x))
             if block.batch_norm:
                 x = nn.BatchNorm(
                     use_running_average=not train, momentum=BATCH_NORM_MOMENTUM, name=f"bn{index}"
                 )(x)
-            x = ACTIVATIONS[block.activation](x)
+                x = self._record(f"bn{index}_out", x)
+            x = self.perturb(f"act{index}", ACTIVATIONS[block.activation](x))
+            x = self._record(f"act{index}_out", x)
             if block.pool != "none":
-                x = self._pool(block, x)
+                x = self._record(f"pool{index}_out", self._pool(block, x))
             if block.dropout:
                 x = nn.Dropout(block.dropout, deterministic=not train)(x)
-        x = x.reshape(x.shape[0], -1)
+        x = self._record("flatten_out", x.reshape(x.shape[0], -1))
         for index, layer in enumerate(self.spec.dense_layers, start=1):
             x = ACTIVATIONS[layer.activation](nn.Dense(layer.units, name=f"dense{index}")(x))
+            x = self._record(f"dense{index}_out", x)
             if layer.dropout:
                 x = nn.Dropout(layer.dropout, deterministic=not train)(x)
-        return nn.Dense(self.spec.num_classes, name="logits")(x)
+        return self._record("logits_out", nn.Dense(self.spec.num_classes, name="logits")(x))
+
+    def _record(self, name: str, x: jax.Array) -> jax.Array:
+        """Keep a stage's output in the "intermediates" collection when it is asked for.
+
+        A no-op unless ``apply`` is called with ``mutable=["intermediates"]``, so
+        training pays nothing for it; :mod:`explorer.explain` reads the stages.
+        """
+        self.sow("intermediates", name, x)
+        return x
 
     def _conv(self, block: ConvBlock, index: int, x: jax.Array) -> jax.Array:
         name, use_bias = f"conv{index}", not block.batch_norm
@@ -324,14 +339,16 @@ def init_variables(spec: ModelSpec, seed: int = 0) -> dict:
     than the default threefry for the truncated-normal initialisers.
     """
     validate_spec(spec)
-    return dict(_init(spec, jax.random.key(seed, impl="rbg")))
+    variables = _init(spec, jax.random.key(seed, impl="rbg"))
+    return {name: variables[name] for name in MODEL_COLLECTIONS if name in variables}
 
 
 def variable_shapes(spec: ModelSpec) -> dict:
     """The variables' ``jax.ShapeDtypeStruct`` tree, without allocating them."""
     validate_spec(spec)
     dummy = jax.ShapeDtypeStruct((1, *spec.input_shape), jnp.float32)
-    return dict(jax.eval_shape(lambda x: Network(spec).init(jax.random.key(0), x), dummy))
+    shapes = jax.eval_shape(lambda x: Network(spec).init(jax.random.key(0), x), dummy)
+    return {name: shapes[name] for name in MODEL_COLLECTIONS if name in shapes}
 
 
 def count_params(params: dict) -> int:
