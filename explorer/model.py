@@ -136,7 +136,7 @@ def spec_from_dict(data: dict) -> ModelSpec:
     return spec
 
 
-def _conv_padding(block: ConvBlock, size: int) -> tuple[int, int]:
+def conv_padding(block: ConvBlock, size: int) -> tuple[int, int]:
     """Zero pixels (before, after) along one spatial axis of length ``size``."""
     if block.padding == "valid":
         return 0, 0
@@ -149,7 +149,7 @@ def _conv_padding(block: ConvBlock, size: int) -> tuple[int, int]:
 
 def conv_output_size(block: ConvBlock, size: int) -> int:
     """Output length along one axis of a convolution (before pooling)."""
-    before, after = _conv_padding(block, size)
+    before, after = conv_padding(block, size)
     return (size + before + after - block.kernel_size) // block.stride + 1
 
 
@@ -255,7 +255,7 @@ class Conv(nn.Module):
         kernel = self.param(
             "kernel", nn.initializers.lecun_normal(), (k, k, c_in, self.block.filters)
         )
-        padding = _conv_padding(self.block, x.shape[1]) + _conv_padding(self.block, x.shape[2])
+        padding = conv_padding(self.block, x.shape[1]) + conv_padding(self.block, x.shape[2])
         y = im2col_conv(x, kernel, self.block.stride, padding)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros_init(), (self.block.filters,))
@@ -309,7 +309,7 @@ class Network(nn.Module):
         name, use_bias = f"conv{index}", not block.batch_norm
         if self.spec.layer_impl == "im2col":
             return Conv(block, use_bias=use_bias, name=name)(x)
-        padding = [_conv_padding(block, x.shape[1]), _conv_padding(block, x.shape[2])]
+        padding = [conv_padding(block, x.shape[1]), conv_padding(block, x.shape[2])]
         return nn.Conv(
             block.filters,
             (block.kernel_size, block.kernel_size),

@@ -1,0 +1,414 @@
+"""Look inside a trained network: stage outputs, saliency, Grad-CAM, occlusion,
+activation maximisation, receptive fields, and edits to first-layer filters.
+
+Images are float32 (H, W, C) in [0, 1] (one image) or (N, H, W, C) (a batch),
+as the model takes them. Conv blocks are numbered from 1, as in the model's
+layer table. Every gradient function is jitted once per (spec, shapes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from explorer.errors import ExplorerError
+from explorer.model import ModelSpec, Network, conv_padding
+
+STAGE_TITLES = {
+    "conv": "convolution",
+    "bn": "batch norm",
+    "act": "activation",
+    "pool": "pooling",
+    "flatten": "flattened vector",
+    "dense": "dense layer",
+    "logits": "class scores (logits)",
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One recorded stage of the forward pass for one image.
+
+    Attributes:
+        key: the model's record name without "_out", e.g. "conv1", "pool2", "flatten".
+        title: readable name, e.g. "block 1 · convolution".
+        values: (H, W, C) maps for conv-block stages, (D,) vectors after flattening.
+    """
+
+    key: str
+    title: str
+    values: np.ndarray
+
+
+def _stage_title(key: str) -> str:
+    kind = key.rstrip("0123456789")
+    number = key[len(kind) :]
+    if kind in ("conv", "bn", "act", "pool"):
+        return f"block {number} · {STAGE_TITLES[kind]}"
+    return f"{STAGE_TITLES[kind]} {number}".strip()
+
+
+@partial(jax.jit, static_argnums=0)
+def _intermediates(spec: ModelSpec, variables: dict, images: jax.Array) -> dict:
+    _, state = Network(spec).apply(variables, images, train=False, mutable=["intermediates"])
+    return {name: values[0] for name, values in state["intermediates"].items()}
+
+
+def stage_keys(spec: ModelSpec) -> list[str]:
+    """The recorded stages of a network in forward order, e.g. ["conv1", "act1", "pool1", ...]."""
+    keys = []
+    for index, block in enumerate(spec.conv_blocks, start=1):
+        keys += [f"conv{index}"] + [f"bn{index}"] * block.batch_norm + [f"act{index}"]
+        keys += [f"pool{index}"] * (block.pool != "none")
+    keys.append("flatten")
+    keys += [f"dense{index}" for index in range(1, len(spec.dense_layers) + 1)]
+    return [*keys, "logits"]
+
+
+def forward_stages(spec: ModelSpec, variables: dict, image: np.ndarray) -> list[Stage]:
+    """Every stage of the forward pass for one (H, W, C) image, in forward order."""
+    recorded = _intermediates(spec, variables, jnp.asarray(image, jnp.float32)[None])
+    return [
+        Stage(key, _stage_title(key), np.asarray(recorded[f"{key}_out"][0]))
+        for key in stage_keys(spec)
+    ]
+
+
+def _zero_perturbations(spec: ModelSpec, variables: dict, images: jax.Array) -> dict:
+    recorded = _intermediates(spec, variables, images)
+    return {
+        f"act{index}": jnp.zeros_like(recorded[f"act{index}_out"])
+        for index in range(1, len(spec.conv_blocks) + 1)
+    }
+
+
+def _logits(spec: ModelSpec, variables: dict, images: jax.Array, perturbations: dict | None = None):
+    if perturbations:
+        variables = {**variables, "perturbations": perturbations}
+    return Network(spec).apply(variables, images, train=False)
+
+
+@partial(jax.jit, static_argnums=0)
+def input_gradient(
+    spec: ModelSpec, variables: dict, image: jax.Array, class_index: jax.Array | int
+) -> jax.Array:
+    """d logit[class] / d image for one (H, W, C) image: same shape as the image."""
+
+    def score(picture):
+        return _logits(spec, variables, picture[None])[0, class_index]
+
+    return jax.grad(score)(jnp.asarray(image, jnp.float32))
+
+
+def saliency_map(
+    spec: ModelSpec, variables: dict, image: np.ndarray, class_index: int
+) -> np.ndarray:
+    """Input-gradient saliency (Simonyan et al., 2013): max over channels of |gradient|.
+
+    Returns float32 (H, W) scaled to [0, 1] (all zeros if the gradient is zero):
+    bright pixels are those whose change would move the class score most.
+    """
+    gradient = np.abs(np.asarray(input_gradient(spec, variables, image, class_index))).max(axis=-1)
+    peak = gradient.max()
+    return gradient / peak if peak > 0 else gradient
+
+
+def _check_block(spec: ModelSpec, block: int) -> None:
+    if not 1 <= block <= len(spec.conv_blocks):
+        raise ExplorerError(
+            f"This network has {len(spec.conv_blocks)} conv block(s); there is no block {block}."
+        )
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def _activation_and_gradient(
+    spec: ModelSpec, variables: dict, image: jax.Array, block: int, class_index: jax.Array | int
+) -> tuple[jax.Array, jax.Array]:
+    images = image[None]
+    zeros = _zero_perturbations(spec, variables, images)
+    activation = _intermediates(spec, variables, images)[f"act{block}_out"][0]
+
+    def score(perturbation):
+        perturbations = {**zeros, f"act{block}": perturbation}
+        return _logits(spec, variables, images, perturbations)[0, class_index]
+
+    gradient = jax.grad(score)(zeros[f"act{block}"])[0]
+    return activation, gradient
+
+
+def grad_cam(
+    spec: ModelSpec, variables: dict, image: np.ndarray, class_index: int, block: int
+) -> np.ndarray:
+    """Grad-CAM (Selvaraju et al., 2017) of a conv block's activations for one class.
+
+    Each map of the block is weighted by the spatial mean of the class score's
+    gradient with respect to it; the weighted sum is rectified and upsampled.
+
+    Returns:
+        float32 (H, W) in [0, 1] at the input's size (zeros where nothing supports the class).
+    """
+    _check_block(spec, block)
+    activation, gradient = _activation_and_gradient(
+        spec, variables, jnp.asarray(image, jnp.float32), block, class_index
+    )
+    weights = gradient.mean(axis=(0, 1))
+    cam = jax.nn.relu(jnp.tensordot(activation, weights, axes=([2], [0])))
+    cam = jax.image.resize(cam, image.shape[:2], "bilinear")
+    cam = np.asarray(cam, dtype=np.float32)
+    peak = cam.max()
+    return cam / peak if peak > 0 else cam
+
+
+@partial(jax.jit, static_argnums=0)
+def _probabilities(spec: ModelSpec, variables: dict, images: jax.Array) -> jax.Array:
+    return jax.nn.softmax(_logits(spec, variables, images), axis=-1)
+
+
+def probabilities(
+    spec: ModelSpec, variables: dict, images: np.ndarray, batch: int = 500
+) -> np.ndarray:
+    """Class probabilities (N, classes) for float images (N, H, W, C), in fixed-size batches."""
+    images = np.asarray(images, dtype=np.float32)
+    count = len(images)
+    padded = math.ceil(count / batch) * batch
+    if padded != count:
+        images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), np.float32)])
+    chunks = [
+        np.asarray(_probabilities(spec, variables, jnp.asarray(images[start : start + batch])))
+        for start in range(0, padded, batch)
+    ]
+    return np.concatenate(chunks)[:count]
+
+
+def occlusion_map(
+    spec: ModelSpec,
+    variables: dict,
+    image: np.ndarray,
+    class_index: int,
+    patch: int = 6,
+    stride: int = 2,
+    fill: float = 0.0,
+) -> np.ndarray:
+    """Occlusion sensitivity (Zeiler & Fergus, 2014): how much the class probability
+    drops when a ``patch``×``patch`` square of the input is covered with ``fill``.
+
+    Returns:
+        float32 (H, W): for every pixel, the mean probability drop over the patches
+        covering it (positive = evidence for the class, negative = against it).
+    """
+    height, width = image.shape[:2]
+    if not 1 <= patch <= min(height, width) or stride < 1:
+        raise ExplorerError("The occluding patch must fit inside the image.")
+    rows = range(0, height - patch + 1, stride)
+    cols = range(0, width - patch + 1, stride)
+    positions = [(row, col) for row in rows for col in cols]
+    occluded = np.repeat(np.asarray(image, np.float32)[None], len(positions), axis=0)
+    for index, (row, col) in enumerate(positions):
+        occluded[index, row : row + patch, col : col + patch] = fill
+    base = probabilities(spec, variables, image[None])[0, class_index]
+    drops = base - probabilities(spec, variables, occluded)[:, class_index]
+    total = np.zeros((height, width), np.float64)
+    counts = np.zeros((height, width), np.float64)
+    for drop, (row, col) in zip(drops, positions, strict=True):
+        total[row : row + patch, col : col + patch] += drop
+        counts[row : row + patch, col : col + patch] += 1
+    return (total / np.maximum(counts, 1)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A square window of the input, in input pixel coordinates (may reach into padding)."""
+
+    top: float
+    left: float
+    size: int
+
+
+def receptive_window(spec: ModelSpec, stage: str, row: int, col: int) -> Window:
+    """The input window that output cell (row, col) of a conv-block stage can see.
+
+    Standard receptive-field arithmetic: through each conv (kernel k, stride s,
+    padding p) and pooling (window = stride = w) layer the window grows by
+    (k - 1)·jump, the jump multiplies by the stride, and the first centre moves
+    by ((k - 1)/2 - p)·jump.
+
+    Args:
+        stage: "conv1", "act2", "pool2", ... (batch norm and activation keep the window).
+    """
+    kind = stage.rstrip("0123456789")
+    block = int(stage[len(kind) :])
+    _check_block(spec, block)
+    size, jump, start = 1.0, 1.0, 0.0
+    height = spec.input_shape[0]
+    for index, conv in enumerate(spec.conv_blocks, start=1):
+        before, _ = conv_padding(conv, height)
+        size += (conv.kernel_size - 1) * jump
+        start += ((conv.kernel_size - 1) / 2 - before) * jump
+        jump *= conv.stride
+        height = (height + sum(conv_padding(conv, height)) - conv.kernel_size) // conv.stride + 1
+        if index == block and kind != "pool":
+            break
+        if conv.pool != "none":
+            size += (conv.pool_size - 1) * jump
+            start += (conv.pool_size - 1) / 2 * jump
+            jump *= conv.pool_size
+            height //= conv.pool_size
+        if index == block:
+            break
+    half = (size - 1) / 2
+    return Window(start + row * jump - half, start + col * jump - half, int(size))
+
+
+@partial(jax.jit, static_argnums=(0, 3, 4))
+def _unit_input_gradient(
+    spec: ModelSpec, variables: dict, image: jax.Array, stage: str, filter_index: int, row, col
+) -> jax.Array:
+    def unit(picture):
+        return _intermediates(spec, variables, picture[None])[f"{stage}_out"][
+            0, row, col, filter_index
+        ]
+
+    return jax.grad(unit)(image)
+
+
+def effective_receptive_field(
+    spec: ModelSpec,
+    variables: dict,
+    image: np.ndarray,
+    stage: str,
+    filter_index: int,
+    row: int,
+    col: int,
+) -> np.ndarray:
+    """|d unit / d input| for one output cell: the pixels that actually move it.
+
+    Returns float32 (H, W) in [0, 1] (max over channels, scaled by its maximum).
+    Usually much smaller and more centred than the theoretical window.
+    """
+    gradient = _unit_input_gradient(
+        spec, variables, jnp.asarray(image, jnp.float32), stage, filter_index, row, col
+    )
+    magnitude = np.abs(np.asarray(gradient)).max(axis=-1)
+    peak = magnitude.max()
+    return magnitude / peak if peak > 0 else magnitude
+
+
+@partial(jax.jit, static_argnums=(0, 2, 5))
+def _ascend(
+    spec: ModelSpec, variables: dict, target: str, index, start: jax.Array, steps: int,
+    learning_rate: float, l2: float,
+) -> jax.Array:  # fmt: skip
+    optimizer = optax.adam(learning_rate)
+
+    def objective(latent):
+        image = jax.nn.sigmoid(latent)
+        recorded = _intermediates(spec, variables, image[None])
+        values = recorded[f"{target}_out"][0]
+        unit = values[index] if values.ndim == 1 else values[..., index].mean()
+        return -unit + l2 * jnp.mean((image - 0.5) ** 2)
+
+    def step(carry, _):
+        latent, state = carry
+        gradient = jax.grad(objective)(latent)
+        updates, state = optimizer.update(gradient, state)
+        return (optax.apply_updates(latent, updates), state), None
+
+    (latent, _), _ = jax.lax.scan(step, (start, optimizer.init(start)), None, length=steps)
+    return jax.nn.sigmoid(latent)
+
+
+def maximise_activation(
+    spec: ModelSpec,
+    variables: dict,
+    target: str,
+    index: int,
+    steps: int = 200,
+    learning_rate: float = 0.05,
+    l2: float = 0.1,
+    seed: int = 0,
+) -> np.ndarray:
+    """The input a unit "wants": gradient ascent from faint noise, with L2 regularisation.
+
+    Args:
+        target: a stage key such as "act1" (maximise the mean of map ``index``) or
+            "logits" (maximise the score of class ``index``).
+        steps, learning_rate: Adam steps on the image's logit-space pixels.
+        l2: weight of the mean squared distance from mid-grey, so that only
+            pixels that help stand out.
+
+    Returns:
+        float32 image (H, W, C) in [0, 1].
+    """
+    start = 0.1 * jax.random.normal(jax.random.key(seed), spec.input_shape)
+    image = _ascend(spec, variables, target, index, start, steps, learning_rate, l2)
+    return np.asarray(image, np.float32)
+
+
+@partial(jax.jit, static_argnums=(0, 3))
+def _map_maxima(spec: ModelSpec, variables: dict, images: jax.Array, stage: str) -> jax.Array:
+    maps = _intermediates(spec, variables, images)[f"{stage}_out"]
+    return maps.max(axis=(1, 2))
+
+
+def top_activating(
+    spec: ModelSpec,
+    variables: dict,
+    images: np.ndarray,
+    stage: str,
+    count: int = 9,
+    batch: int = 500,
+) -> np.ndarray:
+    """Indices (F, count) of the images whose strongest response in each map is largest.
+
+    Args:
+        images: float32 (N, H, W, C) in [0, 1], e.g. the test split.
+        stage: a conv-block stage key such as "act1".
+    """
+    images = np.asarray(images, np.float32)
+    count = min(count, len(images))
+    padded = math.ceil(len(images) / batch) * batch
+    filled = np.concatenate(
+        [images, np.zeros((padded - len(images), *images.shape[1:]), np.float32)]
+    )
+    maxima = np.concatenate(
+        [
+            np.asarray(_map_maxima(spec, variables, jnp.asarray(filled[i : i + batch]), stage))
+            for i in range(0, padded, batch)
+        ]
+    )[: len(images)]
+    return np.argsort(-maxima, axis=0)[:count].T
+
+
+def first_layer_kernels(variables: dict) -> np.ndarray:
+    """The first conv layer's learned kernels, float32 (k, k, C, F)."""
+    try:
+        return np.asarray(variables["params"]["conv1"]["kernel"], np.float32)
+    except KeyError:
+        raise ExplorerError("This network has no convolution layer (an MLP).") from None
+
+
+def replace_first_layer_filter(variables: dict, filter_index: int, kernel: np.ndarray) -> dict:
+    """A copy of the variables with first-layer filter ``filter_index`` replaced.
+
+    Args:
+        kernel: (k, k) values, used on every input channel (divided by the channel
+            count), or zeros to switch the filter off.
+    """
+    kernels = first_layer_kernels(variables).copy()
+    size, _, channels, filters = kernels.shape
+    if not 0 <= filter_index < filters:
+        raise ExplorerError(f"The first layer has {filters} filters.")
+    if np.shape(kernel) != (size, size):
+        raise ExplorerError(f"The replacement kernel must be {size}×{size}.")
+    kernels[..., filter_index] = (
+        np.repeat(np.asarray(kernel)[:, :, None], channels, axis=2) / channels
+    )
+    params = dict(variables["params"])
+    params["conv1"] = {**params["conv1"], "kernel": jnp.asarray(kernels)}
+    return {**variables, "params": params}
