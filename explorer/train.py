@@ -217,7 +217,7 @@ def train_step(
         return loss, (accuracy, updates.get("batch_stats", state.batch_stats))
 
     (loss, (accuracy, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+    finite = jnp.isfinite(loss) & jnp.isfinite(optax.tree.norm(grads))
     new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
     return new_state, loss, accuracy, finite
 
