@@ -306,11 +306,19 @@ def _ascend(
 ) -> jax.Array:  # fmt: skip
     optimizer = optax.adam(learning_rate)
 
+    source = target
+    if target.startswith("act"):
+        block = int(target[3:])
+        source = f"bn{block}" if spec.conv_blocks[block - 1].batch_norm else f"conv{block}"
+
     def objective(latent):
         image = jax.nn.sigmoid(latent)
         recorded = _intermediates(spec, variables, image[None])
-        values = recorded[f"{target}_out"][0]
-        unit = values[index] if values.ndim == 1 else values[..., index].mean()
+        values = recorded[f"{source}_out"][0]
+        if values.ndim == 1:
+            unit = values[index]
+        else:
+            unit = values[values.shape[0] // 2, values.shape[1] // 2, index]
         return -unit + l2 * jnp.mean((image - 0.5) ** 2)
 
     def step(carry, _):
@@ -336,7 +344,10 @@ def maximise_activation(
     """The input a unit "wants": gradient ascent from faint noise, with L2 regularisation.
 
     Args:
-        target: a stage key such as "act1" (maximise the mean of map ``index``) or
+        target: a stage key such as "act1" (maximise the centre unit of map
+            ``index`` before its ReLU, so that a unit that starts switched off
+            still gets a gradient; the pattern it wants appears inside its
+            receptive field) or
             "logits" (maximise the score of class ``index``).
         steps, learning_rate: Adam steps on the image's logit-space pixels.
         l2: weight of the mean squared distance from mid-grey, so that only

@@ -426,3 +426,35 @@ def image_gallery_figure(
         )
     fig.update_layout(margin={"t": 60})
     return fig
+
+
+def overlay_figure(
+    image: np.ndarray,
+    heat: np.ndarray,
+    title: str = "",
+    height: int = 360,
+    colorscale: str = "Hot",
+    signed: bool = False,
+) -> go.Figure:
+    """A grayscale picture (H, W[, C]) with a half-transparent heat map (H, W) on top.
+
+    ``signed`` uses a diverging scale centred on zero (e.g. occlusion: evidence
+    for the class in red, against it in blue).
+    """
+    gray = np.asarray(image, dtype=np.float32)
+    gray = gray.mean(axis=-1) if gray.ndim == 3 else gray
+    fig = image_figure(gray, title, height)
+    limit = float(np.max(np.abs(heat))) or 1.0
+    fig.add_trace(
+        go.Heatmap(
+            z=heat,
+            colorscale=DIVERGING if signed else colorscale,
+            zmin=-limit if signed else 0.0,
+            zmax=limit,
+            opacity=0.55,
+            showscale=True,
+            colorbar={"thickness": 12},
+            hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
+        )
+    )
+    return fig

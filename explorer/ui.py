@@ -25,6 +25,7 @@ LAB_PAGES = (
     ("3_activation_pooling.py", "3 · Activation & pooling", "📉"),
     ("4_frequency.py", "4 · Frequency", "🌊"),
     ("5_train.py", "5 · Train a CNN", "🏋️"),
+    ("6_inspect.py", "6 · Inspect a network", "🔬"),
 )
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 CANVAS_SIDE = 224

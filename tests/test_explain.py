@@ -150,10 +150,11 @@ def test_activation_maximisation_raises_the_unit(tiny):
     spec, variables = tiny
     start = np.asarray(jax.nn.sigmoid(0.1 * jax.random.normal(jax.random.key(0), spec.input_shape)))
     image = explain.maximise_activation(spec, variables, "act1", 3, steps=60)
+    # The ascent drives the pre-activation (here batch norm's output) of the centre unit.
     assert image.shape == spec.input_shape and image.min() >= 0 and image.max() <= 1
 
     def unit(picture):
-        return explain.forward_stages(spec, variables, picture)[2].values[..., 3].mean()
+        return explain.forward_stages(spec, variables, picture)[1].values[14, 14, 3]
 
     assert unit(image) > unit(start) + 0.05
 
@@ -168,7 +169,7 @@ def test_top_activating_matches_brute_force(tiny):
             for image in images
         ]
     )
-    assert top.shape == (32, 5)
+    assert top.shape == (spec.conv_blocks[0].filters, 5)
     np.testing.assert_array_equal(top, np.argsort(-maxima, axis=0)[:5].T)
 
 

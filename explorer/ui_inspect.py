@@ -1,0 +1,438 @@
+"""Streamlit widgets of the Inspect page: look inside a trained network.
+
+With :mod:`explorer.ui` and :mod:`explorer.ui_training` the only modules that
+import Streamlit. All maths lives in :mod:`explorer.explain`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from explorer import checkpoints, datasets, explain, figures, frequency, ops, predict, train
+from explorer.errors import ExplorerError
+from explorer.model import ModelSpec
+from explorer.ui_training import TRAINING_KEY, runs_root
+
+CURRENT_RUN = "the model trained in this session"
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """A model to inspect and where its test images come from."""
+
+    label: str
+    spec: ModelSpec
+    variables: dict
+    class_names: tuple[str, ...]
+    preprocessing: str
+    dataset_name: str
+    dataset: datasets.Dataset | None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint…")
+def _load_checkpoint(path: str, modified: float) -> checkpoints.Checkpoint:
+    return checkpoints.load_checkpoint(path)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the test images…")
+def _load_dataset(name: str, seed: int) -> datasets.Dataset:
+    return datasets.load_dataset(name, None, seed)
+
+
+def choose_model() -> Inspected | None:
+    """Pick the session's best model or a saved checkpoint; None (with advice) if there is none."""
+    run = st.session_state.get(TRAINING_KEY)
+    current = run["session"].best_variables if run else None
+    saved = [summary for summary in checkpoints.list_checkpoints(runs_root()) if not summary.error]
+    options = ([CURRENT_RUN] if current is not None else []) + [s.name for s in saved]
+    if not options:
+        st.info("There is no trained network yet. Train one on **5 · Train a CNN** (about a "
+                "minute on the built-in MNIST digits), then come back.")  # fmt: skip
+        return None
+    choice = st.selectbox("Network", options, key="inspect_model")
+    if choice == CURRENT_RUN:
+        session = run["session"]
+        dataset = session.dataset
+        return Inspected(
+            CURRENT_RUN, session.spec, current, dataset.class_names, dataset.preprocessing,
+            dataset.name, dataset,
+        )  # fmt: skip
+    path = checkpoints.checkpoint_path(checkpoints.run_folder(runs_root(), choice))
+    try:
+        checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
+    except (ExplorerError, OSError) as error:
+        st.error(str(error), icon="⚠️")
+        return None
+    meta = checkpoint.metadata["dataset"]
+    return Inspected(
+        choice, checkpoint.spec, checkpoint.variables, checkpoint.class_names,
+        checkpoint.preprocessing, meta["name"], None,
+    )  # fmt: skip
+
+
+def test_split(model: Inspected) -> datasets.Split | None:
+    """The model's test images, when its dataset can be loaded here."""
+    if model.dataset is not None:
+        return model.dataset.test
+    try:
+        return _load_dataset(model.dataset_name, 0).test
+    except ExplorerError as error:
+        st.caption(f"Test-set views need the dataset {model.dataset_name!r}: {error}")
+        return None
+
+
+def network_input(model: Inspected, original: np.ndarray) -> np.ndarray:
+    """The picture as the network sees it, float32 (H, W, C) in [0, 1]."""
+    return predict.prepare_image(original, model.spec.input_shape, model.preprocessing)
+
+
+def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray) -> np.ndarray:
+    """Raw input, what the network sees, and the class probabilities; returns the probabilities."""
+    probabilities = explain.probabilities(model.spec, model.variables, prepared[None])[0]
+    best = int(np.argmax(probabilities))
+    columns = st.columns([1, 1, 2])
+    columns[0].plotly_chart(
+        figures.image_figure(original.astype(np.float32) / 255.0, "Your input", 300),
+        width="stretch",
+    )
+    columns[1].plotly_chart(
+        figures.image_figure(prepared, "What the network sees", 300), width="stretch"
+    )
+    columns[2].plotly_chart(
+        figures.counts_figure(
+            model.class_names,
+            probabilities,
+            f"Softmax probabilities: “{model.class_names[best]}” ({probabilities[best]:.1%})",
+            percent=True,
+        ),
+        width="stretch",
+    )
+    return probabilities
+
+
+def show_stages(model: Inspected, prepared: np.ndarray) -> None:
+    """Every stage of the forward pass, in order, with its shape."""
+    for stage in explain.forward_stages(model.spec, model.variables, prepared):
+        shape = "×".join(map(str, stage.values.shape))
+        with st.expander(f"{stage.title} — {shape}", expanded=stage.key in ("conv1", "act1")):
+            if stage.values.ndim == 3:
+                names = [f"{index + 1}" for index in range(stage.values.shape[-1])]
+                st.plotly_chart(
+                    figures.map_grid_figure(stage.values, names, height=420), width="stretch"
+                )
+            elif stage.key == "logits":
+                st.plotly_chart(
+                    figures.counts_figure(model.class_names, stage.values, "Logits"),
+                    width="stretch",
+                )
+            else:
+                st.plotly_chart(
+                    figures.counts_figure(
+                        [str(i) for i in range(len(stage.values))], stage.values, ""
+                    ),
+                    width="stretch",
+                )
+
+
+def _conv_stage_keys(model: Inspected) -> list[str]:
+    return [
+        key for key in explain.stage_keys(model.spec) if key[:-1] in ("conv", "bn", "act", "pool")
+    ]
+
+
+@st.fragment
+def receptive_field(model: Inspected, prepared: np.ndarray) -> None:
+    """Pick a unit; see its theoretical window and its effective (gradient) field."""
+    stages = {
+        stage.key: stage.values
+        for stage in explain.forward_stages(model.spec, model.variables, prepared)
+    }
+    keys = _conv_stage_keys(model)
+    columns = st.columns(4)
+    stage = columns[0].selectbox("Stage", keys, index=min(2, len(keys) - 1), key="rf_stage")
+    maps = stages[stage]
+    filter_index = columns[1].number_input("Map", 1, maps.shape[-1], 1, key="rf_filter") - 1
+    row = columns[2].slider("Row", 0, maps.shape[0] - 1, maps.shape[0] // 2, key="rf_row")
+    col = columns[3].slider("Column", 0, maps.shape[1] - 1, maps.shape[1] // 2, key="rf_col")
+    window = explain.receptive_window(model.spec, stage, row, col)
+    field = explain.effective_receptive_field(
+        model.spec, model.variables, prepared, stage, int(filter_index), row, col
+    )
+    left, right = st.columns(2)
+    theory = figures.image_figure(prepared, f"Theoretical window: {window.size}×{window.size}", 360)
+    figures.outline_window(theory, int(window.top), int(window.left), window.size)
+    left.plotly_chart(theory, width="stretch")
+    effective = figures.overlay_figure(prepared, field, "Effective field: |d unit / d input|")
+    figures.outline_window(effective, int(window.top), int(window.left), window.size)
+    right.plotly_chart(effective, width="stretch")
+    st.caption(
+        f"Unit value {maps[row, col, int(filter_index)]:.3f}. The effective field is usually "
+        "smaller and centred; it is all zero when a ReLU unit is switched off (value 0)."
+    )
+
+
+def learned_filters(model: Inspected) -> None:
+    """First-layer kernels as images and their frequency responses; deeper kernels per channel."""
+    try:
+        kernels = explain.first_layer_kernels(model.variables)
+    except ExplorerError as error:
+        st.info(str(error))
+        return
+    names = [str(i + 1) for i in range(kernels.shape[-1])]
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.map_grid_figure(kernels.mean(axis=2), names, "First-layer kernels", height=420),
+        width="stretch",
+    )
+    responses = np.stack(
+        [
+            frequency.kernel_frequency_response(kernels.mean(axis=2)[..., i], (32, 32))
+            for i in range(kernels.shape[-1])
+        ],
+        axis=-1,
+    )
+    right.plotly_chart(
+        figures.map_grid_figure(
+            responses, names, "Their frequency responses", colorscale="viridis", height=420
+        ),
+        width="stretch",
+    )
+    deeper = [key for key in model.variables["params"] if key.startswith("conv") and key != "conv1"]
+    if deeper:
+        columns = st.columns(2)
+        layer = columns[0].selectbox("Deeper layer", deeper, key="deep_layer")
+        weights = np.asarray(model.variables["params"][layer]["kernel"])
+        unit = columns[1].number_input("Filter", 1, weights.shape[-1], 1, key="deep_filter") - 1
+        channel_names = [f"in {i + 1}" for i in range(weights.shape[2])]
+        st.plotly_chart(
+            figures.map_grid_figure(
+                weights[..., int(unit)],
+                channel_names,
+                f"{layer} filter {int(unit) + 1}: one {weights.shape[0]}×{weights.shape[1]} slice "
+                "per input channel",
+            ),  # fmt: skip
+            width="stretch",
+        )
+
+
+@st.fragment
+def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> None:
+    """Saliency, Grad-CAM and occlusion for a chosen class, overlaid on the input."""
+    columns = st.columns(3)
+    class_index = columns[0].selectbox(
+        "Explain class",
+        range(len(model.class_names)),
+        index=int(np.argmax(probabilities)),
+        format_func=lambda i: f"{model.class_names[i]} ({probabilities[i]:.1%})",
+        key="why_class",
+    )
+    blocks = len(model.spec.conv_blocks)
+    block = columns[1].slider("Grad-CAM block", 1, max(blocks, 1), max(blocks, 1), key="cam_block",
+                              disabled=blocks < 2)  # fmt: skip
+    patch = columns[2].slider("Occlusion patch (px)", 2, 12, 6, key="occlusion_patch")
+    left, middle, right = st.columns(3)
+    left.plotly_chart(
+        figures.overlay_figure(
+            prepared,
+            explain.saliency_map(model.spec, model.variables, prepared, class_index),
+            "Saliency: |d score / d pixel|",
+        ),  # fmt: skip
+        width="stretch",
+    )
+    if blocks:
+        middle.plotly_chart(
+            figures.overlay_figure(
+                prepared,
+                explain.grad_cam(model.spec, model.variables, prepared, class_index, block),
+                f"Grad-CAM, block {block}",
+            ),  # fmt: skip
+            width="stretch",
+        )
+    else:
+        middle.info("Grad-CAM needs a conv layer; this network is an MLP.")
+    right.plotly_chart(
+        figures.overlay_figure(
+            prepared,
+            explain.occlusion_map(model.spec, model.variables, prepared, class_index, patch, 2),
+            "Occlusion: probability lost when covered",
+            signed=True,
+        ),
+        width="stretch",
+    )
+
+
+@st.cache_data(max_entries=4, show_spinner="Classifying the test set…", hash_funcs={dict: id})
+def _test_probabilities(
+    label: str, _spec: ModelSpec, variables: dict, images: np.ndarray
+) -> np.ndarray:
+    return explain.probabilities(_spec, variables, images.astype(np.float32) / 255.0)
+
+
+def test_views(model: Inspected, split: datasets.Split) -> None:
+    """Confusion matrix, a gallery of any cell's images, worst mistakes, per-class accuracy."""
+    probabilities = _test_probabilities(model.label, model.spec, model.variables, split.images)
+    predictions = probabilities.argmax(axis=1)
+    names = model.class_names
+    matrix = train.confusion_matrix(split.labels, predictions, len(names))
+    st.metric(
+        "Test accuracy",
+        f"{(predictions == split.labels).mean():.2%}",
+        help=f"{len(split)} test images",
+    )
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
+    right.plotly_chart(
+        figures.counts_figure(
+            names, train.per_class_accuracy(matrix), "Accuracy per class", percent=True
+        ),
+        width="stretch",
+    )
+    columns = st.columns(2)
+    true_class = columns[0].selectbox(
+        "True class", range(len(names)), format_func=names.__getitem__, key="cm_true"
+    )
+    predicted = columns[1].selectbox(
+        "Predicted as",
+        range(len(names)),
+        index=1 % len(names),
+        format_func=names.__getitem__,
+        key="cm_pred",
+    )
+    chosen = np.flatnonzero((split.labels == true_class) & (predictions == predicted))[:24]
+    if len(chosen):
+        st.plotly_chart(
+            figures.image_gallery_figure(
+                split.images[chosen],
+                [f"{probabilities[i, predicted]:.0%}" for i in chosen],
+                f"{len(chosen)} test images of “{names[true_class]}” "
+                f"predicted as “{names[predicted]}”",
+            ),
+            width="stretch",
+        )
+    else:
+        st.caption("No test image falls in that cell.")
+    wrong = np.flatnonzero(predictions != split.labels)
+    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:16]
+    if len(worst):
+        st.plotly_chart(
+            figures.image_gallery_figure(
+                split.images[worst],
+                [
+                    f"{names[split.labels[i]]}→{names[predictions[i]]} {probabilities[i].max():.0%}"
+                    for i in worst
+                ],
+                "Most confident mistakes (true → predicted, confidence)",
+            ),
+            width="stretch",
+        )
+
+
+@st.fragment
+def unit_preferences(model: Inspected, split: datasets.Split | None) -> None:
+    """Activation maximisation and the test images that excite a unit most."""
+    keys = [key for key in explain.stage_keys(model.spec) if key.startswith("act")] + ["logits"]
+    columns = st.columns(3)
+    target = columns[0].selectbox("Layer", keys, key="wants_layer")
+    size = (
+        len(model.class_names)
+        if target == "logits"
+        else model.spec.conv_blocks[int(target[3:]) - 1].filters
+    )
+    labels = [model.class_names[u] if target == "logits" else f"map {u + 1}" for u in range(size)]
+    units = columns[1].multiselect(
+        "Units (maps or classes)",
+        list(range(size)),
+        default=list(range(min(4, size))),
+        format_func=labels.__getitem__,
+        key=f"wants_units_{target}",
+    )
+    steps = columns[2].slider("Ascent steps", 20, 400, 150, 10, key="wants_steps")
+    if not units:
+        return
+    dreams = np.stack(
+        [explain.maximise_activation(model.spec, model.variables, target, u, steps) for u in units]
+    )
+    st.plotly_chart(
+        figures.image_gallery_figure(
+            dreams, [labels[u] for u in units], "Inputs that maximise each unit", columns=8
+        ),
+        width="stretch",
+    )
+    if split is None or target == "logits":
+        return
+    subset = split.images[:2000].astype(np.float32) / 255.0
+    top = explain.top_activating(model.spec, model.variables, subset, target, count=9)
+    for unit in units:
+        st.plotly_chart(
+            figures.image_gallery_figure(
+                split.images[top[unit]],
+                [""] * 9,
+                f"Test images that excite map {unit + 1} most",
+                columns=9,
+            ),  # fmt: skip
+            width="stretch",
+        )
+
+
+def edit_network(model: Inspected, prepared: np.ndarray, split: datasets.Split | None) -> None:
+    """Replace or zero one first-layer filter and see the maps, prediction and accuracy change."""
+    try:
+        kernels = explain.first_layer_kernels(model.variables)
+    except ExplorerError as error:
+        st.info(str(error))
+        return
+    size, filters = kernels.shape[0], kernels.shape[-1]
+    presets = ["zero (switch off)"] + [
+        name
+        for name in ops.KERNEL_PRESETS
+        if size >= 3 or name in ("identity", "box blur", "gaussian blur")
+    ]
+    columns = st.columns(2)
+    unit = columns[0].number_input("First-layer filter", 1, filters, 1, key="edit_filter") - 1
+    replacement = columns[1].selectbox("Replace with", presets, key="edit_with")
+    kernel = (
+        np.zeros((size, size))
+        if replacement.startswith("zero")
+        else ops.kernel_preset(replacement, size)
+    )
+    edited = explain.replace_first_layer_filter(model.variables, int(unit), kernel)
+    before = explain.forward_stages(model.spec, model.variables, prepared)[0].values
+    after = explain.forward_stages(model.spec, edited, prepared)[0].values
+    old = explain.probabilities(model.spec, model.variables, prepared[None])[0]
+    new = explain.probabilities(model.spec, edited, prepared[None])[0]
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.image_figure(
+            before[..., int(unit)], f"Map {int(unit) + 1} before", 300, None, figures.DIVERGING
+        ),
+        width="stretch",
+    )
+    right.plotly_chart(
+        figures.image_figure(
+            after[..., int(unit)], f"Map {int(unit) + 1} after", 300, None, figures.DIVERGING
+        ),
+        width="stretch",
+    )
+    names = model.class_names
+    columns = st.columns(2)
+    columns[0].metric("Prediction before", f"{names[int(old.argmax())]} ({old.max():.1%})")
+    columns[1].metric("Prediction after", f"{names[int(new.argmax())]} ({new.max():.1%})")
+    if split is not None:
+        subset = split.images[:2000].astype(np.float32) / 255.0
+        labels = split.labels[:2000]
+        accuracy_before = (
+            explain.probabilities(model.spec, model.variables, subset).argmax(1) == labels
+        ).mean()
+        accuracy_after = (
+            explain.probabilities(model.spec, edited, subset).argmax(1) == labels
+        ).mean()
+        columns = st.columns(2)
+        columns[0].metric(f"Test accuracy before ({len(labels)} images)", f"{accuracy_before:.2%}")
+        columns[1].metric(
+            "Test accuracy after",
+            f"{accuracy_after:.2%}",
+            f"{(accuracy_after - accuracy_before) * 100:+.2f} points",
+        )
