@@ -596,7 +596,7 @@ def _progress_bar(update: Progress, width: int = 30) -> str:
         f"\repoch {update.epoch} [{'#' * filled}{'.' * (width - filled)}] "
         f"{update.step}/{update.steps_per_epoch}  {update.images_per_second:,.0f} img/s  "
         f"ETA {update.eta_seconds:,.0f} s"
-    )
+    ).ljust(90)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -658,9 +658,9 @@ def run_training(
     history: list[EpochRecord] = []
     best_variables, started = None, time.perf_counter()
     for update in fit(trainer, train, validation):
-        if show_progress:
-            print(_progress_bar(update), end="", file=sys.stderr, flush=True)
         if update.kind != "epoch":
+            if show_progress:
+                print(_progress_bar(update), end="", file=sys.stderr, flush=True)
             continue
         history.append(update.record)
         if show_progress:
