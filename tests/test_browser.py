@@ -8,6 +8,7 @@ Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -28,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-LAB_PATHS = ["image_as_numbers", "convolution", "activation_pooling", "frequency"]
+LAB_PATHS = ["image_as_numbers", "convolution", "activation_pooling", "frequency", "train"]
 
 pytestmark = pytest.mark.browser
 
@@ -44,15 +45,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url(tmp_path_factory):
     port = _free_port()
+    environment = {**os.environ, "CNN_EXPLORER_RUNS": str(tmp_path_factory.mktemp("runs"))}
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -119,8 +121,9 @@ def press_slider(tab, label: str, key: str, presses: int) -> None:
 @pytest.mark.parametrize("path", LAB_PATHS)
 def test_every_lab_loads_with_figures(page, server_url, path):
     open_lab(page, server_url, path)
-    page.locator(".js-plotly-plot").first.wait_for()
-    assert page.locator(".js-plotly-plot").count() >= 2
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=90_000
+    )
     page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
 
 
@@ -173,3 +176,23 @@ def test_broken_upload_shows_a_message(page, server_url, tmp_path):
     )
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "broken_upload.png"), full_page=True)
+
+
+def test_training_shows_live_progress_and_results(page, server_url):
+    open_lab(page, server_url, "train")
+    page.get_by_label("Dataset").click()
+    page.get_by_role("option", name="Shapes and orientations (generated)").click()
+    wait_for_app(page)
+    press_slider(page, "Epochs", "ArrowLeft", 1)
+    page.get_by_role("button", name="▶ Start training").click()
+    page.wait_for_function(
+        """() => document.body.innerText.includes('running ·')""", timeout=60_000
+    )
+    page.screenshot(path=str(SHOTS / "training_running.png"), full_page=True)
+    page.wait_for_function(
+        """() => document.body.innerText.includes('Test accuracy')""", timeout=240_000
+    )
+    wait_for_app(page)
+    assert page.get_by_text("Loss (cross-entropy)").count() >= 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "training_finished.png"), full_page=True)

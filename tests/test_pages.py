@@ -140,3 +140,23 @@ def test_settings_are_shared_between_pages():
     app.slider(key="filter_count").set_value(6).run()
     app.switch_page(str(PAGES_DIR / "3_activation_pooling.py")).run()
     assert metric(app, "Feature maps") == "26×26×6"
+
+
+def test_train_then_inspect_a_network(tmp_path, monkeypatch):
+    """Train the shapes set for one epoch on the Train page, then inspect the result."""
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    app = open_page("5_train.py", train_dataset="shapes", epochs=1, working_size=28)
+    assert not app.exception
+    assert metric(app, "Image shape") == "28×28×1"
+    app.button(key="start").click().run()
+    run = app.session_state["training_run"]
+    assert run["session"].wait(240), "training did not finish in 4 minutes"
+    app.run()
+    assert not app.exception
+    accuracy = float(metric(app, "Test accuracy").rstrip("%")) / 100
+    assert accuracy > 0.5, "six shape classes: chance is 17%"
+    assert list(tmp_path.glob("*/checkpoint.msgpack")), "the best model is saved"
+    app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
+    assert not app.exception
+    assert any(h.value.startswith("5 · Why") for h in app.header)
+    assert float(metric(app, "Test accuracy").rstrip("%")) / 100 == pytest.approx(accuracy)
