@@ -486,7 +486,9 @@ class Progress:
     ``record`` is set and ``is_best`` says whether it has the best validation accuracy
     so far). ``epoch`` is 1-based; ``call`` counts the jitted calls done in this epoch and
     ``step`` the optimisation steps. ``state`` is the current training state (on the
-    device; read it before asking for the next update, which consumes it).
+    device; read it before asking for the next update, which consumes it). ``loss`` is the
+    mean training loss of the steps this call applied (kind "step"; NaN otherwise), so a
+    live curve can grow within an epoch.
     """
 
     kind: str
@@ -499,6 +501,7 @@ class Progress:
     state: TrainState
     record: EpochRecord | None = None
     is_best: bool = False
+    loss: float = math.nan
 
 
 def _mean_or_nan(chunks: list[np.ndarray]) -> float:
@@ -559,7 +562,10 @@ def fit(
             last = now
             remaining = total_steps - epoch * per_epoch - done
             eta = remaining * config.batch_size / rate
-            yield Progress("step", epoch + 1, call + 1, done, per_epoch, rate, eta, state)
+            loss = _mean_or_nan([losses[-1]])
+            yield Progress(
+                "step", epoch + 1, call + 1, done, per_epoch, rate, eta, state, loss=loss
+            )
         val = trainer.evaluate(_model_variables(state.params, state.batch_stats), validation)
         seconds = time.perf_counter() - started
         record = EpochRecord(

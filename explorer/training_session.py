@@ -8,9 +8,12 @@ calls :meth:`~TrainingSession.start`, :meth:`~TrainingSession.stop` and
 so reading one never races with the training thread.
 
 The thread runs :func:`explorer.train.fit` in jitted calls of ``steps_per_call``
-steps, updating the snapshot after each call and checking for a stop request
-between calls. After every epoch the best-validation weights are kept (and saved
-atomically to ``checkpoint_dir`` when one is given).
+steps (by default about :data:`UPDATES_PER_EPOCH` calls per epoch), updating the
+snapshot after each call and checking for a stop request between calls. Each call
+adds a point to the live loss curve. After every epoch the best-validation weights
+are kept (and saved atomically to ``checkpoint_dir`` when one is given), and a host
+copy of the first conv layer's kernels is kept for the "filters over training" film
+strip (one more copy is taken before the first step).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from explorer.checkpoints import save_checkpoint
 from explorer.datasets import Dataset
@@ -42,6 +47,30 @@ IDLE, RUNNING, STOPPING, STOPPED, FINISHED, FAILED = (
     "idle", "running", "stopping", "stopped", "finished", "failed",
 )  # fmt: skip
 DEFAULT_STEPS_PER_CALL = 32
+UPDATES_PER_EPOCH = 10
+
+
+def live_steps_per_call(steps_per_epoch: int, updates: int = UPDATES_PER_EPOCH) -> int:
+    """Steps per jitted call giving about ``updates`` progress updates per epoch.
+
+    At most :data:`DEFAULT_STEPS_PER_CALL` (so large datasets still update often) and at
+    least 1 step; e.g. 18 steps per epoch → 2, 468 → 32.
+    """
+    return max(1, min(DEFAULT_STEPS_PER_CALL, math.ceil(steps_per_epoch / updates)))
+
+
+def first_layer_copy(params: dict) -> np.ndarray | None:
+    """Host copy of the first conv layer's kernels, float32 (k, k, C, F), read-only.
+
+    None for a model without conv layers (an MLP). The copy is independent of the
+    device buffers, which later training steps donate and overwrite.
+    """
+    conv = params.get("conv1")
+    if conv is None:
+        return None
+    kernel = np.array(conv["kernel"], dtype=np.float32)
+    kernel.setflags(write=False)
+    return kernel
 
 
 @dataclass(frozen=True)
@@ -51,7 +80,12 @@ class Snapshot:
     ``status`` is one of "idle", "running", "stopping", "stopped", "finished",
     "failed". ``epoch`` is 1-based (0 before the first call); ``step`` counts steps
     done in that epoch. ``history`` has one :class:`EpochRecord` per finished epoch
-    (train/validation loss and accuracy: the curves). ``error`` explains a failure.
+    (train/validation loss and accuracy: the curves). ``loss_points`` has one
+    (epochs done, training loss) pair per jitted call: the epochs done as a fraction
+    (e.g. 1.5 halfway through epoch 2) and the mean loss of that call's steps.
+    ``filters`` holds the first conv layer's kernels (k, k, C, F) at initialisation
+    (index 0) and after each finished epoch (index e); empty for a model without conv
+    layers. ``error`` explains a failure.
     """
 
     status: str
@@ -63,6 +97,8 @@ class Snapshot:
     eta_seconds: float = math.nan
     elapsed_seconds: float = 0.0
     history: tuple[EpochRecord, ...] = ()
+    loss_points: tuple[tuple[float, float], ...] = ()
+    filters: tuple[np.ndarray, ...] = ()
     best_val_accuracy: float | None = None
     error: str | None = None
     device: str = ""
@@ -84,12 +120,15 @@ class Snapshot:
 
 @dataclass
 class _Position:
-    """Where to continue: epoch index (0-based) and calls already run in it."""
+    """Where to continue (epoch index, 0-based, and calls already run in it), and the
+    curves and filter snapshots so far."""
 
     epoch: int = 0
     call: int = 0
     best_accuracy: float = -1.0
     history: list[EpochRecord] = field(default_factory=list)
+    loss_points: list[tuple[float, float]] = field(default_factory=list)
+    filters: list[np.ndarray] = field(default_factory=list)
 
 
 class TrainingSession:
@@ -100,7 +139,8 @@ class TrainingSession:
         spec: the model to train.
         config: hyperparameters (epochs, batch size, optimizer, seed, ...).
         checkpoint_dir: if given, the best-validation checkpoint is saved there.
-        steps_per_call: optimisation steps per jitted call (snapshot granularity).
+        steps_per_call: optimisation steps per jitted call (snapshot granularity);
+            default :func:`live_steps_per_call` of the epoch's steps.
         devices: devices to shard over (default: all of ``jax.devices()``).
 
     Raises:
@@ -113,11 +153,13 @@ class TrainingSession:
         spec: ModelSpec,
         config: TrainConfig,
         checkpoint_dir: str | Path | None = None,
-        steps_per_call: int = DEFAULT_STEPS_PER_CALL,
+        steps_per_call: int | None = None,
         devices: list | None = None,
     ):
         self.dataset, self.spec, self.config = dataset, spec, config
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        if steps_per_call is None:
+            steps_per_call = live_steps_per_call(len(dataset.train) // config.batch_size)
         self._trainer = Trainer(spec, config, len(dataset.train), devices, steps_per_call)
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -218,6 +260,9 @@ class TrainingSession:
             )
         train, validation = self._device_data
         position = self._position
+        if self._state is None:
+            self._state = self._trainer.init_state()
+            self._record_filters(self._state.params)
         updates = fit(
             self._trainer,
             train,
@@ -233,6 +278,8 @@ class TrainingSession:
                 self._record_epoch(update)
             else:
                 position.epoch, position.call = update.epoch - 1, update.call
+                done = update.epoch - 1 + update.step / update.steps_per_epoch
+                position.loss_points.append((done, update.loss))
             self._publish(update, started)
             if self._stop_requested.is_set():
                 return STOPPED
@@ -242,6 +289,7 @@ class TrainingSession:
         position = self._position
         position.epoch, position.call = update.epoch, 0
         position.history.append(update.record)
+        self._record_filters(update.state.params)
         if update.is_best:
             position.best_accuracy = update.record.val_accuracy
             variables = state_variables(update.state)
@@ -255,6 +303,14 @@ class TrainingSession:
                     dataset_metadata(self.dataset),
                     self._metrics(),
                 )
+
+    def _record_filters(self, params: dict) -> None:
+        kernels = first_layer_copy(params)
+        if kernels is None:
+            return
+        self._position.filters.append(kernels)
+        with self._lock:
+            self._snapshot = replace(self._snapshot, filters=tuple(self._position.filters))
 
     def _metrics(self) -> dict:
         history = self._position.history
@@ -276,6 +332,7 @@ class TrainingSession:
                 eta_seconds=update.eta_seconds,
                 elapsed_seconds=self._elapsed_before + time.perf_counter() - started,
                 history=tuple(self._position.history),
+                loss_points=tuple(self._position.loss_points),
                 best_val_accuracy=best if best >= 0 else None,
                 params=self._snapshot.params or count_params(update.state.params),
             )

@@ -15,7 +15,7 @@ import pytest
 
 from explorer.datasets import Dataset, load_shapes
 from explorer.errors import ExplorerError
-from explorer.model import ConvBlock, ModelSpec
+from explorer.model import ConvBlock, ModelSpec, init_variables, preset
 from explorer.train import (
     TrainConfig,
     Trainer,
@@ -27,7 +27,13 @@ from explorer.train import (
     per_class_accuracy,
     state_variables,
 )
-from explorer.training_session import FAILED, FINISHED, STOPPED, TrainingSession
+from explorer.training_session import (
+    FAILED,
+    FINISHED,
+    STOPPED,
+    TrainingSession,
+    live_steps_per_call,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_SPEC = ModelSpec((28, 28, 1), 6, (ConvBlock(8, pool_size=4),), name="small")
@@ -77,6 +83,22 @@ def test_stop_and_resume_continues_exactly(shapes):
     rest = list(fit(trainer, train, val, stopped.state, start_epoch=0, start_call=2))
     assert params_equal(state_variables(whole[-1].state), state_variables(rest[-1].state))
     assert [u.record.epoch for u in rest if u.kind == "epoch"] == [1, 2]
+
+
+def test_each_call_reports_the_mean_loss_of_its_own_steps(shapes):
+    """Calls of 4 steps against a run of one step per call (no dropout or augmentation,
+    so the random keys do not matter and both runs take the same steps)."""
+    config = TrainConfig(batch_size=32, epochs=1, seed=4)
+    grouped = run(Trainer(SMALL_SPEC, config, len(shapes.train), steps_per_call=4), shapes)
+    single = run(Trainer(SMALL_SPEC, config, len(shapes.train), steps_per_call=1), shapes)
+    step_losses = np.array([u.loss for u in single if u.kind == "step"])
+    assert len(step_losses) == 15
+    calls = [u for u in grouped if u.kind == "step"]
+    assert [u.step for u in calls] == [4, 8, 12, 15]
+    expected = [step_losses[start : start + 4].mean() for start in (0, 4, 8, 12)]
+    np.testing.assert_allclose([u.loss for u in calls], expected, rtol=1e-5)
+    assert grouped[-1].kind == "epoch" and math.isnan(grouped[-1].loss)
+    assert grouped[-1].record.train_loss == pytest.approx(step_losses.mean(), rel=1e-5)
 
 
 def test_divergence_stops_with_an_explanation_and_keeps_finite_weights(shapes):
@@ -207,6 +229,47 @@ def test_session_trains_in_the_background_and_saves_the_best(shapes, tmp_path):
     assert test.predictions.shape == (len(shapes.test),)
     with pytest.raises(ExplorerError):
         session.start()
+
+
+def test_session_records_a_loss_point_per_call_and_filters_per_epoch(shapes):
+    config = TrainConfig(batch_size=32, epochs=2, learning_rate=1e-2, seed=5)
+    session = TrainingSession(shapes, SMALL_SPEC, config, steps_per_call=5)
+    session.start()
+    assert session.wait(timeout=120)
+    snapshot = session.snapshot()
+    assert snapshot.status == FINISHED, snapshot.error
+    # 480 images / 32 = 15 steps per epoch, 3 calls of 5: six points, more than the epochs
+    done = [x for x, _ in snapshot.loss_points]
+    np.testing.assert_allclose(done, [1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2])
+    for epoch, record in enumerate(snapshot.history):
+        losses = [loss for _, loss in snapshot.loss_points[3 * epoch : 3 * epoch + 3]]
+        assert np.mean(losses) == pytest.approx(record.train_loss, rel=1e-5)
+    assert len(snapshot.filters) == 3  # initialisation + one per epoch
+    initial = init_variables(SMALL_SPEC, config.seed)["params"]["conv1"]["kernel"]
+    np.testing.assert_array_equal(snapshot.filters[0], initial)
+    best_epoch = 1 + int(np.argmax([r.val_accuracy for r in snapshot.history]))
+    np.testing.assert_array_equal(
+        snapshot.filters[best_epoch], session.best_variables["params"]["conv1"]["kernel"]
+    )
+    assert not np.allclose(snapshot.filters[0], snapshot.filters[2])
+    assert all(kernel.shape == (3, 3, 1, 8) for kernel in snapshot.filters)
+
+
+def test_session_of_an_mlp_has_no_filters_to_show(shapes):
+    spec = preset("mlp", (28, 28, 1), 6)
+    session = TrainingSession(shapes, spec, TrainConfig(batch_size=32, epochs=1))
+    session.start()
+    assert session.wait(timeout=120)
+    snapshot = session.snapshot()
+    assert snapshot.status == FINISHED and snapshot.filters == ()
+    assert len(snapshot.loss_points) > len(snapshot.history)
+
+
+@pytest.mark.parametrize(
+    ("steps_per_epoch", "expected"), [(0, 1), (5, 1), (18, 2), (100, 10), (468, 32)]
+)
+def test_live_steps_per_call_gives_about_ten_updates_per_epoch(steps_per_epoch, expected):
+    assert live_steps_per_call(steps_per_epoch) == expected
 
 
 def test_session_stop_then_resume_finishes(shapes):
