@@ -1,0 +1,70 @@
+"""Transforms against hand-made cases, and accuracy under them against a direct count."""
+
+import numpy as np
+import pytest
+
+from explorer import explain, model, robustness
+
+
+def test_shift_moves_a_pixel_diagonally():
+    images = np.zeros((2, 8, 8, 1), np.float32)
+    images[:, 2, 3] = 1.0
+    shifted = robustness.shift_batch(images, 3)
+    assert shifted[0, 5, 6, 0] == 1.0 and shifted.sum() == 2.0
+
+
+def test_rotation_by_ninety_degrees_matches_rot90():
+    rng = np.random.default_rng(0)
+    images = rng.random((3, 9, 9, 1)).astype(np.float32)
+    rotated = robustness.rotate_batch(images, 90)
+    np.testing.assert_allclose(rotated, np.rot90(images, k=1, axes=(1, 2)), atol=1e-5)
+
+
+def test_zoom_of_one_is_the_identity_and_two_enlarges_about_the_centre():
+    rng = np.random.default_rng(1)
+    images = rng.random((2, 9, 9, 1)).astype(np.float32)
+    np.testing.assert_allclose(robustness.scale_batch(images, 1.0), images, atol=1e-6)
+    dot = np.zeros((1, 9, 9, 1), np.float32)
+    dot[0, 4, 6] = 1.0  # two pixels right of the centre
+    zoomed = robustness.scale_batch(dot, 2.0)
+    assert zoomed[0, 4, 8, 0] == pytest.approx(1.0)  # now four pixels right of it
+
+
+def test_accuracy_under_shift_counts_correct_predictions():
+    spec = model.ModelSpec((8, 8, 1), 2, name="linear")
+    variables = model.init_variables(spec, seed=0)
+    images = np.random.default_rng(2).random((20, 8, 8, 1)).astype(np.float32)
+    labels = np.arange(20) % 2
+    amounts, accuracies = robustness.accuracy_under(
+        spec, variables, images, labels, "shift", [0, 2]
+    )
+    assert amounts == [0, 2]
+    moved = robustness.shift_batch(images, 2)
+    expected = (explain.probabilities(spec, variables, moved).argmax(1) == labels).mean()
+    assert accuracies[1] == pytest.approx(expected)
+
+
+def test_fixed_subset_is_repeatable_scaled_and_keeps_labels_with_their_images():
+    images = np.zeros((50, 4, 4, 1), np.uint8)
+    images[:, 0, 0, 0] = np.arange(50) * 5  # each image carries its index
+    labels = np.arange(50) % 7
+    subset, subset_labels = robustness.fixed_subset(images, labels, size=20)
+    again, _ = robustness.fixed_subset(images, labels, size=20)
+    np.testing.assert_array_equal(subset, again)
+    assert subset.shape == (20, 4, 4, 1) and subset.dtype == np.float32
+    rows = np.round(subset[:, 0, 0, 0] * 255 / 5).astype(int)
+    assert len(set(rows)) == 20 and list(rows) == sorted(rows)
+    np.testing.assert_array_equal(subset_labels, rows % 7)
+    assert subset.max() <= 1.0
+    whole, _ = robustness.fixed_subset(images, labels, size=1000)
+    assert len(whole) == 50
+
+
+def test_comparison_problem_explains_what_cannot_be_compared():
+    mnist = (28, 28, 1)
+    assert robustness.comparison_problem([mnist, mnist], ["mnist", "mnist"]) is None
+    assert robustness.comparison_problem([mnist], ["mnist"]) is None
+    shapes = robustness.comparison_problem([mnist, (32, 32, 3)], ["mnist", "cifar10"])
+    assert "28×28×1 vs 32×32×3" in shapes
+    data = robustness.comparison_problem([mnist, mnist], ["mnist", "fashion-mnist"])
+    assert "mnist vs fashion-mnist" in data
