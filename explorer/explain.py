@@ -1,5 +1,6 @@
 """Look inside a trained network: stage outputs, saliency, Grad-CAM, occlusion,
-activation maximisation, receptive fields, and edits to first-layer filters.
+activation maximisation, receptive fields, edits to first-layer filters, and how
+those filters changed over training.
 
 Images are float32 (H, W, C) in [0, 1] (one image) or (N, H, W, C) (a batch),
 as the model takes them. Conv blocks are numbered from 1, as in the model's
@@ -9,6 +10,7 @@ layer table. Every gradient function is jitted once per (spec, shapes).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -402,6 +404,31 @@ def first_layer_kernels(variables: dict) -> np.ndarray:
         return np.asarray(variables["params"]["conv1"]["kernel"], np.float32)
     except KeyError:
         raise ExplorerError("This network has no convolution layer (an MLP).") from None
+
+
+def filter_film(
+    snapshots: Sequence[np.ndarray], change: bool = False
+) -> tuple[list[np.ndarray], list[str]]:
+    """Frames and row labels of a film strip of first-layer kernels over training.
+
+    Args:
+        snapshots: kernels (k, k, C, F) at initialisation (index 0) and after each epoch.
+        change: show each epoch's change since initialisation (kernels − initial
+            kernels) instead of the weights themselves; the init row is then left out.
+
+    Returns:
+        (frames, labels): the (k, k, C, F) arrays to draw, one row each, labelled
+        "init" or "epoch e · moved p%", where p is the distance from the initial
+        kernels relative to their size, ‖K_e − K_0‖ / ‖K_0‖ (Frobenius norms).
+    """
+    start = np.asarray(snapshots[0], np.float32)
+    scale = float(np.linalg.norm(start)) or 1.0
+    frames, labels = ([], []) if change else ([start], ["init"])
+    for epoch, kernels in enumerate(snapshots[1:], start=1):
+        moved = np.asarray(kernels, np.float32) - start
+        frames.append(moved if change else np.asarray(kernels, np.float32))
+        labels.append(f"epoch {epoch} · moved {np.linalg.norm(moved) / scale:.0%}")
+    return frames, labels
 
 
 def replace_first_layer_filter(variables: dict, filter_index: int, kernel: np.ndarray) -> dict:

@@ -27,6 +27,12 @@ CHANNEL_SCALES = {
 }
 """Colour scales that show one RGB channel in its own colour."""
 
+LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+"""Distinct line colours that stay apart on a projector (theme colourways use close blues)."""
+
+FILM_FILTERS = 16
+"""Filters shown per row of :func:`filter_film_figure` (more would make tiles too small)."""
+
 _FONT = {"size": 15}
 
 
@@ -275,19 +281,29 @@ def map_grid_figure(
             hovertemplate="%{customdata[1]}<br>value %{customdata[0]:.3f}<extra></extra>",
         )
     )
-    for index, name in enumerate(names):
-        row, col = divmod(index, columns)
-        fig.add_annotation(
-            x=col * (tile_w + 1) + tile_w / 2 - 0.5,
-            y=row * (tile_h + 1) - 0.5,
-            text=name,
-            showarrow=False,
-            yanchor="bottom",
-            font={"size": 12},
-        )
+    corners = [divmod(index, columns) for index in range(len(names))]
     _image_axes(fig)
-    fig.update_layout(plot_bgcolor="white")
+    fig.update_layout(
+        plot_bgcolor="white",
+        annotations=_labels(
+            names,
+            [col * (tile_w + 1) + tile_w / 2 - 0.5 for _, col in corners],
+            [row * (tile_h + 1) - 0.5 for row, _ in corners],
+            12,
+        ),
+    )
     return _base_layout(fig, title, height or 460)
+
+
+def _labels(
+    texts: Sequence[str], xs: Sequence[float], ys: Sequence[float], size: int
+) -> list[dict]:
+    """Text labels sitting on top of (x, y), set in one go: adding annotations one at a
+    time revalidates all earlier ones each time (quadratic; seconds for a few hundred)."""
+    style = {"showarrow": False, "yanchor": "bottom", "font": {"size": size}}
+    return [
+        {"x": x, "y": y, "text": text, **style} for text, x, y in zip(texts, xs, ys, strict=True)
+    ]
 
 
 def _symmetric_floor(display: np.ndarray, colorscale: str) -> float:
@@ -414,17 +430,16 @@ def image_gallery_figure(
             picture if channels == 3 else np.repeat(picture, 3, axis=-1)
         )
     fig = image_figure(canvas, title, height=90 + rows * 110)
-    for index, caption in enumerate(captions):
-        row, col = divmod(index, columns)
-        fig.add_annotation(
-            x=col * (width + 2) + width / 2,
-            y=row * (height + gap) + gap - 0.5,
-            text=caption,
-            showarrow=False,
-            yanchor="bottom",
-            font={"size": 11},
-        )
-    fig.update_layout(margin={"t": 60})
+    corners = [divmod(index, columns) for index in range(len(captions))]
+    fig.update_layout(
+        margin={"t": 60},
+        annotations=_labels(
+            captions,
+            [col * (width + 2) + width / 2 for _, col in corners],
+            [row * (height + gap) + gap - 0.5 for row, _ in corners],
+            11,
+        ),
+    )
     return fig
 
 
@@ -458,3 +473,137 @@ def overlay_figure(
         )
     )
     return fig
+
+
+def filter_film_figure(
+    frames: Sequence[np.ndarray],
+    row_names: Sequence[str],
+    title: str = "First-layer filters over training",
+    max_filters: int = FILM_FILTERS,
+) -> go.Figure:
+    """A film strip of first-layer kernels: one row per frame (epoch), one column per filter.
+
+    Args:
+        frames: R arrays (k, k, C, F), e.g. from :func:`explorer.explain.filter_film`;
+            channels are averaged.
+        row_names: R labels, e.g. "init", "epoch 1 · moved 4%".
+        max_filters: show only the first this many filters.
+
+    Returns:
+        One heatmap of R × min(F, max_filters) tiles of k × k, separated by NaN
+        gutters: z has shape (R·(k+1)−1, F·(k+1)−1). Every tile is scaled by its own
+        largest |value| (range [−1, 1], 0 stays white); hovering shows the raw value.
+    """
+    tiles = [np.asarray(frame, np.float32).mean(axis=2)[..., :max_filters] for frame in frames]
+    size, filters = tiles[0].shape[0], tiles[0].shape[-1]
+    display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, "symmetric")
+    labels = np.full(display.shape, "", dtype=object)
+    for row, name in enumerate(row_names):
+        for col in range(filters):
+            labels[
+                row * (size + 1) : row * (size + 1) + size,
+                col * (size + 1) : col * (size + 1) + size,
+            ] = f"{name}, filter {col + 1}"
+    fig = go.Figure(
+        go.Heatmap(
+            z=display,
+            customdata=np.dstack([raw, labels]),
+            colorscale=DIVERGING,
+            zmin=-1.0,
+            zmax=1.0,
+            showscale=False,
+            hoverongaps=False,
+            hovertemplate="%{customdata[1]}<br>value %{customdata[0]:.3f}<extra></extra>",
+        )
+    )
+    _image_axes(fig)
+    fig.update_yaxes(
+        showticklabels=True,
+        tickvals=[index * (size + 1) + (size - 1) / 2 for index in range(len(tiles))],
+        ticktext=list(row_names),
+    )
+    fig.update_xaxes(
+        showticklabels=True,
+        tickvals=[index * (size + 1) + (size - 1) / 2 for index in range(filters)],
+        ticktext=[str(index + 1) for index in range(filters)],
+        title="filter",
+    )
+    fig.update_layout(plot_bgcolor="white")
+    cell = min(56, 900 // filters)  # px per tile at full page width, for the height
+    return _base_layout(fig, title, 110 + cell * len(tiles))
+
+
+def loss_curve_figure(
+    points: Sequence[tuple[float, float]],
+    epochs: Sequence[int],
+    val_losses: Sequence[float],
+    title: str = "Loss (cross-entropy)",
+    height: int = 340,
+) -> go.Figure:
+    """The live loss curve: a thin line of training loss, markers of validation loss.
+
+    Args:
+        points: (epochs done, training loss) pairs, e.g. one per jitted call; the
+            epochs done are fractional (1.5 = halfway through epoch 2).
+        epochs: 1-based finished epochs; ``val_losses`` has one loss for each, drawn
+            at the epoch's end.
+    """
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[x for x, _ in points],
+            y=[loss for _, loss in points],
+            name="training loss (per update)",
+            mode="lines",
+            line={"width": 1.5, "color": LINE_COLOURS[0]},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(epochs),
+            y=list(val_losses),
+            name="validation loss (per epoch)",
+            mode="markers",
+            marker={"size": 11, "symbol": "diamond", "color": LINE_COLOURS[1]},
+        )
+    )
+    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_yaxes(title="loss", rangemode="tozero")
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return _base_layout(fig, title, height)
+
+
+def accuracy_curves_figure(
+    amounts: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    x_title: str,
+    chance: float | None = None,
+    title: str = "Test accuracy as the images are moved",
+    height: int = 400,
+) -> go.Figure:
+    """Accuracy (fraction in [0, 1], shown as %) against a transform's amount, one line per
+    model (the legend shows even for one), with an optional dotted chance level (1 / classes)."""
+    fig = go.Figure()
+    for index, (name, values) in enumerate(series.items()):
+        colour = LINE_COLOURS[index % len(LINE_COLOURS)]
+        fig.add_trace(
+            go.Scatter(
+                x=list(amounts),
+                y=list(values),
+                name=name,
+                mode="lines+markers",
+                line={"color": colour, "width": 3},
+                marker={"size": 8},
+            )
+        )
+    if chance is not None:
+        fig.add_hline(
+            y=chance,
+            line={"dash": "dot", "color": "gray"},
+            annotation_text="chance",
+            annotation_position="bottom right",
+        )
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.25})
+    return _base_layout(fig, title, height)

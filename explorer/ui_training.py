@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, datasets, figures, model, train
+from explorer import checkpoints, datasets, explain, figures, model, train
 from explorer.errors import ExplorerError
 from explorer.training_session import TrainingSession
 
@@ -362,17 +362,11 @@ def training_controls(
         columns[3].caption("Settings changed since the last run: press Start for a new run.")
 
 
-def _curves(history: tuple) -> tuple:
-    epochs = [record.epoch for record in history]
-    losses = {
-        "training loss": [record.train_loss for record in history],
-        "validation loss": [record.val_loss for record in history],
-    }
-    accuracies = {
+def _accuracies(history: tuple) -> dict[str, list[float]]:
+    return {
         "training accuracy": [record.train_accuracy for record in history],
         "validation accuracy": [record.val_accuracy for record in history],
     }
-    return epochs, losses, accuracies
 
 
 def _format_seconds(seconds: float) -> str:
@@ -406,28 +400,69 @@ def _draw_progress() -> None:
     st.progress(snapshot.fraction_done, text=text)
     if snapshot.error:
         st.error(snapshot.error, icon="⚠️")
-    if snapshot.history:
-        epochs, losses, accuracies = _curves(snapshot.history)
+    epochs = [record.epoch for record in snapshot.history]
+    if snapshot.loss_points:
         columns = st.columns(2)
         columns[0].plotly_chart(
-            figures.line_figure(epochs, losses, "Loss (cross-entropy)", "epoch", "loss"),
+            figures.loss_curve_figure(
+                snapshot.loss_points, epochs, [record.val_loss for record in snapshot.history]
+            ),
             width="stretch",
         )
-        columns[1].plotly_chart(
-            figures.line_figure(epochs, accuracies, "Accuracy", "epoch", "fraction correct"),
-            width="stretch",
-        )
-        st.caption(
-            f"Best validation accuracy so far: {snapshot.best_val_accuracy:.2%}; that epoch's "
-            "weights are the ones kept and saved."
-        )
+        if snapshot.history:
+            columns[1].plotly_chart(
+                figures.line_figure(
+                    epochs, _accuracies(snapshot.history), "Accuracy", "epoch", "fraction correct"
+                ),
+                width="stretch",
+            )
+            st.caption(
+                f"Best validation accuracy so far: {snapshot.best_val_accuracy:.2%}; that "
+                "epoch's weights are the ones kept and saved."
+            )
+        else:
+            columns[1].caption("Validation loss and accuracy appear after each epoch.")
     elif snapshot.active:
-        st.caption("The curves appear after the first epoch (the first seconds compile the step).")
+        st.caption("The loss curve starts after the first steps (the first seconds compile them).")
+    if snapshot.filters:
+        _filter_film(snapshot.filters)
     if run.get("last_status") != snapshot.status:
         was_active = run.get("last_status") in ("running", "stopping")
         run["last_status"] = snapshot.status
         if was_active and not snapshot.active:
             st.rerun(scope="app")
+
+
+def _filter_film(filters: tuple) -> None:
+    """The first-layer kernels over training: the weights, and their change since init."""
+    channels, count = filters[0].shape[2], filters[0].shape[-1]
+    st.plotly_chart(
+        figures.filter_film_figure(
+            *explain.filter_film(filters), "First-layer filters over training"
+        ),
+        width="stretch",
+    )
+    if len(filters) > 1:
+        st.plotly_chart(
+            figures.filter_film_figure(
+                *explain.filter_film(filters, change=True), "What each epoch has added since init"
+            ),
+            width="stretch",
+        )
+    st.caption(
+        "Each row shows the same first-layer filters: first the weights, from the random "
+        "start (init) to the end of each epoch, then the change since init. Random "
+        "noise turns into edge, line and blob detectors, but in a few epochs the weights move "
+        "only a few percent (“moved”), so the change shows it first; longer runs and LeNet-5's "
+        "5×5 kernels show it in the weights too. Red weights add the pixels under them, blue "
+        "ones subtract; each tile is scaled to its own largest value."
+        + (" Colour channels are averaged." if channels > 1 else "")
+        + (
+            f" The first {figures.FILM_FILTERS} of {count} filters are shown."
+            if count > figures.FILM_FILTERS
+            else ""
+        )
+    )
 
 
 def _record_run(run: dict, evaluation: train.Evaluation) -> None:

@@ -187,3 +187,20 @@ def test_mlp_has_no_first_layer_filters():
     spec = model.preset("mlp", (28, 28, 1), 10)
     with pytest.raises(ExplorerError, match="no convolution"):
         explain.first_layer_kernels(model.init_variables(spec))
+
+
+def test_filter_film_shows_weights_or_change_with_how_far_they_moved():
+    start = np.zeros((3, 3, 1, 2), np.float32)
+    start[0, 0, 0] = [3.0, 4.0]  # ‖K_0‖ = 5
+    later = start.copy()
+    later[1, 1, 0, 0] = 1.0  # moved by 1: 20%
+    last = start * 2  # moved by 5: 100%
+    frames, labels = explain.filter_film([start, later, last])
+    assert labels == ["init", "epoch 1 · moved 20%", "epoch 2 · moved 100%"]
+    assert [frame.shape for frame in frames] == [(3, 3, 1, 2)] * 3
+    np.testing.assert_array_equal(frames[1], later)
+    changes, change_labels = explain.filter_film([start, later, last], change=True)
+    assert change_labels == labels[1:]
+    np.testing.assert_array_equal(changes[0], later - start)
+    np.testing.assert_array_equal(changes[1], start)
+    assert explain.filter_film([start], change=True) == ([], [])

@@ -235,3 +235,40 @@ def test_mnist_samples_are_28x28_white_on_black():
 def test_unknown_sample_is_a_user_error():
     with pytest.raises(ExplorerError, match="no sample"):
         samples.load_sample("lena")
+
+
+def test_filter_film_has_one_row_of_tiles_per_epoch():
+    rng = np.random.default_rng(0)
+    kernels = [rng.normal(size=(3, 3, 2, 5)).astype(np.float32) for _ in range(4)]
+    names = ["init", "epoch 1", "epoch 2", "epoch 3"]
+    fig = figures.filter_film_figure(kernels, names)
+    assert trace_types(fig) == ["Heatmap"]
+    z = np.array(fig.data[0].z, dtype=float)
+    assert z.shape == (4 * 4 - 1, 5 * 4 - 1)  # 4 rows (init + 3 epochs) of 5 tiles, 1-px gutters
+    assert list(fig.layout.yaxis.ticktext) == names
+    np.testing.assert_allclose(fig.layout.yaxis.tickvals, [1, 5, 9, 13])
+    assert np.isnan(z[3]).all() and np.isnan(z[:, 3]).all()
+    tile = kernels[2][..., 4].mean(axis=-1)  # epoch 2, filter 5, channels averaged
+    np.testing.assert_allclose(z[8:11, 16:19], tile / np.abs(tile).max(), rtol=1e-6)
+    assert figures.filter_film_figure(kernels, names, max_filters=2).data[0].z.shape == (15, 7)
+
+
+def test_loss_curve_has_a_thin_per_update_line_and_per_epoch_markers():
+    points = [(0.5, 2.0), (1.0, 1.5), (1.5, 1.2), (2.0, 1.0)]
+    fig = figures.loss_curve_figure(points, [1, 2], [1.6, 1.1])
+    assert trace_types(fig) == ["Scatter", "Scatter"]
+    line, markers = fig.data
+    assert line.mode == "lines" and list(line.x) == [0.5, 1.0, 1.5, 2.0]
+    assert list(line.y) == [2.0, 1.5, 1.2, 1.0]
+    assert markers.mode == "markers" and list(markers.x) == [1, 2]
+    assert list(markers.y) == [1.6, 1.1]
+
+
+def test_accuracy_curves_one_line_per_model_and_a_chance_level():
+    series = {"tiny CNN": [0.9, 0.8, 0.6], "mlp MLP": [0.9, 0.5, 0.2]}
+    fig = figures.accuracy_curves_figure([0, 2, 4], series, "shift", chance=0.1)
+    assert [trace.name for trace in fig.data] == ["tiny CNN", "mlp MLP"]
+    assert list(fig.data[1].x) == [0, 2, 4] and list(fig.data[1].y) == [0.9, 0.5, 0.2]
+    assert [shape.y0 for shape in fig.layout.shapes] == [0.1]
+    assert fig.layout.yaxis.tickformat == ".0%" and fig.layout.showlegend
+    assert not figures.accuracy_curves_figure([0], {"a": [1.0]}, "shift").layout.shapes
