@@ -80,6 +80,20 @@ def _digest(metadata: bytes, variables: bytes) -> str:
     return hashlib.sha256(metadata + b"\0" + variables).hexdigest()
 
 
+def fingerprint(variables: dict) -> str:
+    """A short content digest of model variables (any pytree of arrays), for cache keys.
+
+    Equal for equal structure, shapes, dtypes and values; one changed weight changes it.
+    """
+    leaves, structure = jax.tree_util.tree_flatten(jax.device_get(variables))
+    digest = hashlib.blake2b(str(structure).encode(), digest_size=16)
+    for leaf in leaves:
+        array = np.ascontiguousarray(leaf)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
 def _to_numpy(variables: dict) -> dict:
     return jax.tree_util.tree_map(np.asarray, jax.device_get(variables))
 

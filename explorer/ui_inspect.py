@@ -1,7 +1,10 @@
 """Streamlit widgets of the Inspect page: look inside a trained network.
 
 With :mod:`explorer.ui` and :mod:`explorer.ui_training` the only modules that
-import Streamlit. All maths lives in :mod:`explorer.explain`.
+import Streamlit. All maths lives in :mod:`explorer.explain` and
+:mod:`explorer.robustness`. Views that do not depend on the picture (test-set
+probabilities, unit preferences, accuracies, robustness curves) are cached per
+model (a fingerprint of its weights) and test data, so redrawing stays fast.
 """
 
 from __future__ import annotations
@@ -11,9 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from explorer import checkpoints, datasets, explain, figures, frequency, ops, predict, train
+from explorer import (
+    checkpoints,
+    datasets,
+    explain,
+    figures,
+    frequency,
+    ops,
+    predict,
+    robustness,
+    train,
+)
 from explorer.errors import ExplorerError
-from explorer.model import ModelSpec
+from explorer.model import ModelSpec, count_params
 from explorer.ui_training import TRAINING_KEY, runs_root
 
 CURRENT_RUN = "the model trained in this session"
@@ -21,7 +34,11 @@ CURRENT_RUN = "the model trained in this session"
 
 @dataclass(frozen=True)
 class Inspected:
-    """A model to inspect and where its test images come from."""
+    """A model to inspect and where its test images come from.
+
+    ``key`` fingerprints the weights and ``data_key`` names the test split it is
+    tested on; together they key the caches of picture-independent views.
+    """
 
     label: str
     spec: ModelSpec
@@ -30,6 +47,8 @@ class Inspected:
     preprocessing: str
     dataset_name: str
     dataset: datasets.Dataset | None
+    key: str
+    data_key: str
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint…")
@@ -42,23 +61,26 @@ def _load_dataset(name: str, seed: int) -> datasets.Dataset:
     return datasets.load_dataset(name, None, seed)
 
 
-def choose_model() -> Inspected | None:
-    """Pick the session's best model or a saved checkpoint; None (with advice) if there is none."""
+def _saved_checkpoints() -> list[checkpoints.CheckpointSummary]:
+    return [summary for summary in checkpoints.list_checkpoints(runs_root()) if not summary.error]
+
+
+def model_options() -> list[str]:
+    """The models there are: this session's best (once an epoch has finished), then saved ones."""
     run = st.session_state.get(TRAINING_KEY)
-    current = run["session"].best_variables if run else None
-    saved = [summary for summary in checkpoints.list_checkpoints(runs_root()) if not summary.error]
-    options = ([CURRENT_RUN] if current is not None else []) + [s.name for s in saved]
-    if not options:
-        st.info("There is no trained network yet. Train one on **5 · Train a CNN** (about a "
-                "minute on the built-in MNIST digits), then come back.")  # fmt: skip
-        return None
-    choice = st.selectbox("Network", options, key="inspect_model")
+    current = [CURRENT_RUN] if run and run["session"].best_variables is not None else []
+    return current + [summary.name for summary in _saved_checkpoints()]
+
+
+def load_model(choice: str) -> Inspected | None:
+    """The model named ``choice`` (an entry of :func:`model_options`); None after an error."""
     if choice == CURRENT_RUN:
+        run = st.session_state[TRAINING_KEY]
         session = run["session"]
-        dataset = session.dataset
+        dataset, variables = session.dataset, session.best_variables
         return Inspected(
-            CURRENT_RUN, session.spec, current, dataset.class_names, dataset.preprocessing,
-            dataset.name, dataset,
+            CURRENT_RUN, session.spec, variables, dataset.class_names, dataset.preprocessing,
+            dataset.name, dataset, checkpoints.fingerprint(variables), f"run {run['name']}",
         )  # fmt: skip
     path = checkpoints.checkpoint_path(checkpoints.run_folder(runs_root(), choice))
     try:
@@ -66,11 +88,22 @@ def choose_model() -> Inspected | None:
     except (ExplorerError, OSError) as error:
         st.error(str(error), icon="⚠️")
         return None
-    meta = checkpoint.metadata["dataset"]
+    name = checkpoint.metadata["dataset"]["name"]
     return Inspected(
         choice, checkpoint.spec, checkpoint.variables, checkpoint.class_names,
-        checkpoint.preprocessing, meta["name"], None,
+        checkpoint.preprocessing, name, None, checkpoints.fingerprint(checkpoint.variables),
+        f"{name} (split seed 0)",
     )  # fmt: skip
+
+
+def choose_model() -> Inspected | None:
+    """Pick the session's best model or a saved checkpoint; None (with advice) if there is none."""
+    options = model_options()
+    if not options:
+        st.info("There is no trained network yet. Train one on **5 · Train a CNN** (about a "
+                "minute on the built-in MNIST digits), then come back.")  # fmt: skip
+        return None
+    return load_model(st.selectbox("Network", options, key="inspect_model"))
 
 
 def test_split(model: Inspected) -> datasets.Split | None:
@@ -264,16 +297,53 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
     )
 
 
-@st.cache_data(max_entries=4, show_spinner="Classifying the test set…", hash_funcs={dict: id})
+# Cached views take the model's ``key`` and ``data_key`` (small strings) as the cache
+# key; the arguments named with a leading underscore are not hashed by Streamlit.
+
+
+@st.cache_data(max_entries=4, show_spinner="Classifying the test set…")
 def _test_probabilities(
-    label: str, _spec: ModelSpec, variables: dict, images: np.ndarray
+    key: str, data_key: str, _spec: ModelSpec, _variables: dict, _images: np.ndarray
 ) -> np.ndarray:
-    return explain.probabilities(_spec, variables, images.astype(np.float32) / 255.0)
+    return explain.probabilities(_spec, _variables, _images.astype(np.float32) / 255.0)
+
+
+@st.cache_data(max_entries=64, show_spinner="Optimising the input…")
+def _dream(
+    key: str, target: str, unit: int, steps: int, _spec: ModelSpec, _variables: dict
+) -> np.ndarray:
+    return explain.maximise_activation(_spec, _variables, target, unit, steps)
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding the most exciting test images…")
+def _top_images(
+    key: str, data_key: str, target: str, _spec: ModelSpec, _variables: dict, _images: np.ndarray
+) -> np.ndarray:
+    subset = _images.astype(np.float32) / 255.0
+    return explain.top_activating(_spec, _variables, subset, target, count=9)
+
+
+@st.cache_data(max_entries=32, show_spinner="Testing the edited network…")
+def _subset_accuracy(
+    key: str,
+    data_key: str,
+    edit: tuple[int, str] | None,
+    _spec: ModelSpec,
+    _variables: dict,
+    _images: np.ndarray,
+    _labels: np.ndarray,
+) -> float:
+    """Accuracy of the variables (the model's own, or with ``edit`` = (filter, kernel name)
+    applied: the cache tells edits apart by it)."""
+    predictions = explain.probabilities(_spec, _variables, _images.astype(np.float32) / 255.0)
+    return float((predictions.argmax(axis=1) == _labels).mean())
 
 
 def test_views(model: Inspected, split: datasets.Split) -> None:
     """Confusion matrix, a gallery of any cell's images, worst mistakes, per-class accuracy."""
-    probabilities = _test_probabilities(model.label, model.spec, model.variables, split.images)
+    probabilities = _test_probabilities(
+        model.key, model.data_key, model.spec, model.variables, split.images
+    )
     predictions = probabilities.argmax(axis=1)
     names = model.class_names
     matrix = train.confusion_matrix(split.labels, predictions, len(names))
@@ -353,7 +423,7 @@ def unit_preferences(model: Inspected, split: datasets.Split | None) -> None:
     if not units:
         return
     dreams = np.stack(
-        [explain.maximise_activation(model.spec, model.variables, target, u, steps) for u in units]
+        [_dream(model.key, target, unit, steps, model.spec, model.variables) for unit in units]
     )
     st.plotly_chart(
         figures.image_gallery_figure(
@@ -363,8 +433,9 @@ def unit_preferences(model: Inspected, split: datasets.Split | None) -> None:
     )
     if split is None or target == "logits":
         return
-    subset = split.images[:2000].astype(np.float32) / 255.0
-    top = explain.top_activating(model.spec, model.variables, subset, target, count=9)
+    top = _top_images(
+        model.key, model.data_key, target, model.spec, model.variables, split.images[:2000]
+    )
     for unit in units:
         st.plotly_chart(
             figures.image_gallery_figure(
@@ -421,14 +492,12 @@ def edit_network(model: Inspected, prepared: np.ndarray, split: datasets.Split |
     columns[0].metric("Prediction before", f"{names[int(old.argmax())]} ({old.max():.1%})")
     columns[1].metric("Prediction after", f"{names[int(new.argmax())]} ({new.max():.1%})")
     if split is not None:
-        subset = split.images[:2000].astype(np.float32) / 255.0
-        labels = split.labels[:2000]
-        accuracy_before = (
-            explain.probabilities(model.spec, model.variables, subset).argmax(1) == labels
-        ).mean()
-        accuracy_after = (
-            explain.probabilities(model.spec, edited, subset).argmax(1) == labels
-        ).mean()
+        images, labels = split.images[:2000], split.labels[:2000]
+        keys = (model.key, model.data_key)
+        accuracy_before = _subset_accuracy(*keys, None, model.spec, model.variables, images, labels)
+        accuracy_after = _subset_accuracy(
+            *keys, (int(unit), replacement), model.spec, edited, images, labels
+        )
         columns = st.columns(2)
         columns[0].metric(f"Test accuracy before ({len(labels)} images)", f"{accuracy_before:.2%}")
         columns[1].metric(
@@ -436,3 +505,109 @@ def edit_network(model: Inspected, prepared: np.ndarray, split: datasets.Split |
             f"{accuracy_after:.2%}",
             f"{(accuracy_after - accuracy_before) * 100:+.2f} points",
         )
+
+
+@st.cache_data(max_entries=32, show_spinner="Testing on moved images…")
+def _robustness_curve(
+    key: str,
+    data_key: str,
+    transform: str,
+    _spec: ModelSpec,
+    _variables: dict,
+    _images: np.ndarray,
+    _labels: np.ndarray,
+) -> list[float]:
+    return robustness.accuracy_under(_spec, _variables, _images, _labels, transform)[1]
+
+
+def _is_mlp(spec: dict | None) -> bool:
+    return bool(spec) and not spec.get("conv_blocks")
+
+
+def _contrast_default(model: Inspected, options: list[str]) -> list[str]:
+    """The newest saved model of the same dataset and the other kind (MLP vs CNN), if any."""
+    want_mlp = not model.spec.conv_blocks
+    for summary in _saved_checkpoints():
+        metadata = summary.metadata or {}
+        if (
+            summary.name in options
+            and summary.name != model.label
+            and metadata.get("dataset", {}).get("name") == model.dataset_name
+            and _is_mlp(metadata.get("spec")) != want_mlp
+        ):
+            return [summary.name]
+    return []
+
+
+def _legends(models: list[Inspected]) -> list[str]:
+    """E.g. "tiny CNN, 206,922 parameters"; the model's name is added when specs share a name."""
+    names = [m.spec.name for m in models]
+    legends = []
+    for m in models:
+        kind = "MLP" if not m.spec.conv_blocks else "CNN"
+        legend = f"{m.spec.name} {kind}, {count_params(m.variables['params']):,} parameters"
+        legends.append(legend + (f" ({m.label})" if names.count(m.spec.name) > 1 else ""))
+    return legends
+
+
+@st.fragment
+def robustness_comparison(model: Inspected) -> None:
+    """Test accuracy of up to two models as the test images are shifted, rotated or zoomed."""
+    options = model_options()
+    chosen_key = "robust_models"
+    default = None
+    if chosen_key not in st.session_state:
+        default = [model.label, *_contrast_default(model, options)]
+    elif any(choice not in options for choice in st.session_state[chosen_key]):
+        st.session_state[chosen_key] = [c for c in st.session_state[chosen_key] if c in options]
+    columns = st.columns([3, 2])
+    chosen = columns[0].multiselect(
+        "Models to compare (up to two)", options, default, max_selections=2, key=chosen_key
+    )
+    transform = columns[1].radio(
+        "Move the test images by",
+        list(robustness.TRANSFORMS),
+        horizontal=True,
+        key="robust_transform",
+    )
+    models = [loaded for loaded in map(load_model, chosen) if loaded is not None]
+    if not models:
+        st.info("Choose a model to test.")
+        return
+    problem = robustness.comparison_problem(
+        [m.spec.input_shape for m in models], [m.dataset_name for m in models]
+    )
+    if problem:
+        st.warning(problem, icon="↔️")
+        return
+    split = test_split(models[0])
+    if split is None:
+        return
+    images, labels = robustness.fixed_subset(split.images, split.labels)
+    curves = {
+        legend: _robustness_curve(
+            m.key, models[0].data_key, transform, m.spec, m.variables, images, labels
+        )
+        for legend, m in zip(_legends(models), models, strict=True)
+    }
+    _, amounts, x_title = robustness.TRANSFORMS[transform]
+    st.plotly_chart(
+        figures.accuracy_curves_figure(
+            amounts, curves, x_title, chance=1 / len(models[0].class_names)
+        ),
+        width="stretch",
+    )
+    st.caption(
+        f"Accuracy on the same {len(labels):,} test images, moved more and more. Pooling and "
+        "shared kernels let a CNN find a stroke wherever it lands, so it degrades more "
+        "gracefully under shifts than an MLP, which has one weight per pixel position."
+    )
+    has_conv = {bool(m.spec.conv_blocks) for m in models}
+    if False not in has_conv:
+        st.info(
+            "To compare with the MLP baseline, train it on **5 · Train a CNN**: choose the same "
+            "dataset, **Start from → MLP baseline** (preset “mlp”) and press Start. It is "
+            "saved automatically and appears in the list above."
+        )
+    elif True not in has_conv:
+        st.info("Add a CNN of the same dataset above to see what convolutions buy.")

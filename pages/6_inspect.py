@@ -33,8 +33,11 @@ if split is not None:
     st.header("6 · Test set: where it goes wrong")
     ui_inspect.test_views(model, split)
 
-st.header("7 · What does a unit want?")
+st.header("7 · How robust is it? CNN vs MLP")
+ui_inspect.robustness_comparison(model)
+
+st.header("8 · What does a unit want?")
 ui_inspect.unit_preferences(model, split)
 
-st.header("8 · Edit the network")
+st.header("9 · Edit the network")
 ui_inspect.edit_network(model, prepared, split)

@@ -114,3 +114,17 @@ def test_list_delete_and_import(tmp_path, variables):
         import_checkpoint(tmp_path, "bad", data[:-10])
     assert not (tmp_path / "bad").exists()
     assert list_checkpoints(tmp_path / "missing") == []
+
+
+def test_fingerprint_tells_weights_apart_and_survives_a_round_trip(tmp_path, variables):
+    key = checkpoints.fingerprint(variables)
+    assert checkpoints.fingerprint(jax.tree_util.tree_map(np.copy, variables)) == key
+    saved = save_checkpoint(tmp_path / "run", variables, SPEC, DATASET, {})
+    assert checkpoints.fingerprint(checkpoints.load_checkpoint(saved).variables) == key
+    nudged = jax.tree_util.tree_map(np.copy, variables)
+    nudged["params"]["conv1"]["kernel"][0, 0, 0, 0] += 1e-6
+    assert checkpoints.fingerprint(nudged) != key
+    reshaped = jax.tree_util.tree_map(np.ravel, variables)  # same bytes, other shapes
+    assert checkpoints.fingerprint(reshaped) != key
+    without_stats = {"params": variables["params"]}
+    assert checkpoints.fingerprint(without_stats) != key

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,6 +36,24 @@ def open_page(page: str, sample: str = "MNIST digit 3", **state) -> AppTest:
 
 def metric(app: AppTest, label: str) -> str:
     return next(m.value for m in app.metric if m.label == label)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array {"dtype", "bdata", ["shape"]}."""
+    if not isinstance(value, dict):
+        return np.array(value, dtype=float)
+    flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    shape = [int(side) for side in str(value.get("shape", len(flat))).split(",")]
+    return flat.reshape(shape)
+
+
+def chart(app: AppTest, title: str) -> dict:
+    """The plotly figure (as a dict) whose title starts with ``title``."""
+    for element in app.get("plotly_chart"):
+        figure = json.loads(element.proto.spec)
+        if figure["layout"].get("title", {}).get("text", "").startswith(title):
+            return figure
+    raise AssertionError(f"no chart titled {title!r}")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -156,7 +178,73 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     accuracy = float(metric(app, "Test accuracy").rstrip("%")) / 100
     assert accuracy > 0.5, "six shape classes: chance is 17%"
     assert list(tmp_path.glob("*/checkpoint.msgpack")), "the best model is saved"
+    # 2,400 training images / 128 = 18 steps, 2 per call: 9 loss points in the one epoch
+    loss = chart(app, "Loss (cross-entropy)")
+    assert len(loss["data"][0]["x"]) == 9 and loss["data"][0]["x"][-1] == pytest.approx(1.0)
+    assert loss["data"][1]["x"] == [1], "one validation marker per epoch"
+    film = chart(app, "First-layer filters over training")
+    assert plotly_array(film["data"][0]["z"]).shape == (2 * 4 - 1, 16 * 4 - 1), "init + epoch 1"
+    assert film["layout"]["yaxis"]["ticktext"][0] == "init"
+    change = plotly_array(chart(app, "What each epoch has added")["data"][0]["z"])
+    assert change.shape == (3, 16 * 4 - 1), "one row of 16 3×3 filters: epoch 1 − init"
+    assert any("noise turns into edge" in caption.value for caption in app.caption)
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
     assert any(h.value.startswith("5 · Why") for h in app.header)
     assert float(metric(app, "Test accuracy").rstrip("%")) / 100 == pytest.approx(accuracy)
+    robust = chart(app, "Test accuracy as the images are moved")
+    assert [trace["x"] for trace in robust["data"]] == [list(range(9))], "one model, 9 shifts"
+    tested = app.session_state["training_run"]["evaluation"].accuracy  # train.evaluate's count
+    assert robust["data"][0]["y"][0] == pytest.approx(tested), "all 300 test images, unmoved"
+    assert any("MLP baseline" in info.value for info in app.info), "says how to train the MLP"
+
+
+def _save_untrained(root: Path, name: str, preset: str, shape: tuple, dataset: str) -> dict:
+    """A checkpoint of freshly initialised weights (what matters here is the plumbing)."""
+    from explorer import checkpoints, model
+    from explorer.datasets import SHAPE_CLASSES
+
+    spec = model.preset(preset, shape, len(SHAPE_CLASSES))
+    variables = model.init_variables(spec, seed=len(name))
+    meta = {"name": dataset, "class_names": list(SHAPE_CLASSES), "preprocessing": "resize"}
+    checkpoints.save_checkpoint(root / name, variables, spec, meta, {})
+    return {"spec": spec, "variables": variables}
+
+
+def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path, monkeypatch):
+    from explorer import datasets, model, robustness
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    _save_untrained(tmp_path, "colour-cnn", "tiny", (32, 32, 3), "cifar10")
+    mlp = _save_untrained(tmp_path, "shapes-mlp", "mlp", (28, 28, 1), "shapes")
+    cnn = _save_untrained(tmp_path, "shapes-cnn", "tiny", (28, 28, 1), "shapes")
+    for age, name in enumerate(["shapes-cnn", "shapes-mlp", "colour-cnn"]):  # newest first
+        os.utime(tmp_path / name / "checkpoint.msgpack", (1e9 - age, 1e9 - age))
+    app = open_page("6_inspect.py")
+    assert not app.exception
+    assert app.selectbox(key="inspect_model").value == "shapes-cnn"
+    assert app.multiselect(key="robust_models").value == ["shapes-cnn", "shapes-mlp"]
+    figure = chart(app, "Test accuracy as the images are moved")
+    names = [trace["name"] for trace in figure["data"]]
+    cnn_params = model.count_params(cnn["variables"]["params"])
+    mlp_params = model.count_params(mlp["variables"]["params"])
+    assert names == [
+        f"tiny CNN, {cnn_params:,} parameters",
+        f"mlp MLP, {mlp_params:,} parameters",
+    ]
+    test = datasets.load_dataset("shapes", None, 0).test
+    images, labels = robustness.fixed_subset(test.images, test.labels)
+    for trace, reference in zip(figure["data"], (cnn, mlp), strict=True):
+        expected = robustness.accuracy_under(
+            reference["spec"], reference["variables"], images, labels, "shift"
+        )
+        assert trace["x"] == expected[0] and trace["y"] == pytest.approx(expected[1])
+    assert not any("MLP baseline" in info.value for info in app.info)
+    app.radio(key="robust_transform").set_value("rotation").run()
+    assert chart(app, "Test accuracy as the images")["data"][0]["x"] == [0, 10, 20, 30, 45, 60]
+    app.multiselect(key="robust_models").unselect("shapes-mlp").select("colour-cnn").run()
+    assert not app.exception
+    assert any("28×28×1 vs 32×32×3" in warning.value for warning in app.warning)
+    assert not [
+        element for element in app.get("plotly_chart") if "images are moved" in element.proto.spec
+    ]
