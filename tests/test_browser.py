@@ -1,13 +1,15 @@
 """End to end in a real browser: headless Chromium (Debian package) driven by Playwright.
 
 Starts the app on a free local port, opens every page, moves a control, checks
-that the output changes, draws a digit on the canvas with the mouse, and saves
+that the output changes, draws a digit on the canvas with the mouse, trains a
+short run and reads a trained network's answer to two drawings, and saves
 screenshots under ``artifacts/screenshots``. Skips with a reason where
 Chromium or Playwright is missing.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -81,6 +83,8 @@ def page(server_url):
         tab = context.new_page()
         tab.set_default_timeout(90_000)
         tab.goto(server_url)
+        # Deep links only reach app.py once it has set up the navigation: wait for it.
+        tab.get_by_text("6 · Inspect a network").first.wait_for()
         wait_for_app(tab)
         yield tab
         browser.close()
@@ -178,21 +182,104 @@ def test_broken_upload_shows_a_message(page, server_url, tmp_path):
     page.screenshot(path=str(SHOTS / "broken_upload.png"), full_page=True)
 
 
-def test_training_shows_live_progress_and_results(page, server_url):
-    open_lab(page, server_url, "train")
-    page.get_by_label("Dataset").click()
-    page.get_by_role("option", name="Shapes and orientations (generated)").click()
-    wait_for_app(page)
-    press_slider(page, "Epochs", "ArrowLeft", 1)
-    page.get_by_role("button", name="▶ Start training").click()
-    page.wait_for_function(
-        """() => document.body.innerText.includes('running ·')""", timeout=60_000
-    )
-    page.screenshot(path=str(SHOTS / "training_running.png"), full_page=True)
-    page.wait_for_function(
+def plotly_chart(tab, title: str):
+    """The plotly chart whose title contains ``title``."""
+    return tab.locator(".js-plotly-plot").filter(has=tab.locator(".gtitle", has_text=title)).first
+
+
+def start_short_training(tab, server_url: str) -> None:
+    """Start two epochs on the generated shapes (seconds per epoch on a CPU)."""
+    open_lab(tab, server_url, "train")
+    tab.get_by_label("Dataset").click()
+    tab.get_by_role("option", name="Shapes and orientations (generated)").click()
+    wait_for_app(tab)
+    press_slider(tab, "Epochs", "ArrowLeft", 1)
+    tab.get_by_role("button", name="▶ Start training").click()
+    tab.wait_for_function("""() => document.body.innerText.includes('running ·')""", timeout=60_000)
+
+
+def wait_for_results(tab) -> None:
+    tab.wait_for_function(
         """() => document.body.innerText.includes('Test accuracy')""", timeout=240_000
     )
-    wait_for_app(page)
+    wait_for_app(tab)
+
+
+def test_training_shows_live_progress_and_results(page, server_url):
+    start_short_training(page, server_url)
+    page.screenshot(path=str(SHOTS / "training_running.png"), full_page=True)
+    wait_for_results(page)
     assert page.get_by_text("Loss (cross-entropy)").count() >= 1
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "training_finished.png"), full_page=True)
+    film = plotly_chart(page, "First-layer filters over training")
+    film.scroll_into_view_if_needed()
+    film.screenshot(path=str(SHOTS / "training_filter_film.png"))
+    change = plotly_chart(page, "What each epoch has added since init")
+    change.screenshot(path=str(SHOTS / "training_filter_change.png"))
+    plotly_chart(page, "Loss (cross-entropy)").screenshot(path=str(SHOTS / "training_loss.png"))
+
+
+PREDICTION = """() => {
+    const chart = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(plot => plot.querySelector('.gtitle')?.textContent.includes('Softmax'));
+    return chart ? [chart.querySelector('.gtitle').textContent,
+                    ...[...chart.querySelectorAll('.bartext')].map(bar => bar.textContent)]
+                 : null;
+}"""
+
+
+def draw(tab, points: list[tuple[float, float]]) -> None:
+    """One mouse stroke through ``points``, given as fractions of the sidebar canvas."""
+    canvas = tab.locator("section[data-testid='stSidebar'] canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box is not None
+    xs = [box["x"] + box["width"] * x for x, _ in points]
+    ys = [box["y"] + box["height"] * y for _, y in points]
+    tab.mouse.move(xs[0], ys[0])
+    tab.mouse.down()
+    for x, y in zip(xs[1:], ys[1:], strict=True):
+        tab.mouse.move(x, y, steps=3)
+    tab.mouse.up()
+
+
+def new_prediction(tab, before: list[str] | None) -> list[str]:
+    """Wait until the probabilities differ from ``before``; return them (title, bar labels)."""
+    tab.wait_for_function(
+        f"before => {{ const now = ({PREDICTION})(); "
+        "return now !== null && JSON.stringify(now) !== JSON.stringify(before); }",
+        arg=before,
+        timeout=90_000,
+    )
+    wait_for_app(tab)
+    return tab.evaluate(PREDICTION)
+
+
+def test_a_trained_network_reads_two_drawings_differently(page, server_url):
+    open_lab(page, server_url, "inspect")
+    untrained = page.get_by_text("There is no trained network yet")
+    untrained.or_(page.get_by_text("1 · Prediction")).first.wait_for()
+    if untrained.count():
+        start_short_training(page, server_url)
+        wait_for_results(page)
+        open_lab(page, server_url, "inspect")
+    page.locator("section[data-testid='stSidebar']").get_by_text("Draw", exact=True).click()
+    wait_for_app(page)
+    draw(page, [(0.5, 0.15 + 0.07 * step) for step in range(11)])  # a vertical stroke
+    line = new_prediction(page, None)
+    assert len(line) == 1 + 6, "title and one bar label per shape class"
+    page.screenshot(path=str(SHOTS / "inspect_drawn_line.png"), full_page=True)
+    page.locator("section[data-testid='stSidebar'] canvas").last.hover()
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("Draw a digit, upload an image").wait_for()
+    circle = [(0.5 + 0.3 * math.cos(a / 12 * math.pi), 0.5 + 0.3 * math.sin(a / 12 * math.pi))
+              for a in range(25)]  # fmt: skip
+    draw(page, circle)
+    ring = new_prediction(page, line)
+    assert ring != line, "two different drawings, two different sets of probabilities"
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "inspect_drawn_circle.png"), full_page=True)
+    robust = plotly_chart(page, "Test accuracy as the images are moved")
+    robust.scroll_into_view_if_needed()
+    robust.screenshot(path=str(SHOTS / "inspect_robustness.png"))
