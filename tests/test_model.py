@@ -124,6 +124,51 @@ def test_im2col_conv_matches_lax_convolution():
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
 
 
+def _lax_conv(x, w, stride, padding):
+    top, bottom, left, right = padding
+    return jax.lax.conv_general_dilated(
+        x, w, (stride, stride), [(top, bottom), (left, right)],
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kernel_shape", "stride", "padding"),
+    [
+        ((3, 3, 1, 16), 1, (1, 1, 1, 1)),
+        ((3, 3, 16, 32), 1, (1, 1, 1, 1)),
+        ((5, 3, 3, 4), 2, (2, 0, 1, 3)),
+    ],
+    ids=["first-layer", "second-layer", "odd-shape-stride2"],
+)
+def test_im2col_conv_gradients_equal_lax_convolution_gradients(kernel_shape, stride, padding):
+    """The fast path's input and weight gradients are the reference convolution's."""
+    x = jax.random.normal(jax.random.key(0), (4, 12, 11, kernel_shape[2]))
+    w = jax.random.normal(jax.random.key(1), kernel_shape)
+    upstream = jax.random.normal(jax.random.key(2), _lax_conv(x, w, stride, padding).shape)
+
+    def weighted_sum(conv):
+        return lambda x, w: (conv(x, w, stride, padding) * upstream).sum()
+
+    ours = jax.grad(weighted_sum(im2col_conv), argnums=(0, 1))(x, w)
+    reference = jax.grad(weighted_sum(_lax_conv), argnums=(0, 1))(x, w)
+    for mine, theirs in zip(ours, reference, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_block_pool_gradient_equals_flax_pooling_gradient(kind):
+    """Without ties, max pooling routes each window's gradient to its maximum, as reduce_window."""
+    x = jax.random.normal(jax.random.key(0), (3, 8, 10, 4))
+    upstream = jax.random.normal(jax.random.key(1), (3, 4, 5, 4))
+    pool = nn.max_pool if kind == "max" else nn.avg_pool
+    ours = jax.grad(lambda x: (block_pool(x, kind, 2) * upstream).sum())(x)
+    reference = jax.grad(lambda x: (pool(x, (2, 2), strides=(2, 2)) * upstream).sum())(x)
+    np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
+    if kind == "max":
+        assert np.count_nonzero(np.asarray(ours)) == upstream.size
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_block_pool_matches_flax_pooling_and_drops_leftovers(kind):
     x = jax.random.normal(jax.random.key(0), (2, 7, 9, 3))
