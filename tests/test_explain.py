@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from explorer import explain, model
+from explorer import explain, layers, model
 from explorer.errors import ExplorerError
 
 
@@ -79,7 +79,7 @@ def test_grad_cam_equals_the_definition(tiny, digit):
     activation = stages["act2"]
 
     def score_of_activation(act):
-        pooled = model.block_pool(act[None], "max", 2)
+        pooled = layers.block_pool(act[None], "max", 2)
         flat = pooled.reshape(1, -1)
         params = variables["params"]
         hidden = jax.nn.relu(flat @ params["dense1"]["kernel"] + params["dense1"]["bias"])

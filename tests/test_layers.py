@@ -1,0 +1,94 @@
+"""The fast-path layers: values and gradients against lax convolution and Flax pooling."""
+
+import flax.linen as nn
+import jax
+import numpy as np
+import pytest
+
+from explorer.layers import block_pool, im2col_conv
+
+
+def test_im2col_conv_matches_lax_convolution():
+    x = jax.random.normal(jax.random.key(0), (2, 7, 8, 3))
+    w = jax.random.normal(jax.random.key(1), (3, 2, 3, 4))
+    ours = im2col_conv(x, w, stride=2, padding=(1, 0, 0, 2))
+    reference = jax.lax.conv_general_dilated(
+        x, w, (2, 2), [(1, 0), (0, 2)], dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
+
+
+def _lax_conv(x, w, stride, padding):
+    top, bottom, left, right = padding
+    return jax.lax.conv_general_dilated(
+        x, w, (stride, stride), [(top, bottom), (left, right)],
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kernel_shape", "stride", "padding"),
+    [
+        ((3, 3, 1, 16), 1, (1, 1, 1, 1)),
+        ((3, 3, 16, 32), 1, (1, 1, 1, 1)),
+        ((5, 3, 3, 4), 2, (2, 0, 1, 3)),
+    ],
+    ids=["first-layer", "second-layer", "odd-shape-stride2"],
+)
+def test_im2col_conv_gradients_equal_lax_convolution_gradients(kernel_shape, stride, padding):
+    """The fast path's input and weight gradients are the reference convolution's."""
+    x = jax.random.normal(jax.random.key(0), (4, 12, 11, kernel_shape[2]))
+    w = jax.random.normal(jax.random.key(1), kernel_shape)
+    upstream = jax.random.normal(jax.random.key(2), _lax_conv(x, w, stride, padding).shape)
+
+    def weighted_sum(conv):
+        return lambda x, w: (conv(x, w, stride, padding) * upstream).sum()
+
+    ours = jax.grad(weighted_sum(im2col_conv), argnums=(0, 1))(x, w)
+    reference = jax.grad(weighted_sum(_lax_conv), argnums=(0, 1))(x, w)
+    for mine, theirs in zip(ours, reference, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_block_pool_gradient_equals_flax_pooling_gradient(kind):
+    """Without ties, max pooling routes each window's gradient to its maximum, as reduce_window."""
+    x = jax.random.normal(jax.random.key(0), (3, 8, 10, 4))
+    upstream = jax.random.normal(jax.random.key(1), (3, 4, 5, 4))
+    pool = nn.max_pool if kind == "max" else nn.avg_pool
+    ours = jax.grad(lambda x: (block_pool(x, kind, 2) * upstream).sum())(x)
+    reference = jax.grad(lambda x: (pool(x, (2, 2), strides=(2, 2)) * upstream).sum())(x)
+    np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
+    if kind == "max":
+        assert np.count_nonzero(np.asarray(ours)) == upstream.size
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_block_pool_matches_flax_pooling_and_drops_leftovers(kind):
+    x = jax.random.normal(jax.random.key(0), (2, 7, 9, 3))
+    pool = nn.max_pool if kind == "max" else nn.avg_pool
+    reference = pool(x, (3, 3), strides=(3, 3), padding="VALID")
+    np.testing.assert_allclose(block_pool(x, kind, 3), reference, rtol=1e-6)
+    assert block_pool(x, kind, 3).shape == (2, 2, 3, 3)
+
+
+def test_max_pool_gradient_after_relu_equals_flax_even_with_ties_at_zero():
+    """ReLU makes many windows all-zero ties; the ReLU's zero gradient hides the tie rule."""
+    x = jax.random.normal(jax.random.key(3), (2, 6, 6, 3)) - 0.8
+    upstream = jax.random.normal(jax.random.key(4), (2, 3, 3, 3))
+    assert np.any(np.asarray(nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2))) == 0)
+
+    def weighted(pool):
+        return lambda x: (pool(nn.relu(x)) * upstream).sum()
+
+    ours = jax.grad(weighted(lambda y: block_pool(y, "max", 2)))(x)
+    reference = jax.grad(weighted(lambda y: nn.max_pool(y, (2, 2), strides=(2, 2))))(x)
+    np.testing.assert_array_equal(ours, reference)
+
+
+def test_leftover_rows_and_columns_get_zero_gradient():
+    x = jax.random.normal(jax.random.key(5), (1, 5, 7, 2))
+    grad = jax.grad(lambda x: block_pool(x, "max", 2).sum())(x)
+    assert grad.shape == x.shape
+    assert not np.any(np.asarray(grad[:, 4:])) and not np.any(np.asarray(grad[:, :, 6:]))
+    assert np.count_nonzero(np.asarray(grad)) == 2 * 3 * 2
