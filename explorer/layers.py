@@ -47,6 +47,20 @@ def _shifted_views(
     return [padded[_tap_window(i, j, stride, out_hw)] for i in range(kh) for j in range(kw)]
 
 
+def _place_tap(
+    tap_grad: jax.Array, i: int, j: int, stride: int, padded_shape: tuple[int, ...]
+) -> jax.Array:
+    """Scatter tap (i, j)'s gradient (N, out_h, out_w, C) back onto the padded input's grid.
+
+    The inverse placement of :func:`_tap_window`, written as a zero pad (interior
+    padding for strides) so that XLA fuses the sum over taps into one loop.
+    """
+    _, out_h, out_w, _ = tap_grad.shape
+    rows = (i, padded_shape[1] - i - (out_h - 1) * stride - 1, stride - 1)
+    cols = (j, padded_shape[2] - j - (out_w - 1) * stride - 1, stride - 1)
+    return jax.lax.pad(tap_grad, jnp.array(0, tap_grad.dtype), [(0, 0, 0), rows, cols, (0, 0, 0)])
+
+
 def _pad_and_size(
     x: jax.Array, kernel_hw: tuple[int, int], stride: int, padding: tuple[int, int, int, int]
 ) -> tuple[jax.Array, tuple[int, int]]:
@@ -100,10 +114,10 @@ def _conv_backward(
         kernel_grad = patches.reshape(rows, kh * kw * c_in).T @ grad_rows
     patch_grads = grad_rows @ kernel.reshape(kh * kw * c_in, c_out).T
     patch_grads = patch_grads.reshape(n, out_h, out_w, kh * kw, c_in)
-    padded_grad = jnp.zeros_like(padded)
-    for tap in range(kh * kw):
-        window = _tap_window(*divmod(tap, kw), stride, (out_h, out_w))
-        padded_grad = padded_grad.at[window].add(patch_grads[..., tap, :])
+    padded_grad = sum(
+        _place_tap(patch_grads[..., tap, :], *divmod(tap, kw), stride, padded.shape)
+        for tap in range(kh * kw)
+    )
     top, bottom, left, right = padding
     x_grad = padded_grad[:, top : padded.shape[1] - bottom, left : padded.shape[2] - right]
     return x_grad, kernel_grad.reshape(kernel.shape)
