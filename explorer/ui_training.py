@@ -117,7 +117,7 @@ def dataset_overview(dataset: datasets.Dataset) -> None:
     left.plotly_chart(
         figures.image_gallery_figure(
             dataset.train.images[indices],
-            [dataset.class_names[label] for label in dataset.train.labels[indices]],
+            _first_of_each_class([dataset.class_names[i] for i in dataset.train.labels[indices]]),
             "Two training examples of every class",
             columns=10,
         ),
@@ -128,6 +128,12 @@ def dataset_overview(dataset: datasets.Dataset) -> None:
         figures.counts_figure(dataset.class_names, counts, "Training images per class"),
         width="stretch",
     )
+
+
+def _first_of_each_class(names: list[str]) -> list[str]:
+    """Each class name once, over its first example (blank over the rest), so that long
+    names do not overlap in a gallery of small images."""
+    return [name if name not in names[:index] else "" for index, name in enumerate(names)]
 
 
 def _blocks_frame(blocks: tuple) -> pd.DataFrame:
