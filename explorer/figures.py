@@ -271,14 +271,15 @@ def map_grid_figure(
         ] = name
     fig = go.Figure(
         go.Heatmap(
-            z=display,
-            customdata=np.dstack([raw, labels]),
+            z=display.astype(np.float32),
+            customdata=raw.astype(np.float32),
+            text=labels,
             colorscale=colorscale,
             showscale=False,
             zmin=_symmetric_floor(display, colorscale) if scaling == "symmetric" else None,
             zmax=1.0 if scaling == "symmetric" else None,
             hoverongaps=False,
-            hovertemplate="%{customdata[1]}<br>value %{customdata[0]:.3f}<extra></extra>",
+            hovertemplate="%{text}<br>value %{customdata:.3f}<extra></extra>",
         )
     )
     corners = [divmod(index, columns) for index in range(len(names))]
@@ -513,7 +514,7 @@ def filter_film_figure(
             zmax=1.0,
             showscale=False,
             hoverongaps=False,
-            hovertemplate="%{customdata[1]}<br>value %{customdata[0]:.3f}<extra></extra>",
+            hovertemplate="%{text}<br>value %{customdata:.3f}<extra></extra>",
         )
     )
     _image_axes(fig)
