@@ -262,18 +262,11 @@ def map_grid_figure(
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
     display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
-    labels = np.full(display.shape, "", dtype=object)
-    for index, name in enumerate(names):
-        row, col = divmod(index, columns)
-        labels[
-            row * (tile_h + 1) : row * (tile_h + 1) + tile_h,
-            col * (tile_w + 1) : col * (tile_w + 1) + tile_w,
-        ] = name
     fig = go.Figure(
         go.Heatmap(
             z=display.astype(np.float32),
             customdata=raw.astype(np.float32),
-            text=labels,
+            text=_tile_text(display.shape, names, columns, (tile_h, tile_w)),
             colorscale=colorscale,
             showscale=False,
             zmin=_symmetric_floor(display, colorscale) if scaling == "symmetric" else None,
@@ -294,6 +287,23 @@ def map_grid_figure(
         ),
     )
     return _base_layout(fig, title, height or 460)
+
+
+def _tile_text(
+    shape: tuple[int, int], names: Sequence[str], columns: int, tile_hw: tuple[int, int]
+) -> np.ndarray:
+    """Per-cell hover names of a mosaic from :func:`tile_maps`: tile ``i`` (row-major over
+    ``columns`` tiles of ``tile_hw`` with 1-px gutters) gets ``names[i]``, gutters "".
+
+    Returns an object array of ``shape``.
+    """
+    tile_h, tile_w = tile_hw
+    text = np.full(shape, "", dtype=object)
+    for index, name in enumerate(names):
+        row, col = divmod(index, columns)
+        top, left = row * (tile_h + 1), col * (tile_w + 1)
+        text[top : top + tile_h, left : left + tile_w] = name
+    return text
 
 
 def _labels(
@@ -498,17 +508,12 @@ def filter_film_figure(
     tiles = [np.asarray(frame, np.float32).mean(axis=2)[..., :max_filters] for frame in frames]
     size, filters = tiles[0].shape[0], tiles[0].shape[-1]
     display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, "symmetric")
-    labels = np.full(display.shape, "", dtype=object)
-    for row, name in enumerate(row_names):
-        for col in range(filters):
-            labels[
-                row * (size + 1) : row * (size + 1) + size,
-                col * (size + 1) : col * (size + 1) + size,
-            ] = f"{name}, filter {col + 1}"
+    tile_names = [f"{name}, filter {col + 1}" for name in row_names for col in range(filters)]
     fig = go.Figure(
         go.Heatmap(
-            z=display,
-            customdata=np.dstack([raw, labels]),
+            z=display.astype(np.float32),
+            customdata=raw.astype(np.float32),
+            text=_tile_text(display.shape, tile_names, filters, (size, size)),
             colorscale=DIVERGING,
             zmin=-1.0,
             zmax=1.0,

@@ -215,9 +215,23 @@ def test_training_shows_live_progress_and_results(page, server_url):
     film = plotly_chart(page, "First-layer filters over training")
     film.scroll_into_view_if_needed()
     film.screenshot(path=str(SHOTS / "training_filter_film.png"))
+    assert "value" in hover_text(page, film) and "filter" in hover_text(page, film)
     change = plotly_chart(page, "What each epoch has added since init")
     change.screenshot(path=str(SHOTS / "training_filter_change.png"))
     plotly_chart(page, "Loss (cross-entropy)").screenshot(path=str(SHOTS / "training_loss.png"))
+
+
+def hover_text(page, chart) -> str:
+    """The hover label shown over a heatmap chart, trying points until one lands on a tile."""
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    assert box is not None
+    for fraction_x, fraction_y in [(0.07, 0.2), (0.13, 0.3), (0.33, 0.45), (0.55, 0.7)]:
+        page.mouse.move(box["x"] + box["width"] * fraction_x, box["y"] + box["height"] * fraction_y)
+        page.wait_for_timeout(400)
+        texts = [text for text in page.locator(".hovertext").all_text_contents() if text]
+        if texts:
+            return texts[0]
+    return ""
 
 
 PREDICTION = """() => {

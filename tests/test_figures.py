@@ -250,6 +250,10 @@ def test_filter_film_has_one_row_of_tiles_per_epoch():
     assert np.isnan(z[3]).all() and np.isnan(z[:, 3]).all()
     tile = kernels[2][..., 4].mean(axis=-1)  # epoch 2, filter 5, channels averaged
     np.testing.assert_allclose(z[8:11, 16:19], tile / np.abs(tile).max(), rtol=1e-6)
+    raw = np.asarray(fig.data[0].customdata, dtype=float)
+    np.testing.assert_allclose(raw[8:11, 16:19], tile, rtol=1e-6)  # hover shows raw values
+    assert set(np.asarray(fig.data[0].text)[8:11, 16:19].ravel()) == {f"{names[2]}, filter 5"}
+    assert "%{text}" in fig.data[0].hovertemplate and "%{customdata" in fig.data[0].hovertemplate
     assert figures.filter_film_figure(kernels, names, max_filters=2).data[0].z.shape == (15, 7)
 
 
