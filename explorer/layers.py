@@ -1,4 +1,4 @@
-"""Convolution and pooling for the training fast path, with hand-written gradients.
+"""Convolution, batch norm and pooling for the training fast path, with hand-written gradients.
 
 XLA's CPU backend runs the gradients of its native convolution and ``reduce_window``
 pooling an order of magnitude slower than the matrix products they amount to for the
@@ -7,12 +7,17 @@ gradients as ``lax.conv_general_dilated`` and Flax's ``max_pool``/``avg_pool`` (
 ``tests/test_layers.py``) with plain slices, reshapes and matrix products, which run
 well on any backend (CPU, GPU, TPU):
 
-- :func:`im2col_conv`: the forward pass is one matrix product over image patches.
-  Its ``jax.custom_vjp`` computes the weight gradient without the transposed copy
-  of the output gradient that automatic differentiation leads XLA to make (for a
-  one-channel input, as a product of stacked shifted images), and the input
-  gradient as a matrix product scattered back onto the padded input (skipped by
-  XLA when, as for the first layer, nothing needs it).
+- :func:`im2col_conv`: the forward pass is one matrix product over image patches
+  (for a one-channel input, a weighted sum of ``kh·kw`` shifted images, which
+  skips building the patches). Its ``jax.custom_vjp`` computes the weight gradient
+  without the transposed copy of the output gradient that automatic
+  differentiation leads XLA to make (for a one-channel input, as a product of
+  stacked shifted images), and the input gradient as a matrix product scattered
+  back onto the padded input (skipped by XLA when, as for the first layer, nothing
+  needs it).
+- :func:`batch_norm`: training-mode batch normalisation whose ``jax.custom_vjp`` is
+  the textbook closed form (two per-channel sums and one elementwise pass) instead
+  of automatic differentiation's chain through the mean and variance.
 - :func:`block_pool`: non-overlapping pooling as a reshape and reduction. Max
   pooling's ``jax.custom_vjp`` routes each window's gradient to the positions equal
   to its maximum with one comparison, instead of automatic differentiation's
@@ -76,7 +81,11 @@ def _conv_forward(
 ) -> tuple[jax.Array, tuple]:
     kh, kw, c_in, c_out = kernel.shape
     padded, out_hw = _pad_and_size(x, (kh, kw), stride, padding)
-    patches = jnp.concatenate(_shifted_views(padded, (kh, kw), stride, out_hw), axis=-1)
+    views = _shifted_views(padded, (kh, kw), stride, out_hw)
+    if c_in == 1:
+        taps = kernel.reshape(kh * kw, c_out)
+        return sum(view * taps[tap] for tap, view in enumerate(views)), (padded, None, kernel)
+    patches = jnp.concatenate(views, axis=-1)
     return patches @ kernel.reshape(kh * kw * c_in, c_out), (padded, patches, kernel)
 
 
@@ -84,7 +93,8 @@ def _conv_forward(
 def im2col_conv(
     x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int, int, int]
 ) -> jax.Array:
-    """2-D cross-correlation as one matrix product over patches.
+    """2-D cross-correlation as one matrix product over patches (a weighted sum of
+    shifted images when ``C_in == 1``).
 
     Args:
         x: (N, H, W, C_in).
@@ -165,3 +175,50 @@ def block_pool(x: jax.Array, kind: str, size: int) -> jax.Array:
     if kind == "max":
         return _max_pool(x, size)
     return _windows(x, size).mean(axis=(2, 4))
+
+
+def batch_statistics(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Per-channel mean and (biased) variance of (..., C) over all other axes.
+
+    The variance is E[x²] − E[x]², clamped at 0, as Flax's ``BatchNorm`` computes it
+    by default; both are (C,).
+    """
+    axes = tuple(range(x.ndim - 1))
+    mean = x.mean(axes)
+    variance = jnp.maximum(0.0, (x * x).mean(axes) - mean * mean)
+    return mean, variance
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def batch_norm(x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float) -> jax.Array:
+    """Normalise (..., C) with its own per-channel batch statistics, then scale and shift.
+
+    ``(x − mean) / sqrt(variance + epsilon) · scale + bias`` with the statistics of
+    :func:`batch_statistics`: the same values and gradients as Flax's
+    ``BatchNorm(use_running_average=False)``. ``scale`` and ``bias`` are (C,).
+    """
+    return _batch_norm_forward(x, scale, bias, epsilon)[0]
+
+
+def _batch_norm_forward(
+    x: jax.Array, scale: jax.Array, bias: jax.Array, epsilon: float
+) -> tuple[jax.Array, tuple]:
+    mean, variance = batch_statistics(x)
+    inverse_std = jax.lax.rsqrt(variance + epsilon)
+    return (x - mean) * (inverse_std * scale) + bias, (x, mean, inverse_std, scale)
+
+
+def _batch_norm_backward(
+    epsilon: float, residuals: tuple, grad: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    x, mean, inverse_std, scale = residuals
+    axes = tuple(range(x.ndim - 1))
+    count = x.size // x.shape[-1]
+    normalized = (x - mean) * inverse_std
+    bias_grad = grad.sum(axes)
+    scale_grad = (grad * normalized).sum(axes)
+    x_grad = (scale * inverse_std / count) * (count * grad - bias_grad - normalized * scale_grad)
+    return x_grad, scale_grad, bias_grad
+
+
+batch_norm.defvjp(_batch_norm_forward, _batch_norm_backward)

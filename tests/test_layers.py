@@ -1,11 +1,13 @@
-"""The fast-path layers: values and gradients against lax convolution and Flax pooling."""
+"""Fast-path layers: values and gradients against lax convolution, Flax pooling and batch norm."""
+
+from functools import partial
 
 import flax.linen as nn
 import jax
 import numpy as np
 import pytest
 
-from explorer.layers import block_pool, im2col_conv
+from explorer.layers import batch_norm, batch_statistics, block_pool, im2col_conv
 
 
 def test_im2col_conv_matches_lax_convolution():
@@ -92,3 +94,46 @@ def test_leftover_rows_and_columns_get_zero_gradient():
     assert grad.shape == x.shape
     assert not np.any(np.asarray(grad[:, 4:])) and not np.any(np.asarray(grad[:, :, 6:]))
     assert np.count_nonzero(np.asarray(grad)) == 2 * 3 * 2
+
+
+def test_batch_statistics_match_numpy():
+    x = np.random.default_rng(0).normal(3.0, 2.0, (5, 4, 3, 6)).astype(np.float32)
+    mean, variance = batch_statistics(x)
+    np.testing.assert_allclose(mean, x.mean((0, 1, 2)), rtol=1e-5)
+    np.testing.assert_allclose(variance, x.var((0, 1, 2)), rtol=1e-4)
+
+
+def _flax_batch_norm(x, scale, bias):
+    variables = {"params": {"scale": scale, "bias": bias}}
+    bn = nn.BatchNorm(use_running_average=False)
+    return bn.apply(variables, x, mutable=["batch_stats"])[0]
+
+
+def test_batch_norm_values_and_gradients_equal_flax_batch_norm():
+    """Input, scale and bias gradients of the closed form equal autodiff through Flax's."""
+    keys = jax.random.split(jax.random.key(0), 4)
+    x = 2.0 + 3.0 * jax.random.normal(keys[0], (6, 5, 7, 4))
+    scale = jax.random.normal(keys[1], (4,))
+    bias = jax.random.normal(keys[2], (4,))
+    upstream = jax.random.normal(keys[3], x.shape)
+
+    def weighted_sum(norm):
+        return lambda x, scale, bias: (norm(x, scale, bias) * upstream).sum()
+
+    np.testing.assert_allclose(
+        batch_norm(x, scale, bias, 1e-5), _flax_batch_norm(x, scale, bias), rtol=1e-5, atol=1e-5
+    )
+    ours = jax.grad(weighted_sum(partial(batch_norm, epsilon=1e-5)), argnums=(0, 1, 2))
+    reference = jax.grad(weighted_sum(_flax_batch_norm), argnums=(0, 1, 2))
+    for mine, theirs in zip(ours(x, scale, bias), reference(x, scale, bias), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_gradient_of_a_constant_channel_is_finite():
+    """A channel with zero variance (a dead filter) normalises to 0 and passes finite gradients."""
+    x = jax.numpy.ones((4, 3, 3, 2)).at[..., 1].set(jax.random.normal(jax.random.key(0), (4, 3, 3)))
+    grads = jax.grad(lambda x: batch_norm(x, jax.numpy.ones(2), jax.numpy.zeros(2), 1e-5).sum())(x)
+    assert np.isfinite(grads).all()
+    np.testing.assert_allclose(
+        batch_norm(x, jax.numpy.ones(2), jax.numpy.zeros(2), 1e-5)[..., 0], 0.0
+    )

@@ -1,5 +1,6 @@
 """Model spec: shapes, parameter counts, FLOPs and receptive fields against hand values."""
 
+import dataclasses
 from functools import partial
 
 import jax
@@ -109,6 +110,38 @@ def test_im2col_and_flax_layers_compute_the_same_network(kernel, stride, padding
     (out_fast, grads_fast), (out_flax, grads_flax) = outputs_and_gradients(params)
     np.testing.assert_allclose(out_fast, out_flax, atol=1e-5)
     jax.tree_util.tree_map(partial(np.testing.assert_allclose, atol=1e-4), grads_fast, grads_flax)
+
+
+def test_im2col_and_flax_batch_norm_train_the_same_way():
+    """Same training logits, gradients and running statistics; same evaluation with them."""
+    blocks = (ConvBlock(4, batch_norm=True, pool="max"), ConvBlock(6, batch_norm=True))
+    fast = ModelSpec((12, 12, 1), 3, blocks, (DenseLayer(5),), layer_impl="im2col")
+    flax_spec = dataclasses.replace(fast, layer_impl="flax")
+    variables = init_variables(fast, seed=3)
+    assert jax.tree_util.tree_structure(variables) == jax.tree_util.tree_structure(
+        init_variables(flax_spec, seed=3)
+    )
+    x = jax.random.uniform(jax.random.key(4), (8, 12, 12, 1))
+
+    def loss(params, spec):
+        logits, updates = Network(spec).apply(
+            {**variables, "params": params}, x, train=True, mutable=["batch_stats"]
+        )
+        return (logits**2).sum(), (logits, updates["batch_stats"])
+
+    results = [
+        jax.grad(loss, has_aux=True)(variables["params"], spec) for spec in (fast, flax_spec)
+    ]
+    (grads_fast, (logits_fast, stats_fast)), (grads_flax, (logits_flax, stats_flax)) = results
+    np.testing.assert_allclose(logits_fast, logits_flax, rtol=1e-5, atol=1e-5)
+    close = partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-4)
+    jax.tree_util.tree_map(close, grads_fast, grads_flax)
+    jax.tree_util.tree_map(close, stats_fast, stats_flax)
+    assert not np.allclose(stats_fast["bn1"]["mean"], 0.0)
+    trained = {**variables, "batch_stats": stats_fast}
+    np.testing.assert_allclose(
+        Network(fast).apply(trained, x), Network(flax_spec).apply(trained, x), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_spec_round_trips_through_a_dict():
