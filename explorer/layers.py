@@ -19,11 +19,12 @@ well on any backend (CPU, GPU, TPU):
   the textbook closed form (two per-channel sums and one elementwise pass) instead
   of automatic differentiation's chain through the mean and variance.
 - :func:`block_pool`: non-overlapping pooling as a reshape and reduction. Max
-  pooling's ``jax.custom_vjp`` routes each window's gradient to the positions equal
-  to its maximum with one comparison, instead of automatic differentiation's
-  count-and-divide. The two differ only for exact ties at the maximum inside a
-  window, where this gives every tied position the full gradient; after a ReLU,
-  ties happen at 0, where the ReLU's own gradient is 0, so training is unchanged.
+  pooling's ``jax.custom_vjp`` keeps, per window, which position (the first in
+  row-major order) holds the maximum and routes the gradient there, as XLA's
+  ``select_and_scatter`` does for ``reduce_window``, instead of automatic
+  differentiation of the reshape and reduction, which splits the gradient among tied
+  positions. Ties are common: after batch norm, every blank window of a digit holds
+  one repeated value.
 """
 
 from __future__ import annotations
@@ -143,24 +144,47 @@ def _windows(x: jax.Array, size: int) -> jax.Array:
     return x[:, : out_h * size, : out_w * size].reshape(n, out_h, size, out_w, size, c)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _max_pool(x: jax.Array, size: int) -> jax.Array:
+def _first_maximum_offset(windows: jax.Array, pooled: jax.Array) -> jax.Array:
+    """Which window position (row-major, 0..size²−1) first holds each window's maximum.
+
+    Args:
+        windows: (N, H', size, W', size, C) from :func:`_windows`.
+        pooled: (N, H', W', C), the windows' maxima.
+
+    Returns:
+        (N, H', W', C), int8 (int32 for windows of more than 128 positions).
+    """
+    size = windows.shape[2]
+    offset = jnp.zeros(pooled.shape, jnp.int8 if size * size <= 128 else jnp.int32)
+    for later in reversed(range(size * size)):
+        row, column = divmod(later, size)
+        offset = jnp.where(windows[:, :, row, :, column] == pooled, later, offset)
+    return offset
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _max_pool(x: jax.Array, size: int, leftover: tuple[int, int]) -> jax.Array:
     return _windows(x, size).max(axis=(2, 4))
 
 
-def _max_pool_forward(x: jax.Array, size: int) -> tuple[jax.Array, tuple]:
-    pooled = _max_pool(x, size)
-    return pooled, (x, pooled)
+def _max_pool_forward(
+    x: jax.Array, size: int, leftover: tuple[int, int]
+) -> tuple[jax.Array, tuple]:
+    windows = _windows(x, size)
+    pooled = windows.max(axis=(2, 4))
+    return pooled, (_first_maximum_offset(windows, pooled),)
 
 
-def _max_pool_backward(size: int, residuals: tuple, grad: jax.Array) -> tuple[jax.Array]:
-    x, pooled = residuals
-    at_maximum = _windows(x, size) == pooled[:, :, None, :, None, :]
-    window_grad = jnp.where(at_maximum, grad[:, :, None, :, None, :], 0.0)
-    n, h, w, c = x.shape
-    covered = window_grad.reshape(n, grad.shape[1] * size, grad.shape[2] * size, c)
-    leftover = ((0, 0), (0, h - covered.shape[1]), (0, w - covered.shape[2]), (0, 0))
-    return (jnp.pad(covered, leftover),)
+def _max_pool_backward(
+    size: int, leftover: tuple[int, int], residuals: tuple, grad: jax.Array
+) -> tuple[jax.Array]:
+    (winner,) = residuals
+    n, out_h, out_w, c = grad.shape
+    offsets = jnp.arange(size * size).reshape(1, 1, size, 1, size, 1)
+    at_winner = winner[:, :, None, :, None, :] == offsets
+    covered = jnp.where(at_winner, grad[:, :, None, :, None, :], 0.0)
+    covered = covered.reshape(n, out_h * size, out_w * size, c)
+    return (jnp.pad(covered, ((0, 0), (0, leftover[0]), (0, leftover[1]), (0, 0))),)
 
 
 _max_pool.defvjp(_max_pool_forward, _max_pool_backward)
@@ -173,7 +197,7 @@ def block_pool(x: jax.Array, kind: str, size: int) -> jax.Array:
     are dropped (like "VALID" pooling) and get zero gradient.
     """
     if kind == "max":
-        return _max_pool(x, size)
+        return _max_pool(x, size, (x.shape[1] % size, x.shape[2] % size))
     return _windows(x, size).mean(axis=(2, 4))
 
 

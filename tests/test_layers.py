@@ -4,6 +4,7 @@ from functools import partial
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -88,6 +89,25 @@ def test_max_pool_gradient_after_relu_equals_flax_even_with_ties_at_zero():
     np.testing.assert_array_equal(ours, reference)
 
 
+@pytest.mark.parametrize("size", [2, 3])
+def test_max_pool_gradient_goes_to_the_first_tied_maximum_as_in_flax(size):
+    """Blank image regions tie at positive values after batch norm; only one position may win."""
+    x = jnp.round(jax.random.uniform(jax.random.key(6), (2, 9, 9, 3)) * 2) / 2 + 1.0
+    upstream = jax.random.normal(jax.random.key(7), (2, 9 // size, 9 // size, 3))
+    window = (size, size)
+    ours = jax.grad(lambda x: (block_pool(x, "max", size) * upstream).sum())(x)
+    reference = jax.grad(lambda x: (nn.max_pool(x, window, strides=window) * upstream).sum())(x)
+    np.testing.assert_array_equal(ours, reference)
+    assert np.count_nonzero(np.asarray(ours)) == upstream.size
+
+
+def test_max_pool_gradient_for_a_window_of_more_than_128_positions():
+    x = jax.random.normal(jax.random.key(8), (1, 24, 25, 2))
+    ours = jax.grad(lambda x: block_pool(x, "max", 12).sum())(x)
+    reference = jax.grad(lambda x: nn.max_pool(x, (12, 12), strides=(12, 12)).sum())(x)
+    np.testing.assert_array_equal(ours, reference)
+
+
 def test_leftover_rows_and_columns_get_zero_gradient():
     x = jax.random.normal(jax.random.key(5), (1, 5, 7, 2))
     grad = jax.grad(lambda x: block_pool(x, "max", 2).sum())(x)
@@ -131,9 +151,7 @@ def test_batch_norm_values_and_gradients_equal_flax_batch_norm():
 
 def test_batch_norm_gradient_of_a_constant_channel_is_finite():
     """A channel with zero variance (a dead filter) normalises to 0 and passes finite gradients."""
-    x = jax.numpy.ones((4, 3, 3, 2)).at[..., 1].set(jax.random.normal(jax.random.key(0), (4, 3, 3)))
-    grads = jax.grad(lambda x: batch_norm(x, jax.numpy.ones(2), jax.numpy.zeros(2), 1e-5).sum())(x)
+    x = jnp.ones((4, 3, 3, 2)).at[..., 1].set(jax.random.normal(jax.random.key(0), (4, 3, 3)))
+    grads = jax.grad(lambda x: batch_norm(x, jnp.ones(2), jnp.zeros(2), 1e-5).sum())(x)
     assert np.isfinite(grads).all()
-    np.testing.assert_allclose(
-        batch_norm(x, jax.numpy.ones(2), jax.numpy.zeros(2), 1e-5)[..., 0], 0.0
-    )
+    np.testing.assert_allclose(batch_norm(x, jnp.ones(2), jnp.zeros(2), 1e-5)[..., 0], 0.0)
