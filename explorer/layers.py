@@ -7,14 +7,13 @@ gradients as ``lax.conv_general_dilated`` and Flax's ``max_pool``/``avg_pool`` (
 ``tests/test_layers.py``) with plain slices, reshapes and matrix products, which run
 well on any backend (CPU, GPU, TPU):
 
-- :func:`im2col_conv`: the forward pass is one matrix product over image patches
-  (for a one-channel input, a weighted sum of ``kh·kw`` shifted images, which
-  skips building the patches). Its ``jax.custom_vjp`` computes the weight gradient
-  without the transposed copy of the output gradient that automatic
-  differentiation leads XLA to make (for a one-channel input, as a product of
-  stacked shifted images), and the input gradient as a matrix product scattered
-  back onto the padded input (skipped by XLA when, as for the first layer, nothing
-  needs it).
+- :func:`im2col_conv`: the forward pass is matrix products over image patches
+  (for stride 1, over row patches: KH times fewer patch values than full im2col;
+  for a one-channel input, a weighted sum of ``kh·kw`` shifted images, with no
+  patches at all). Its ``jax.custom_vjp`` computes the weight gradient without the
+  transposed copy of the output gradient that automatic differentiation leads XLA
+  to make, and the input gradient as a matrix product scattered back onto the
+  padded input (skipped by XLA when, as for the first layer, nothing needs it).
 - :func:`batch_norm`: training-mode batch normalisation whose ``jax.custom_vjp`` is
   the textbook closed form (two per-channel sums and one elementwise pass) instead
   of automatic differentiation's chain through the mean and variance.
@@ -77,16 +76,31 @@ def _pad_and_size(
     return padded, (out_h, out_w)
 
 
+def _row_weights(kernel: jax.Array) -> jax.Array:
+    """(KH, KW, C_in, C_out) → (KW·C_in, KH·C_out): one column block per kernel row."""
+    kh, kw, c_in, c_out = kernel.shape
+    return kernel.transpose(1, 2, 0, 3).reshape(kw * c_in, kh * c_out)
+
+
 def _conv_forward(
     x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int, int, int]
 ) -> tuple[jax.Array, tuple]:
     kh, kw, c_in, c_out = kernel.shape
-    padded, out_hw = _pad_and_size(x, (kh, kw), stride, padding)
-    views = _shifted_views(padded, (kh, kw), stride, out_hw)
+    padded, (out_h, out_w) = _pad_and_size(x, (kh, kw), stride, padding)
     if c_in == 1:
+        views = _shifted_views(padded, (kh, kw), stride, (out_h, out_w))
         taps = kernel.reshape(kh * kw, c_out)
         return sum(view * taps[tap] for tap, view in enumerate(views)), (padded, None, kernel)
-    patches = jnp.concatenate(views, axis=-1)
+    if stride == 1:
+        n, padded_h = padded.shape[:2]
+        row_patches = jnp.concatenate([padded[:, :, j : j + out_w] for j in range(kw)], axis=-1)
+        by_kernel_row = row_patches.reshape(-1, kw * c_in) @ _row_weights(kernel)
+        by_kernel_row = by_kernel_row.reshape(n, padded_h, out_w, kh * c_out)
+        out = sum(
+            by_kernel_row[:, i : i + out_h, :, i * c_out : (i + 1) * c_out] for i in range(kh)
+        )
+        return out, (padded, row_patches, kernel)
+    patches = jnp.concatenate(_shifted_views(padded, (kh, kw), stride, (out_h, out_w)), axis=-1)
     return patches @ kernel.reshape(kh * kw * c_in, c_out), (padded, patches, kernel)
 
 
@@ -94,8 +108,17 @@ def _conv_forward(
 def im2col_conv(
     x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int, int, int]
 ) -> jax.Array:
-    """2-D cross-correlation as one matrix product over patches (a weighted sum of
-    shifted images when ``C_in == 1``).
+    """2-D cross-correlation as matrix products over image patches.
+
+    Three ways, all with the same values and gradients:
+
+    - ``C_in == 1``: a weighted sum of the ``KH·KW`` shifted images (no patches);
+    - stride 1: row patches, the ``KW`` horizontally shifted copies of the padded
+      input side by side, (N, H_pad, W_out, KW·C_in), times all kernel rows at once,
+      then the ``KH`` results summed with their vertical shifts. This builds KH times
+      fewer patch values than full im2col, for a few more multiplications (the
+      padding rows);
+    - otherwise: full im2col, (N, H_out, W_out, KH·KW·C_in) times the kernel.
 
     Args:
         x: (N, H, W, C_in).
@@ -110,15 +133,40 @@ def im2col_conv(
     return _conv_forward(x, kernel, stride, padding)[0]
 
 
-def _conv_backward(
-    stride: int, padding: tuple[int, int, int, int], residuals: tuple, grad: jax.Array
+def _row_patch_backward(
+    padded: jax.Array, row_patches: jax.Array, kernel: jax.Array, grad: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
-    padded, patches, kernel = residuals
+    """Gradients of the stride-1 row-patch convolution: (padded input, kernel)."""
+    kh, kw, c_in, c_out = kernel.shape
+    n, out_h, out_w, _ = grad.shape
+    padded_h, padded_w = padded.shape[1:3]
+    by_kernel_row = jnp.concatenate(
+        [jnp.pad(grad, ((0, 0), (i, padded_h - out_h - i), (0, 0), (0, 0))) for i in range(kh)],
+        axis=-1,
+    ).reshape(-1, kh * c_out)
+    kernel_grad = row_patches.reshape(-1, kw * c_in).T @ by_kernel_row
+    kernel_grad = kernel_grad.reshape(kw, c_in, kh, c_out).transpose(2, 0, 1, 3)
+    row_patch_grads = by_kernel_row @ _row_weights(kernel).T
+    row_patch_grads = row_patch_grads.reshape(n, padded_h, out_w, kw * c_in)
+    padded_grad = sum(
+        jnp.pad(
+            row_patch_grads[..., j * c_in : (j + 1) * c_in],
+            ((0, 0), (0, 0), (j, padded_w - out_w - j), (0, 0)),
+        )
+        for j in range(kw)
+    )
+    return padded_grad, kernel_grad
+
+
+def _full_patch_backward(
+    padded: jax.Array, patches: jax.Array | None, kernel: jax.Array, stride: int, grad: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Gradients of full im2col (or, without patches, of the one-channel weighted sum)."""
     kh, kw, c_in, c_out = kernel.shape
     n, out_h, out_w, _ = grad.shape
     rows = n * out_h * out_w
     grad_rows = grad.reshape(rows, c_out)
-    if c_in == 1:
+    if patches is None:
         taps = jnp.stack(_shifted_views(padded, (kh, kw), stride, (out_h, out_w)))
         kernel_grad = taps.reshape(kh * kw, rows) @ grad_rows
     else:
@@ -129,9 +177,20 @@ def _conv_backward(
         _place_tap(patch_grads[..., tap, :], *divmod(tap, kw), stride, padded.shape)
         for tap in range(kh * kw)
     )
+    return padded_grad, kernel_grad.reshape(kernel.shape)
+
+
+def _conv_backward(
+    stride: int, padding: tuple[int, int, int, int], residuals: tuple, grad: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    padded, patches, kernel = residuals
+    if kernel.shape[2] > 1 and stride == 1:
+        padded_grad, kernel_grad = _row_patch_backward(padded, patches, kernel, grad)
+    else:
+        padded_grad, kernel_grad = _full_patch_backward(padded, patches, kernel, stride, grad)
     top, bottom, left, right = padding
     x_grad = padded_grad[:, top : padded.shape[1] - bottom, left : padded.shape[2] - right]
-    return x_grad, kernel_grad.reshape(kernel.shape)
+    return x_grad, kernel_grad
 
 
 im2col_conv.defvjp(_conv_forward, _conv_backward)

@@ -35,8 +35,18 @@ def _lax_conv(x, w, stride, padding):
         ((3, 3, 1, 16), 1, (1, 1, 1, 1)),
         ((3, 3, 16, 32), 1, (1, 1, 1, 1)),
         ((5, 3, 3, 4), 2, (2, 0, 1, 3)),
+        ((5, 3, 3, 4), 1, (2, 0, 1, 3)),
+        ((2, 4, 5, 6), 1, (0, 1, 2, 0)),
+        ((3, 3, 1, 4), 2, (1, 0, 0, 1)),
     ],
-    ids=["first-layer", "second-layer", "odd-shape-stride2"],
+    ids=[
+        "first-layer",
+        "second-layer",
+        "odd-shape-stride2",
+        "odd-shape-stride1",
+        "even-kernel-stride1",
+        "one-channel-stride2",
+    ],
 )
 def test_im2col_conv_gradients_equal_lax_convolution_gradients(kernel_shape, stride, padding):
     """The fast path's input and weight gradients are the reference convolution's."""
