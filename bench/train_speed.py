@@ -12,14 +12,16 @@ Adam at a constant rate, no augmentation, it times in one process, alternating:
   reference.
 
 Every round times ``--steps`` steps of each after a warm-up call (compilation
-excluded; ``jax-flax``, ten times slower, only in the first three rounds). It prints
+excluded; ``jax-flax``, ten times slower, only in the first three rounds), each timed
+call after ``--settle`` idle seconds so that the previous implementation's spinning
+worker threads have gone quiet. It prints
 images/s per implementation (medians), the median over rounds of the ratio of jax to
 the faster PyTorch variant of that round, the model's forward FLOPs per image and the
 achieved training GFLOP/s (3× the forward FLOPs: forward, input and weight gradients).
 
 PyTorch is a benchmark-only dependency: ``pip install -r requirements-bench.txt``.
 
-Usage: python -m bench.train_speed [--rounds 15] [--steps 20] [--nets tiny wide]
+Usage: python -m bench.train_speed [--rounds 15] [--steps 20] [--settle 0.5] [--nets tiny wide]
 """
 
 from __future__ import annotations
@@ -123,14 +125,20 @@ def torch_runner(
     return run
 
 
-def timed_rate(run: Callable, steps: int) -> float:
-    """Images per second of one call of ``run`` (``steps`` steps of ``BATCH`` images)."""
+def timed_rate(run: Callable, steps: int, settle: float = 0.0) -> float:
+    """Images per second of one call of ``run`` (``steps`` steps of ``BATCH`` images).
+
+    Waits ``settle`` seconds first, untimed, so that the worker threads of the
+    implementation timed before (OpenMP's for PyTorch, Eigen's for XLA), which keep
+    spinning for a while after their work ends, do not compete for the cores.
+    """
+    time.sleep(settle)
     started = time.perf_counter()
     run()
     return steps * BATCH / (time.perf_counter() - started)
 
 
-def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int) -> dict:
+def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int, settle: float) -> dict:
     """Alternate the implementations for ``rounds`` rounds; medians and the ratio."""
     flax_spec = dataclasses.replace(spec, layer_impl="flax")
     runners = {
@@ -145,7 +153,7 @@ def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int) -> dict:
     for round_index in range(rounds):
         for name, run in runners.items():
             if name != "jax-flax" or round_index < FLAX_ROUNDS:
-                rates[name].append(timed_rate(run, steps))
+                rates[name].append(timed_rate(run, steps, settle))
     ratios = [
         jax_rate / max(torch_rate, cl_rate)
         for jax_rate, torch_rate, cl_rate in zip(
@@ -170,6 +178,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--settle", type=float, default=0.5, help="idle seconds before each timed call"
+    )
     parser.add_argument("--nets", nargs="+", default=["tiny", "wide"], choices=["tiny", "wide"])
     args = parser.parse_args()
 
@@ -183,12 +194,13 @@ def main() -> None:
                 "torch": f"{torch.__version__}, {torch.get_num_threads()} threads",
                 "batch": BATCH,
                 "steps_per_round": args.steps,
+                "settle_seconds": args.settle,
             }
         )
     )
     for name in args.nets:
         spec = builders[name](data.input_shape, 10)
-        print(json.dumps(benchmark(spec, images, labels, args.rounds, args.steps)))
+        print(json.dumps(benchmark(spec, images, labels, args.rounds, args.steps, args.settle)))
 
 
 if __name__ == "__main__":

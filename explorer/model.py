@@ -6,20 +6,20 @@ classifier. With no convolution blocks it is the MLP baseline. The Flax Linen
 module :class:`Network` turns a spec into a model that maps float32 NHWC images
 in [0, 1] to class logits.
 
-How convolution and pooling are computed is pluggable (``ModelSpec.layer_impl``)
-without changing the parameters or the callers:
+How convolution, batch norm and pooling are computed is pluggable
+(``ModelSpec.layer_impl``) without changing the parameters or the callers:
 
-- ``"im2col"`` (default): :mod:`explorer.layers`' convolution as one matrix product
-  over image patches and non-overlapping pooling as a reshape and reduction, both
-  with hand-written gradients. XLA's CPU backend runs them roughly ten times faster
-  than its native convolution and ``reduce_window`` pooling for the small images
-  used here.
-  Batch norm is :class:`BatchNorm`, whose training gradient is hand-written too.
+- ``"im2col"`` (default): :mod:`explorer.layers`' convolution as matrix products
+  over image patches, non-overlapping pooling as a reshape and reduction, and
+  :class:`BatchNorm`, all with hand-written gradients. XLA's CPU backend runs them
+  roughly ten times faster than its native convolution and ``reduce_window``
+  pooling for the small images used here.
 - ``"flax"``: the standard ``flax.linen.Conv``, ``max_pool``/``avg_pool`` and
-  ``BatchNorm`` layers.
+  ``BatchNorm`` layers, the reference the fast path is tested against.
 
-Both produce the same parameter tree (``conv{i}/kernel`` in HWIO layout and
-``conv{i}/bias``), so a checkpoint trained with one runs with the other.
+Both produce the same variables (``conv{i}/kernel`` in HWIO layout, ``conv{i}/bias``,
+``bn{i}`` scale, bias and running statistics), so a checkpoint trained with one runs
+with the other.
 """
 
 from __future__ import annotations
