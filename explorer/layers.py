@@ -203,22 +203,27 @@ def _windows(x: jax.Array, size: int) -> jax.Array:
     return x[:, : out_h * size, : out_w * size].reshape(n, out_h, size, out_w, size, c)
 
 
-def _first_maximum_offset(windows: jax.Array, pooled: jax.Array) -> jax.Array:
-    """Which window position (row-major, 0..size²−1) first holds each window's maximum.
+def _maximum_and_offset(windows: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Each window's maximum and which position (row-major, 0..size²−1) first holds it.
+
+    One pass over the ``size²`` positions, so XLA computes both in one loop.
 
     Args:
         windows: (N, H', size, W', size, C) from :func:`_windows`.
-        pooled: (N, H', W', C), the windows' maxima.
 
     Returns:
-        (N, H', W', C), int8 (int32 for windows of more than 128 positions).
+        The maxima (N, H', W', C), NaN where a window holds one, and their offsets,
+        (N, H', W', C) int8 (int32 for windows of more than 128 positions).
     """
     size = windows.shape[2]
-    offset = jnp.zeros(pooled.shape, jnp.int8 if size * size <= 128 else jnp.int32)
-    for later in reversed(range(size * size)):
-        row, column = divmod(later, size)
-        offset = jnp.where(windows[:, :, row, :, column] == pooled, later, offset)
-    return offset
+    maximum = windows[:, :, 0, :, 0]
+    offset = jnp.zeros(maximum.shape, jnp.int8 if size * size <= 128 else jnp.int32)
+    for position in range(1, size * size):
+        row, column = divmod(position, size)
+        value = windows[:, :, row, :, column]
+        offset = jnp.where(value > maximum, position, offset)
+        maximum = jnp.maximum(maximum, value)
+    return maximum, offset
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(1, 2))
@@ -229,19 +234,18 @@ def _max_pool(x: jax.Array, size: int, leftover: tuple[int, int]) -> jax.Array:
 def _max_pool_forward(
     x: jax.Array, size: int, leftover: tuple[int, int]
 ) -> tuple[jax.Array, tuple]:
-    windows = _windows(x, size)
-    pooled = windows.max(axis=(2, 4))
-    return pooled, (_first_maximum_offset(windows, pooled),)
+    pooled, offset = _maximum_and_offset(_windows(x, size))
+    return pooled, (offset,)
 
 
 def _max_pool_backward(
     size: int, leftover: tuple[int, int], residuals: tuple, grad: jax.Array
 ) -> tuple[jax.Array]:
-    (winner,) = residuals
+    (offset,) = residuals
     n, out_h, out_w, c = grad.shape
     offsets = jnp.arange(size * size).reshape(1, 1, size, 1, size, 1)
-    at_winner = winner[:, :, None, :, None, :] == offsets
-    covered = jnp.where(at_winner, grad[:, :, None, :, None, :], 0.0)
+    at_maximum = offset[:, :, None, :, None, :] == offsets
+    covered = jnp.where(at_maximum, grad[:, :, None, :, None, :], 0.0)
     covered = covered.reshape(n, out_h * size, out_w * size, c)
     return (jnp.pad(covered, ((0, 0), (0, leftover[0]), (0, leftover[1]), (0, 0))),)
 

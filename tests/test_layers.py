@@ -118,6 +118,13 @@ def test_max_pool_gradient_for_a_window_of_more_than_128_positions():
     np.testing.assert_array_equal(ours, reference)
 
 
+def test_max_pool_keeps_nan_so_a_diverging_run_is_noticed():
+    x = jnp.zeros((1, 4, 4, 1)).at[0, 1, 2, 0].set(jnp.nan)
+    pooled, _ = jax.vjp(lambda x: block_pool(x, "max", 2), x)
+    assert np.isnan(pooled[0, 0, 1, 0]) and np.isnan(block_pool(x, "max", 2)[0, 0, 1, 0])
+    assert np.count_nonzero(np.isnan(np.asarray(pooled))) == 1
+
+
 def test_leftover_rows_and_columns_get_zero_gradient():
     x = jax.random.normal(jax.random.key(5), (1, 5, 7, 2))
     grad = jax.grad(lambda x: block_pool(x, "max", 2).sum())(x)
