@@ -263,16 +263,13 @@ def map_grid_figure(
     columns = columns or mosaic_columns(count, height_in / width_in)
     display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
     fig = go.Figure(
-        go.Heatmap(
-            z=display.astype(np.float32),
-            customdata=raw.astype(np.float32),
-            text=_tile_text(display.shape, names, columns, (tile_h, tile_w)),
-            colorscale=colorscale,
-            showscale=False,
-            zmin=_symmetric_floor(display, colorscale) if scaling == "symmetric" else None,
-            zmax=1.0 if scaling == "symmetric" else None,
-            hoverongaps=False,
-            hovertemplate="%{text}<br>value %{customdata:.3f}<extra></extra>",
+        _mosaic_heatmap(
+            display,
+            raw,
+            _tile_text(display.shape, names, columns, (tile_h, tile_w)),
+            colorscale,
+            _symmetric_floor(display, colorscale) if scaling == "symmetric" else None,
+            1.0 if scaling == "symmetric" else None,
         )
     )
     corners = [divmod(index, columns) for index in range(len(names))]
@@ -287,6 +284,32 @@ def map_grid_figure(
         ),
     )
     return _base_layout(fig, title, height or 460)
+
+
+def _mosaic_heatmap(
+    display: np.ndarray,
+    raw: np.ndarray,
+    text: np.ndarray,
+    colorscale: str | list,
+    zmin: float | None,
+    zmax: float | None,
+) -> go.Heatmap:
+    """A tiled mosaic's heatmap: colours from ``display``, hover shows the tile name and raw value.
+
+    ``display``, ``raw`` and ``text`` share one (rows, columns) shape, NaN in the gaps
+    between tiles; numbers are sent as float32.
+    """
+    return go.Heatmap(
+        z=display.astype(np.float32),
+        customdata=raw.astype(np.float32),
+        text=text,
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        showscale=False,
+        hoverongaps=False,
+        hovertemplate="%{text}<br>value %{customdata:.3f}<extra></extra>",
+    )
 
 
 def _tile_text(
@@ -509,19 +532,8 @@ def filter_film_figure(
     size, filters = tiles[0].shape[0], tiles[0].shape[-1]
     display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, "symmetric")
     tile_names = [f"{name}, filter {col + 1}" for name in row_names for col in range(filters)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=display.astype(np.float32),
-            customdata=raw.astype(np.float32),
-            text=_tile_text(display.shape, tile_names, filters, (size, size)),
-            colorscale=DIVERGING,
-            zmin=-1.0,
-            zmax=1.0,
-            showscale=False,
-            hoverongaps=False,
-            hovertemplate="%{text}<br>value %{customdata:.3f}<extra></extra>",
-        )
-    )
+    text = _tile_text(display.shape, tile_names, filters, (size, size))
+    fig = go.Figure(_mosaic_heatmap(display, raw, text, DIVERGING, -1.0, 1.0))
     _image_axes(fig)
     fig.update_yaxes(
         showticklabels=True,
