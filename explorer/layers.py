@@ -3,9 +3,9 @@
 XLA's CPU backend runs the gradients of its native convolution and ``reduce_window``
 pooling an order of magnitude slower than the matrix products they amount to for the
 small images used here. These functions compute exactly the same values and
-gradients as ``lax.conv_general_dilated`` and Flax's ``max_pool``/``avg_pool`` (see
-``tests/test_layers.py``) with plain slices, reshapes and matrix products, which run
-well on any backend (CPU, GPU, TPU):
+gradients as ``lax.conv_general_dilated``, Flax's ``max_pool``/``avg_pool`` and Flax's
+``BatchNorm`` (see ``tests/test_layers.py``) with plain slices, reshapes and matrix
+products, which run well on any backend (CPU, GPU, TPU):
 
 - :func:`im2col_conv`: the forward pass is matrix products over image patches
   (for stride 1, over row patches: KH times fewer patch values than full im2col;
@@ -82,6 +82,11 @@ def _row_weights(kernel: jax.Array) -> jax.Array:
     return kernel.transpose(1, 2, 0, 3).reshape(kw * c_in, kh * c_out)
 
 
+def _uses_row_patches(kernel: jax.Array, stride: int) -> bool:
+    """Whether a convolution takes the row-patch path (forward and backward agree on it)."""
+    return kernel.shape[2] > 1 and stride == 1
+
+
 def _conv_forward(
     x: jax.Array, kernel: jax.Array, stride: int, padding: tuple[int, int, int, int]
 ) -> tuple[jax.Array, tuple]:
@@ -91,7 +96,7 @@ def _conv_forward(
         views = _shifted_views(padded, (kh, kw), stride, (out_h, out_w))
         taps = kernel.reshape(kh * kw, c_out)
         return sum(view * taps[tap] for tap, view in enumerate(views)), (padded, None, kernel)
-    if stride == 1:
+    if _uses_row_patches(kernel, stride):
         n, padded_h = padded.shape[:2]
         row_patches = jnp.concatenate([padded[:, :, j : j + out_w] for j in range(kw)], axis=-1)
         by_kernel_row = row_patches.reshape(-1, kw * c_in) @ _row_weights(kernel)
@@ -184,7 +189,7 @@ def _conv_backward(
     stride: int, padding: tuple[int, int, int, int], residuals: tuple, grad: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     padded, patches, kernel = residuals
-    if kernel.shape[2] > 1 and stride == 1:
+    if _uses_row_patches(kernel, stride):
         padded_grad, kernel_grad = _row_patch_backward(padded, patches, kernel, grad)
     else:
         padded_grad, kernel_grad = _full_patch_backward(padded, patches, kernel, stride, grad)

@@ -227,7 +227,9 @@ class BatchNorm(nn.Module):
     Parameters ``scale``/``bias`` and running statistics ``batch_stats`` ``mean``/``var``
     (all (C,)) as in Flax. With ``train`` it normalises (..., C) by the batch's own
     statistics and moves the running ones towards them by ``1 − momentum``;
-    otherwise it normalises by the running statistics.
+    otherwise it normalises by the running statistics. The recorded statistics and
+    the ones :func:`batch_norm` normalises by are the same expression of ``x``, so
+    XLA computes them once.
     """
 
     momentum: float = BATCH_NORM_MOMENTUM
