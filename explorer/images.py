@@ -23,11 +23,23 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 
 COLOUR_MODES = ("grayscale", "rgb")
 
+DECODABLE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+"""The only Pillow formats we open. Each is decoded inside this process by a C library;
+formats that Pillow hands to an external program (EPS/PS through Ghostscript, PDF) or
+that are rarely needed are never tried, whatever the file's name or contents claim."""
+
+READABLE_FORMATS_TEXT = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+
+UPLOAD_SUFFIXES = ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff")
+"""File-name endings the upload widgets offer; the content still decides the format."""
+
 
 def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode an image file strictly into a uint8 array.
 
-    Handles PNG, JPEG, GIF (first frame), BMP and WebP; grayscale, RGB, RGBA,
+    Opens only :data:`DECODABLE_FORMATS` (PNG, JPEG, GIF (first frame), BMP, WebP
+    and TIFF), identified by content; anything else, PostScript included, is refused
+    before a byte of it is interpreted, so no external program ever runs. Grayscale, RGB, RGBA,
     palette, CMYK and 16-bit images; EXIF orientation is applied. Transparent
     pixels are composited over black (the background of a drawn digit).
 
@@ -48,7 +60,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB."
         )
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with Image.open(io.BytesIO(data), formats=DECODABLE_FORMATS) as probe:
             width, height = probe.size
             if width * height > max_pixels:
                 raise ExplorerError(_too_large_message(width, height, max_pixels))
@@ -63,7 +75,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise ExplorerError(f"The image is too large to open safely ({error}).") from error
     except UnidentifiedImageError as error:
         raise ExplorerError(
-            "This file is not an image we can read. Use PNG, JPEG, GIF, BMP or WebP."
+            f"This file is not an image we can read. Use {READABLE_FORMATS_TEXT}."
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ExplorerError(f"The image file is damaged or truncated ({error}).") from error

@@ -27,7 +27,6 @@ LAB_PAGES = (
     ("5_train.py", "5 · Train a CNN", "🏋️"),
     ("6_inspect.py", "6 · Inspect a network", "🔬"),
 )
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 CANVAS_SIDE = 224
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
 
@@ -172,7 +171,9 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
         return None if drawing is None else (drawing, "your drawing", True)
     if source == "Upload":
         upload = st.sidebar.file_uploader(
-            "Image file (PNG, JPEG, GIF, BMP, WebP)", type=UPLOAD_TYPES, key="upload"
+            f"Image file ({images.READABLE_FORMATS_TEXT})",
+            type=list(images.UPLOAD_SUFFIXES),
+            key="upload",
         )
         if upload is None:
             return None
