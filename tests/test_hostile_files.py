@@ -67,7 +67,7 @@ def test_the_fixture_catches_pillow_starting_ghostscript(started_processes):
     with Image.open(io.BytesIO(POSTSCRIPT)) as image, pytest.raises(OSError):
         assert image.format == "EPS"
         image.load()
-    assert started_processes, "the recorder must see Pillow's attempt, or the tests below prove nothing"
+    assert started_processes, "the recorder must see the attempt, or the tests prove nothing"
 
 
 def test_an_eps_upload_is_refused_and_starts_no_process(started_processes):
