@@ -7,23 +7,32 @@ at the top.
 
 from __future__ import annotations
 
+import base64
+import functools
+import io
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from PIL import Image
 
 MAX_GRID_CELLS = 250_000
 """Cells drawn in one feature-map grid; larger maps are shown downsampled (display only)."""
 
+NUMBERS_ON_HOVER_CELLS = 64 * 64
+"""Planes with at most this many cells reach the browser as numbers (exact value on hover);
+larger ones as a colour-mapped PNG of a few KB (hover gives the position only), because
+megabytes of float JSON made every control step take seconds to draw."""
+
 DIVERGING = "RdBu_r"
 """Colour scale for signed values: blue negative, white zero, red positive."""
 
 CHANNEL_SCALES = {
-    "red": [[0, "black"], [1, "red"]],
-    "green": [[0, "black"], [1, "lime"]],
-    "blue": [[0, "black"], [1, "blue"]],
+    "red": ((0.0, "rgb(0, 0, 0)"), (1.0, "rgb(255, 0, 0)")),
+    "green": ((0.0, "rgb(0, 0, 0)"), (1.0, "rgb(0, 255, 0)")),
+    "blue": ((0.0, "rgb(0, 0, 0)"), (1.0, "rgb(0, 0, 255)")),
 }
 """Colour scales that show one RGB channel in its own colour."""
 
@@ -58,17 +67,138 @@ def _image_axes(fig: go.Figure, show_ticks: bool = False) -> None:
     )
 
 
+def colour_table(colorscale: str | tuple) -> np.ndarray:
+    """The 256 colours of a plotly colour scale (a name, or ((position, "rgb(r, g, b)"), ...)),
+    as uint8 (256, 3), sampled at 256 evenly spaced positions exactly as plotly interpolates."""
+    return _colour_table(colorscale if isinstance(colorscale, str) else _frozen(colorscale))
+
+
+def _frozen(colorscale: Sequence) -> tuple:
+    return tuple((float(position), str(colour)) for position, colour in colorscale)
+
+
+@functools.lru_cache(maxsize=32)
+def _colour_table(colorscale: str | tuple) -> np.ndarray:
+    scale = plotly.colors.get_colorscale(colorscale) if isinstance(colorscale, str) else colorscale
+    samples = plotly.colors.sample_colorscale([list(stop) for stop in scale], 256)
+    table = np.array([plotly.colors.unlabel_rgb(colour) for colour in samples], dtype=np.float64)
+    table.setflags(write=False)
+    return np.clip(np.round(table), 0, 255).astype(np.uint8)
+
+
+GUTTER_INDEX = 255
+"""Palette index of the white gaps (NaN) in an indexed image; colours use 0..254."""
+
+
+def colour_indices(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """Quantise an (H, W) array to palette indices as a heatmap colours it: ``value_range``
+    (low, high) maps to 0..254 (values outside are clipped) and NaN to :data:`GUTTER_INDEX`.
+
+    Returns uint8 (H, W).
+    """
+    values = np.asarray(values, dtype=np.float32)
+    low, high = value_range
+    span = high - low
+    position = (values - low) / span if span > 0 else np.full(values.shape, 0.5, np.float32)
+    levels = GUTTER_INDEX - 1
+    indices = np.clip(np.round(np.nan_to_num(position, nan=0.0) * levels), 0, levels)
+    indices = indices.astype(np.uint8)
+    indices[np.isnan(values)] = GUTTER_INDEX
+    return indices
+
+
+def colour_palette(colorscale: str | tuple) -> np.ndarray:
+    """The palette for :func:`colour_indices`: 255 colours of the scale, then white; (256, 3)."""
+    table = colour_table(colorscale)
+    positions = np.round(np.linspace(0, 255, GUTTER_INDEX)).astype(int)
+    return np.concatenate([table[positions], np.full((1, 3), 255, np.uint8)])
+
+
+def indexed_png_data_uri(
+    values: np.ndarray, colorscale: str | tuple, value_range: tuple[float, float]
+) -> str:
+    """An (H, W) array as a palette PNG data URI: one byte per pixel, so a colour-mapped map
+    is about a third of the size of the same image as RGB."""
+    image = Image.fromarray(colour_indices(values, value_range), "L")
+    image.putpalette(colour_palette(colorscale).ravel().tolist())  # becomes mode "P"
+    return _data_uri(image)
+
+
+def png_data_uri(rgb: np.ndarray) -> str:
+    """A uint8 (H, W, 3) image as a ``data:image/png;base64,...`` URI for plotly's Image trace."""
+    return _data_uri(Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB"))
+
+
+def _data_uri(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _png_trace(source: str, origin: tuple[int, int] = (0, 0), hover: bool = True) -> go.Image:
+    """An Image trace drawing a PNG data URI, its pixel (0, 0) at ``origin`` (row, col)."""
+    return go.Image(
+        source=source,
+        x0=origin[1],
+        y0=origin[0],
+        hovertemplate="row %{y}, col %{x}<extra></extra>" if hover else None,
+        hoverinfo=None if hover else "skip",
+    )
+
+
+def _rgb_trace(rgb: np.ndarray, origin: tuple[int, int]) -> go.Image:
+    """A small uint8 (H, W, 3) image sent as numbers, with each pixel's RGB on hover."""
+    return go.Image(
+        z=rgb,
+        x0=origin[1],
+        y0=origin[0],
+        hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>",
+    )
+
+
+def _value_trace(
+    plane: np.ndarray,
+    origin: tuple[int, int],
+    value_range: tuple[float, float] | None,
+    colorscale: str | tuple,
+    value_label: str,
+) -> go.Heatmap:
+    """A small (H, W) plane sent as numbers, with each exact value on hover."""
+    zmin, zmax = value_range if value_range is not None else (None, None)
+    return go.Heatmap(
+        z=plane,
+        x0=origin[1],
+        y0=origin[0],
+        colorscale=[list(stop) for stop in colorscale]
+        if isinstance(colorscale, tuple)
+        else colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        zmid=0.0 if colorscale == DIVERGING and value_range is None else None,
+        showscale=False,
+        hovertemplate=f"row %{{y}}, col %{{x}}<br>{value_label} %{{z:.3f}}<extra></extra>",
+    )
+
+
+def _data_range(plane: np.ndarray, colorscale: str | tuple) -> tuple[float, float]:
+    """The colour limits plotly picks for a heatmap with no zmin/zmax (zmid 0 when diverging)."""
+    if colorscale == DIVERGING:
+        limit = float(np.nanmax(np.abs(plane))) if plane.size else 0.0
+        return -limit, limit
+    return float(np.nanmin(plane)), float(np.nanmax(plane))
+
+
 def image_figure(
     image: np.ndarray,
     title: str = "",
     height: int = 420,
     value_range: tuple[float, float] | None = (0.0, 1.0),
-    colorscale: str = "gray",
+    colorscale: str | tuple = "gray",
     value_label: str = "value",
-    show_scale: bool = False,
     origin: tuple[int, int] = (0, 0),
 ) -> go.Figure:
-    """Show an image with its exact value under the mouse.
+    """Show an image; up to :data:`NUMBERS_ON_HOVER_CELLS` pixels, with its exact value under
+    the mouse, larger as a colour-mapped PNG (hover gives row and column).
 
     Args:
         image: (H, W), (H, W, 1) or (H, W, 3). RGB must be in [0, 1].
@@ -79,28 +209,17 @@ def image_figure(
         value_label: name of the value in the hover text.
     """
     image = np.asarray(image)
+    large = image.shape[0] * image.shape[1] > NUMBERS_ON_HOVER_CELLS
     if image.ndim == 3 and image.shape[2] == 3:
         rgb = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
-        trace = go.Image(
-            z=rgb,
-            x0=origin[1],
-            y0=origin[0],
-            hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>",
-        )
+        trace = _png_trace(png_data_uri(rgb), origin) if large else _rgb_trace(rgb, origin)
     else:
         plane = image[..., 0] if image.ndim == 3 else image
-        zmin, zmax = value_range if value_range is not None else (None, None)
-        trace = go.Heatmap(
-            z=plane,
-            x0=origin[1],
-            y0=origin[0],
-            colorscale=colorscale,
-            zmin=zmin,
-            zmax=zmax,
-            zmid=0.0 if colorscale == DIVERGING and value_range is None else None,
-            showscale=show_scale,
-            hovertemplate=f"row %{{y}}, col %{{x}}<br>{value_label} %{{z:.3f}}<extra></extra>",
-        )
+        if large:
+            limits = value_range or _data_range(plane, colorscale)
+            trace = _png_trace(indexed_png_data_uri(plane, colorscale, limits), origin)
+        else:
+            trace = _value_trace(plane, origin, value_range, colorscale, value_label)
     fig = go.Figure(trace)
     _image_axes(fig)
     return _base_layout(fig, title, height)
@@ -190,9 +309,6 @@ def _downsample(plane: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(resized)
 
 
-SCALINGS = ("symmetric", "minmax", "none")
-
-
 def _scale_tile(tile: np.ndarray, scaling: str) -> np.ndarray:
     if scaling == "symmetric":
         limit = float(np.max(np.abs(tile)))
@@ -248,10 +364,11 @@ def map_grid_figure(
     scaling: str = "symmetric",
     height: int | None = None,
 ) -> go.Figure:
-    """Many feature maps as one figure (one heatmap, not dozens of charts).
+    """Many feature maps as one figure (one image, not dozens of charts).
 
-    Each map is labelled with its name; hovering shows the raw value (and the
-    map it belongs to).
+    Each map is labelled with its name. A mosaic of at most :data:`NUMBERS_ON_HOVER_CELLS`
+    cells is a heatmap whose hover shows the raw value and the map it belongs to; a larger
+    one is a colour-mapped PNG (a few KB instead of megabytes of numbers).
 
     Args:
         maps: (H, W, F) maps.
@@ -262,16 +379,16 @@ def map_grid_figure(
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
     display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
-    fig = go.Figure(
-        _mosaic_heatmap(
-            display,
-            raw,
-            _tile_text(display.shape, names, columns, (tile_h, tile_w)),
-            colorscale,
-            _symmetric_floor(display, colorscale) if scaling == "symmetric" else None,
-            1.0 if scaling == "symmetric" else None,
-        )
-    )
+    if scaling == "symmetric":
+        limits = (_symmetric_floor(display, colorscale), 1.0)
+    else:
+        limits = _data_range(display, colorscale)
+    if display.size > NUMBERS_ON_HOVER_CELLS:
+        trace = _png_trace(indexed_png_data_uri(display, colorscale, limits), hover=False)
+    else:
+        text = _tile_text(display.shape, names, columns, (tile_h, tile_w))
+        trace = _mosaic_heatmap(display, raw, text, colorscale, *limits)
+    fig = go.Figure(trace)
     corners = [divmod(index, columns) for index in range(len(names))]
     _image_axes(fig)
     fig.update_layout(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from explorer import figures, samples
 from explorer.errors import ExplorerError
@@ -82,6 +86,65 @@ def test_map_grid_figure_is_one_heatmap_with_labels_and_raw_hover():
     assert set(np.asarray(fig.data[0].text)[7:13, 6:11].ravel()) == {"d"}
     display = np.asarray(fig.data[0].z, dtype=float)
     assert np.nanmax(np.abs(display)) == pytest.approx(1.0)
+
+
+def decoded_png(trace) -> np.ndarray:
+    """The RGB pixels of an Image trace drawn from a PNG data URI, uint8 (H, W, 3)."""
+    header, payload = trace.source.split(",", 1)
+    assert header == "data:image/png;base64"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(payload))).convert("RGB"))
+
+
+def plotly_colour(colorscale, position: float) -> np.ndarray:
+    """Plotly's own colour at ``position`` in [0, 1] of a scale: the independent reference."""
+    scale = plotly.colors.get_colorscale(colorscale)
+    return np.array(
+        plotly.colors.unlabel_rgb(plotly.colors.sample_colorscale(scale, [position])[0])
+    )
+
+
+def test_large_gray_images_are_a_small_palette_png_coloured_like_the_heatmap():
+    side = 80  # 6,400 cells > NUMBERS_ON_HOVER_CELLS
+    ramp = np.tile(np.linspace(-2.0, 2.0, side, dtype=np.float32), (side, 1))
+    fig = figures.image_figure(ramp, value_range=None, colorscale=figures.DIVERGING, origin=(3, 4))
+    assert trace_types(fig) == ["Image"] and fig.data[0].z is None
+    assert (fig.data[0].x0, fig.data[0].y0) == (4, 3)
+    pixels = decoded_png(fig.data[0])
+    assert pixels.shape == (side, side, 3)
+    for column in (0, side // 3, side - 1):  # zmid 0: ±2 are the two ends of the scale
+        position = (ramp[0, column] + 2.0) / 4.0
+        reference = plotly_colour(figures.DIVERGING, position)
+        assert np.abs(pixels[0, column].astype(int) - reference).max() <= 3
+    as_numbers = figures._value_trace(ramp, (0, 0), None, figures.DIVERGING, "value")
+    assert len(fig.to_json()) < len(go.Figure(as_numbers).to_json()) / 4
+
+
+def test_large_rgb_images_are_a_lossless_png():
+    rgb = np.random.default_rng(2).integers(0, 256, (70, 90, 3)).astype(np.float32) / 255
+    fig = figures.image_figure(rgb)
+    np.testing.assert_array_equal(decoded_png(fig.data[0]), np.round(rgb * 255).astype(np.uint8))
+
+
+def test_large_mosaics_are_a_png_with_white_gutters_and_labels():
+    maps = np.random.default_rng(3).standard_normal((40, 50, 4)) * [1, 10, 100, 0.01]
+    fig = figures.map_grid_figure(maps, list("abcd"), "maps", columns=2)
+    assert trace_types(fig) == ["Image"]
+    assert [annotation.text for annotation in fig.layout.annotations] == list("abcd")
+    pixels = decoded_png(fig.data[0])
+    assert pixels.shape == (2 * 41 - 1, 2 * 51 - 1, 3)
+    assert (pixels[40] == 255).all() and (pixels[:, 50] == 255).all()  # gutters
+    tile = maps[..., 2] / np.abs(maps[..., 2]).max()  # each tile scaled to its own peak
+    row, col = np.unravel_index(np.argmax(tile), tile.shape)
+    drawn = pixels[41 + row, col].astype(int)
+    assert np.abs(drawn - plotly_colour(figures.DIVERGING, 1.0)).max() <= 3
+
+
+def test_colour_indices_clip_and_mark_gaps():
+    values = np.array([[-5.0, 0.0, 0.5, 1.0, 9.0, np.nan]])
+    indices = figures.colour_indices(values, (0.0, 1.0))
+    assert indices.tolist() == [[0, 0, 127, 254, 254, figures.GUTTER_INDEX]]
+    flat = figures.colour_indices(np.full((2, 2), 3.0), (3.0, 3.0))
+    assert (flat == 127).all()
 
 
 def test_flattened_figure_keeps_order_and_averages_long_vectors():
