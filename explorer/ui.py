@@ -30,26 +30,34 @@ LAB_PAGES = (
 CANVAS_SIDE = 224
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
 
-PERSISTENT_KEYS = (
-    "image_source",
-    "sample_name",
-    "colour_mode",
-    "working_size",
-    "kernel_size",
-    "stride",
-    "padding_mode",
-    "explicit_padding",
-    "dilation",
-    "filter_count",
-    "presets",
-    "use_custom_kernel",
-    "random_seed",
-    "activation",
-    "negative_slope",
-    "pool_kind",
-    "pool_window",
-    "pool_stride",
-)
+DEFAULT_PRESETS = ("sobel x", "sobel y", "laplacian", "gaussian blur")
+SMALL_KERNEL_PRESETS = ("identity", "box blur", "gaussian blur")
+"""The presets that make sense for a 1×1 or 2×2 kernel; the others need k ≥ 3."""
+
+SETTING_DEFAULTS = {
+    "image_source": "Sample",
+    "sample_name": samples.SAMPLE_NAMES[10],
+    "colour_mode": "grayscale",
+    "working_size": 128,
+    "kernel_size": 3,
+    "stride": 1,
+    "padding_mode": ops.PADDING_MODES[0],
+    "explicit_padding": 1,
+    "dilation": 1,
+    "filter_count": 4,
+    "use_custom_kernel": False,
+    "random_seed": 0,
+    "activation": ops.ACTIVATIONS[1],
+    "negative_slope": 0.1,
+    "pool_kind": ops.POOLING_KINDS[0],
+    "pool_window": 2,
+    "pool_stride": 2,
+}
+"""Every shared lab setting (a widget key) and its value on a first visit. Widgets with these
+keys take their value from session state and are created without a default of their own."""
+
+KEPT_WIDGET_KEYS = ("inspect_model", "inspect_view", "robust_models", "robust_transform")
+"""Widgets without a fixed default whose value is kept while their view is not shown."""
 
 
 def page(filename: str) -> st.Page:
@@ -70,12 +78,14 @@ def navigation() -> st.navigation:
 
 
 def keep_widget_state() -> None:
-    """Keep shared widget values when the user moves to a page that does not draw them.
+    """Set first-visit defaults and keep shared widget values across pages and views.
 
     Streamlit forgets a widget's value when a run does not render it; writing
     the value back under its own key makes it ordinary session state.
     """
-    for key in PERSISTENT_KEYS:
+    for key, default in SETTING_DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, default)
+    for key in KEPT_WIDGET_KEYS:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 
@@ -161,7 +171,6 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
     source = st.sidebar.radio(
         "Image source",
         IMAGE_SOURCES,
-        index=IMAGE_SOURCES.index("Sample"),
         horizontal=True,
         key="image_source",
         help="Draw a digit, upload your own picture, or pick a real photo or MNIST digit.",
@@ -183,7 +192,7 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
         except ExplorerError as error:
             st.sidebar.error(str(error), icon="⚠️")
             return None
-    name = st.sidebar.selectbox("Sample", samples.SAMPLE_NAMES, index=10, key="sample_name")
+    name = st.sidebar.selectbox("Sample", samples.SAMPLE_NAMES, key="sample_name")
     return _sample_cached(name), name, name in samples.DIGIT_SAMPLES
 
 
@@ -204,7 +213,6 @@ def sidebar_image() -> WorkingImage | None:
     working_size = st.sidebar.select_slider(
         "Working size (longest side, px)",
         options=[28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512],
-        value=128,
         key="working_size",
         help="Large images are downscaled to this size; bigger is sharper but slower.",
     )
@@ -271,9 +279,9 @@ def custom_kernel(size: int) -> np.ndarray:
 def conv_controls(container=st) -> ConvSettings:
     """Kernel size, stride, padding, dilation, filter count and filter choice."""
     columns = container.columns(3)
-    kernel_size = columns[0].slider("Kernel size k", 1, 11, 3, key="kernel_size")
-    stride = columns[1].slider("Stride s", 1, 5, 1, key="stride")
-    dilation = columns[2].slider("Dilation d", 1, 3, 1, key="dilation")
+    kernel_size = columns[0].slider("Kernel size k", 1, 11, key="kernel_size")
+    stride = columns[1].slider("Stride s", 1, 5, key="stride")
+    dilation = columns[2].slider("Dilation d", 1, 3, key="dilation")
     columns = container.columns(3)
     padding_mode = columns[0].radio(
         "Padding", ops.PADDING_MODES, horizontal=True, key="padding_mode"
@@ -282,35 +290,40 @@ def conv_controls(container=st) -> ConvSettings:
         "Zero padding p (each side)",
         0,
         5,
-        1,
         key="explicit_padding",
         disabled=padding_mode != "explicit",
     )
-    filter_count = columns[2].slider("Filter count F", 1, 64, 4, key="filter_count")
-    usable = [
-        name
-        for name in ops.KERNEL_PRESETS
-        if kernel_size >= 3 or name in ("identity", "box blur", "gaussian blur")
-    ]
-    default_presets = [
-        name for name in ("sobel x", "sobel y", "laplacian", "gaussian blur") if name in usable
-    ]
-    if "presets" in st.session_state:
-        st.session_state["presets"] = [n for n in st.session_state["presets"] if n in usable]
+    filter_count = columns[2].slider("Filter count F", 1, 64, key="filter_count")
+    usable = usable_presets(kernel_size)
+    wanted = st.session_state.setdefault("presets_wanted", list(DEFAULT_PRESETS))
+    st.session_state["presets"] = [name for name in wanted if name in usable]
     columns = container.columns([3, 1, 1])
     presets = columns[0].multiselect(
         "Preset filters (first in the bank)",
         usable,
-        default=default_presets,
         key="presets",
+        on_change=_remember_presets,
+        args=(usable,),
         help="Edge, curve and sharpen presets need k ≥ 3. Filters not chosen here are random.",
     )
-    use_custom = columns[1].toggle("My custom kernel first", value=False, key="use_custom_kernel")
-    seed = columns[2].number_input("Random seed", 0, 9999, 0, key="random_seed")
+    use_custom = columns[1].toggle("My custom kernel first", key="use_custom_kernel")
+    seed = columns[2].number_input("Random seed", 0, 9999, key="random_seed")
     padding = explicit if padding_mode == "explicit" else padding_mode
     return ConvSettings(
         kernel_size, stride, padding, dilation, filter_count, tuple(presets), use_custom, int(seed)
     )
+
+
+def usable_presets(kernel_size: int) -> list[str]:
+    """The presets offered for a kernel size, in :data:`ops.KERNEL_PRESETS` order."""
+    return [name for name in ops.KERNEL_PRESETS if kernel_size >= 3 or name in SMALL_KERNEL_PRESETS]
+
+
+def _remember_presets(usable: list[str]) -> None:
+    """Record the user's preset choice; presets hidden at this kernel size stay chosen, so
+    going from k = 3 to 1 and back restores them."""
+    hidden = [name for name in st.session_state["presets_wanted"] if name not in usable]
+    st.session_state["presets_wanted"] = list(st.session_state["presets"]) + hidden
 
 
 def custom_kernel_editor(size: int) -> None:

@@ -15,13 +15,13 @@ height, width, channels = pixels.shape
 with st.expander("Convolution settings (shared with the Convolution page)"):
     settings = ui.conv_controls()
 columns = st.columns(5)
-activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, index=1, key="activation")
+activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, key="activation")
 slope = columns[1].slider(
-    "Leaky slope", 0.0, 0.5, 0.1, 0.01, key="negative_slope", disabled=activation != "leaky_relu"
+    "Leaky slope", 0.0, 0.5, step=0.01, key="negative_slope", disabled=activation != "leaky_relu"
 )
 pool_kind = columns[2].radio("Pooling", ops.POOLING_KINDS, horizontal=True, key="pool_kind")
-pool_window = columns[3].slider("Pool window", 1, 8, 2, key="pool_window")
-pool_stride = columns[4].slider("Pool stride", 1, 8, 2, key="pool_stride")
+pool_window = columns[3].slider("Pool window", 1, 8, key="pool_window")
+pool_stride = columns[4].slider("Pool stride", 1, 8, key="pool_stride")
 
 try:
     geometry = ops.conv_geometry(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -248,3 +249,36 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     assert not [
         element for element in app.get("plotly_chart") if "images are moved" in element.proto.spec
     ]
+
+
+def test_presets_survive_a_trip_to_kernel_size_one():
+    app = open_page("2_convolution.py", working_size=28)
+    chosen = ["sobel x", "sobel y", "laplacian", "gaussian blur"]
+    assert app.multiselect(key="presets").value == chosen
+    app.slider(key="kernel_size").set_value(1).run()
+    assert app.multiselect(key="presets").value == ["gaussian blur"]
+    app.slider(key="kernel_size").set_value(3).run()
+    assert app.multiselect(key="presets").value == chosen
+    app.multiselect(key="presets").unselect("laplacian").run()
+    app.slider(key="kernel_size").set_value(1).run()
+    app.slider(key="kernel_size").set_value(5).run()
+    assert app.multiselect(key="presets").value == ["sobel x", "sobel y", "gaussian blur"]
+    assert not app.exception
+
+
+def test_no_widget_is_given_a_default_and_a_session_state_value():
+    """Streamlit logs a warning with a stack trace for each such widget."""
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    policies = logging.getLogger("streamlit.elements.lib.policies")
+    policies.addHandler(handler)
+    try:
+        app = open_page("3_activation_pooling.py", working_size=28)
+        app.sidebar.radio(key="image_source").set_value("Draw").run()
+        app.sidebar.radio(key="image_source").set_value("Sample").run()
+        app.switch_page(str(PAGES_DIR / "2_convolution.py")).run()
+    finally:
+        policies.removeHandler(handler)
+    assert not app.exception
+    assert not [text for text in warnings if "created with a default value" in text]
