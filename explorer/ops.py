@@ -316,6 +316,11 @@ _PRESETS_NEEDING_SIZE_3 = {
 }
 
 
+def presets_for_kernel_size(size: int) -> list[str]:
+    """The presets a size×size kernel can have, in :data:`KERNEL_PRESETS` order."""
+    return [name for name in KERNEL_PRESETS if size >= 3 or name not in _PRESETS_NEEDING_SIZE_3]
+
+
 def kernel_preset(name: str, size: int) -> np.ndarray:
     """A classic k×k image-processing kernel, float32 (size, size).
 

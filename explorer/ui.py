@@ -31,8 +31,6 @@ CANVAS_SIDE = 224
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
 
 DEFAULT_PRESETS = ("sobel x", "sobel y", "laplacian", "gaussian blur")
-SMALL_KERNEL_PRESETS = ("identity", "box blur", "gaussian blur")
-"""The presets that make sense for a 1×1 or 2×2 kernel; the others need k ≥ 3."""
 
 SETTING_DEFAULTS = {
     "image_source": "Sample",
@@ -294,7 +292,7 @@ def conv_controls(container=st) -> ConvSettings:
         disabled=padding_mode != "explicit",
     )
     filter_count = columns[2].slider("Filter count F", 1, 64, key="filter_count")
-    usable = usable_presets(kernel_size)
+    usable = ops.presets_for_kernel_size(kernel_size)
     wanted = st.session_state.setdefault("presets_wanted", list(DEFAULT_PRESETS))
     st.session_state["presets"] = [name for name in wanted if name in usable]
     columns = container.columns([3, 1, 1])
@@ -312,11 +310,6 @@ def conv_controls(container=st) -> ConvSettings:
     return ConvSettings(
         kernel_size, stride, padding, dilation, filter_count, tuple(presets), use_custom, int(seed)
     )
-
-
-def usable_presets(kernel_size: int) -> list[str]:
-    """The presets offered for a kernel size, in :data:`ops.KERNEL_PRESETS` order."""
-    return [name for name in ops.KERNEL_PRESETS if kernel_size >= 3 or name in SMALL_KERNEL_PRESETS]
 
 
 def _remember_presets(usable: list[str]) -> None:

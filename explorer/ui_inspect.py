@@ -9,6 +9,7 @@ model (a fingerprint of its weights) and test data, so redrawing stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -456,11 +457,7 @@ def edit_network(model: Inspected, prepared: np.ndarray, split: datasets.Split |
         st.info(str(error))
         return
     size, filters = kernels.shape[0], kernels.shape[-1]
-    presets = ["zero (switch off)"] + [
-        name
-        for name in ops.KERNEL_PRESETS
-        if size >= 3 or name in ("identity", "box blur", "gaussian blur")
-    ]
+    presets = ["zero (switch off)", *ops.presets_for_kernel_size(size)]
     columns = st.columns(2)
     unit = columns[0].number_input("First-layer filter", 1, filters, 1, key="edit_filter") - 1
     replacement = columns[1].selectbox("Replace with", presets, key="edit_with")
@@ -611,3 +608,58 @@ def robustness_comparison(model: Inspected) -> None:
         )
     elif True not in has_conv:
         st.info("Add a CNN of the same dataset above to see what convolutions buy.")
+
+
+@dataclass(frozen=True)
+class InspectView:
+    """One view of the Inspect page, computed only while it is the chosen one.
+
+    ``show`` takes the model, the picture as the network sees it (float32 (H, W, C) in
+    [0, 1], or None when there is no picture) and its class probabilities (or None).
+    """
+
+    label: str
+    needs_picture: bool
+    show: Callable[[Inspected, np.ndarray | None, np.ndarray | None], None]
+
+
+def _test_set_view(model: Inspected) -> None:
+    split = test_split(model)
+    if split is not None:
+        test_views(model, split)
+
+
+INSPECT_VIEWS = (
+    InspectView("Every layer", True, lambda m, x, p: show_stages(m, x)),
+    InspectView("Receptive field", True, lambda m, x, p: receptive_field(m, x)),
+    InspectView("Learned filters", False, lambda m, x, p: learned_filters(m)),
+    InspectView("Why this prediction?", True, lambda m, x, p: why(m, x, p)),
+    InspectView("Test-set mistakes", False, lambda m, x, p: _test_set_view(m)),
+    InspectView("Robustness: CNN vs MLP", False, lambda m, x, p: robustness_comparison(m)),
+    InspectView("What a unit wants", False, lambda m, x, p: unit_preferences(m, test_split(m))),
+    InspectView("Edit the network", True, lambda m, x, p: edit_network(m, x, test_split(m))),
+)
+"""The views in teaching order: picture views first, then the model and its test set."""
+
+
+def show_chosen_view(
+    model: Inspected, prepared: np.ndarray | None, probabilities: np.ndarray | None
+) -> None:
+    """A picker of :data:`INSPECT_VIEWS` and the chosen view; the others compute nothing."""
+    labels = [view.label for view in INSPECT_VIEWS]
+    st.session_state.setdefault("inspect_view", labels[0])
+    label = st.segmented_control(
+        "Look inside",
+        labels,
+        key="inspect_view",
+        help="Each view is computed when you open it, so drawing stays fast.",
+    )
+    view = next((view for view in INSPECT_VIEWS if view.label == label), None)
+    if view is None:
+        st.caption("Choose a view above.")
+        return
+    st.header(view.label)
+    if view.needs_picture and prepared is None:
+        st.info("This view needs a picture: draw a digit, upload an image or pick a sample.")
+        return
+    view.show(model, prepared, probabilities)

@@ -68,25 +68,22 @@ columns[1].plotly_chart(
 st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
 
 st.subheader(f"2 · {pool_kind.title()} pooling: summarise each {pool_window}×{pool_window} window")
-columns = st.columns(2)
-columns[0].plotly_chart(
-    figures.map_grid_figure(stages.activated, bank.names, f"Input to pooling, {conv_h}×{conv_w}"),
-    width="stretch",
-)
-columns[1].plotly_chart(
-    figures.map_grid_figure(stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w}"),
-    width="stretch",
-)
 region, (block_row, block_col) = ops.pooling_example(
     stages.activated[..., 0], pool_window, pool_stride
 )
 block = stages.pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
-columns = st.columns(2)
+columns = st.columns([2, 1, 1])
 columns[0].plotly_chart(
-    figures.value_grid_figure(region, "Map 1 around its strongest response"),
+    figures.map_grid_figure(
+        stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (input: the maps above, right)"
+    ),
     width="stretch",
 )
 columns[1].plotly_chart(
+    figures.value_grid_figure(region, "Map 1 around its strongest response"),
+    width="stretch",
+)
+columns[2].plotly_chart(
     figures.value_grid_figure(
         block, f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}"
     ),

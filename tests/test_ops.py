@@ -641,3 +641,16 @@ def test_parameter_and_multiplication_counts_hand_checked():
 @pytest.mark.parametrize("size", range(3, 12))
 def test_emboss_keeps_brightness_at_every_size(size):
     assert ops.kernel_preset("emboss", size).sum() == pytest.approx(1.0)
+
+
+def test_presets_for_kernel_size_are_exactly_those_kernel_preset_builds():
+    for size in (1, 2, 3, 5):
+        buildable = []
+        for name in ops.KERNEL_PRESETS:
+            try:
+                ops.kernel_preset(name, size)
+                buildable.append(name)
+            except ExplorerError:
+                pass
+        assert ops.presets_for_kernel_size(size) == buildable
+    assert ops.presets_for_kernel_size(1) == ["identity", "box blur", "gaussian blur"]

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer import ui_inspect
+
 PAGES = [
     "home.py",
     "1_image_as_numbers.py",
@@ -191,8 +193,14 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert any("noise turns into edge" in caption.value for caption in app.caption)
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
-    assert any(h.value.startswith("5 · Why") for h in app.header)
+    assert [h.value for h in app.header] == ["Prediction", "Every layer"]
+    for view in ui_inspect.INSPECT_VIEWS:
+        app.get("button_group")[0].set_value(view.label).run()
+        assert not app.exception, view.label
+        assert [h.value for h in app.header] == ["Prediction", view.label]
+    app.get("button_group")[0].set_value("Test-set mistakes").run()
     assert float(metric(app, "Test accuracy").rstrip("%")) / 100 == pytest.approx(accuracy)
+    app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
     robust = chart(app, "Test accuracy as the images are moved")
     assert [trace["x"] for trace in robust["data"]] == [list(range(9))], "one model, 9 shifts"
     tested = app.session_state["training_run"]["evaluation"].accuracy  # train.evaluate's count
@@ -221,7 +229,7 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     cnn = _save_untrained(tmp_path, "shapes-cnn", "tiny", (28, 28, 1), "shapes")
     for age, name in enumerate(["shapes-cnn", "shapes-mlp", "colour-cnn"]):  # newest first
         os.utime(tmp_path / name / "checkpoint.msgpack", (1e9 - age, 1e9 - age))
-    app = open_page("6_inspect.py")
+    app = open_page("6_inspect.py", inspect_view="Robustness: CNN vs MLP")
     assert not app.exception
     assert app.selectbox(key="inspect_model").value == "shapes-cnn"
     assert app.multiselect(key="robust_models").value == ["shapes-cnn", "shapes-mlp"]
@@ -249,6 +257,14 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     assert not [
         element for element in app.get("plotly_chart") if "images are moved" in element.proto.spec
     ]
+    chosen = ["shapes-cnn", "colour-cnn"]
+    app.sidebar.radio(key="image_source").set_value("Draw").run()  # no picture until drawn
+    assert app.multiselect(key="robust_models").value == chosen, "shown without a picture"
+    app.get("button_group")[0].set_value("Learned filters").run()
+    app.sidebar.radio(key="image_source").set_value("Sample").run()
+    app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
+    assert app.multiselect(key="robust_models").value == chosen, "kept while another view shows"
+    assert not app.exception
 
 
 def test_presets_survive_a_trip_to_kernel_size_one():
