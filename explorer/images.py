@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from explorer.errors import ExplorerError
+from explorer.files import too_large
 
 MAX_PIXELS = 25_000_000
 """Largest image (width x height) we agree to decode: guards against decompression bombs."""
@@ -34,31 +37,14 @@ UPLOAD_SUFFIXES = ("png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff")
 """File-name endings the upload widgets offer; the content still decides the format."""
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode an image file strictly into a uint8 array.
-
-    Opens only :data:`DECODABLE_FORMATS` (PNG, JPEG, GIF (first frame), BMP, WebP
-    and TIFF), identified by content; anything else, PostScript included, is refused
-    before a byte of it is interpreted, so no external program ever runs. Grayscale, RGB, RGBA,
-    palette, CMYK and 16-bit images; EXIF orientation is applied. Transparent
-    pixels are composited over black (the background of a drawn digit).
-
-    Args:
-        data: the raw bytes of the file.
-        max_pixels: refuse images with more pixels than this (width x height).
-
-    Returns:
-        uint8 array (H, W, 1) for grayscale input or (H, W, 3) for colour input.
-
-    Raises:
-        ExplorerError: empty, oversized, truncated or non-image data.
-    """
+@contextmanager
+def _open_image(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
+    """Open ``data`` as one of :data:`DECODABLE_FORMATS` after the size checks, with every
+    Pillow error inside the ``with`` block turned into an :class:`ExplorerError`."""
     if not data:
         raise ExplorerError("The file is empty: there is no image in it.")
     if len(data) > MAX_FILE_BYTES:
-        raise ExplorerError(
-            f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB."
-        )
+        raise too_large(len(data), MAX_FILE_BYTES)
     try:
         with Image.open(io.BytesIO(data), formats=DECODABLE_FORMATS) as probe:
             width, height = probe.size
@@ -66,9 +52,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 raise ExplorerError(_too_large_message(width, height, max_pixels))
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                probe.seek(0)
-                image = ImageOps.exif_transpose(probe)
-                image.load()
+                yield probe
     except ExplorerError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -79,7 +63,65 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ExplorerError(f"The image file is damaged or truncated ({error}).") from error
-    return _to_uint8_array(image)
+
+
+def _draft(probe: Image.Image, max_side: int | None) -> None:
+    """Ask a JPEG to decode at the smallest scale of 1/2, 1/4 or 1/8 that keeps both sides
+    at least ``max_side`` (other formats ignore the request)."""
+    if max_side is not None:
+        probe.draft(None, (max_side, max_side))
+
+
+def decode_image(
+    data: bytes, max_pixels: int = MAX_PIXELS, max_side: int | None = None
+) -> np.ndarray:
+    """Decode an image file strictly into a uint8 array.
+
+    Opens only :data:`DECODABLE_FORMATS` (PNG, JPEG, GIF (first frame), BMP, WebP
+    and TIFF), identified by content; anything else, PostScript included, is refused
+    before a byte of it is interpreted, so no external program ever runs. Grayscale, RGB, RGBA,
+    palette, CMYK and 16-bit images; EXIF orientation is applied. Transparent
+    pixels are composited over black (the background of a drawn digit).
+
+    Args:
+        data: the raw bytes of the file.
+        max_pixels: refuse images with more pixels than this (width x height), judged
+            from the header before anything is decoded.
+        max_side: (positive) for callers that will shrink the picture to at most
+            ``max_side`` pixels a side (a dataset image, a model input): a larger picture
+            is then made smaller by whole factors as long as both of its sides stay at
+            least ``max_side``, so the caller's own resize loses nothing. A JPEG is
+            decoded straight at 1/2, 1/4 or 1/8 scale (Pillow's ``draft``) and never
+            exists at full size; other formats are box-reduced (Pillow's ``reduce``)
+            right after decoding, before any conversion copies them.
+
+    Returns:
+        uint8 array (H, W, 1) for grayscale input or (H, W, 3) for colour input.
+
+    Raises:
+        ExplorerError: empty, oversized, truncated or non-image data.
+    """
+    with _open_image(data, max_pixels) as probe:
+        probe.seek(0)
+        _draft(probe, max_side)
+        probe.load()
+        image = probe if max_side is None else _reduced(probe, max_side)
+        ImageOps.exif_transpose(image, in_place=True)
+        return _to_uint8_array(image, probe.mode)
+
+
+def decoded_size(
+    data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS
+) -> tuple[int, int]:
+    """(width, height) that :func:`decode_image` with the same arguments decodes at,
+    from the header alone: the stored size, or a JPEG's reduced scale.
+
+    Raises:
+        ExplorerError: as :func:`decode_image` for data it would refuse by its header.
+    """
+    with _open_image(data, max_pixels) as probe:
+        _draft(probe, max_side)
+        return probe.size
 
 
 def _too_large_message(width: int, height: int, max_pixels: int) -> str:
@@ -89,16 +131,44 @@ def _too_large_message(width: int, height: int, max_pixels: int) -> str:
     )
 
 
-def _to_uint8_array(image: Image.Image) -> np.ndarray:
-    """Convert any PIL mode to uint8 (H, W, 1) or (H, W, 3)."""
+_REDUCIBLE_AS = {"1": "L", "P": "RGBA", "PA": "RGBA", "I;16": "I", "I;16B": "I", "I;16L": "I"}
+"""Modes whose values cannot be averaged as they are (palette indices, single bits,
+packed 16-bit), and the mode :func:`_to_uint8_array` would read them as."""
+
+
+def _reduced(image: Image.Image, max_side: int) -> Image.Image:
+    """A loaded image box-reduced by the largest whole factor keeping both sides ≥ ``max_side``.
+
+    The EXIF orientation is carried over, so it can still be applied afterwards.
+    """
+    factor = min(image.size) // max_side
+    if factor < 2:
+        return image
+    orientation = image.getexif().get(ExifTags.Base.Orientation)
+    converted = image.convert(_REDUCIBLE_AS[image.mode]) if image.mode in _REDUCIBLE_AS else image
+    reduced = converted.reduce(factor)
+    if orientation is not None:
+        reduced.getexif()[ExifTags.Base.Orientation] = orientation
+    return reduced
+
+
+def _to_uint8_array(image: Image.Image, source_mode: str) -> np.ndarray:
+    """Convert any PIL mode to uint8 (H, W, 1) or (H, W, 3).
+
+    ``source_mode`` is the file's own mode: a 16-bit file reduced as 32-bit "I" is
+    still scaled from 65535.
+    """
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        sixteen_bit = image.mode.startswith("I;16") or values.max() > 255
+        values = np.asarray(image)
+        sixteen_bit = source_mode.startswith("I;16") or values.max() > 255
         peak = 65535.0 if sixteen_bit else 255.0
         if image.mode == "F":
             peak = max(float(values.max()), 1.0)
-        scaled = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return scaled[..., None]
+        scaled = values.astype(np.float32)
+        scaled *= np.float32(255.0 / peak)
+        scaled += np.float32(0.5)
+        np.clip(scaled, 0, 255, out=scaled)
+        return scaled.astype(np.uint8)[..., None]
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):

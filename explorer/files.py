@@ -1,0 +1,86 @@
+"""Reading files a user names or uploads, and tidying after saves that were killed.
+
+:func:`read_regular_file` reads a path as data only if it is a plain file of bounded
+size: a device (``/dev/zero``), a FIFO, a socket or a folder is refused before it is
+opened for reading, and even a plain file is read through a cap, so a file that grows
+(or lies about its size) cannot make the server read without limit or wait forever.
+
+:func:`remove_orphans` deletes the temporary files of atomic writes
+(:func:`explorer.checkpoints.write_atomically`, :func:`explorer.datasets.download_file`)
+whose writer was killed before it could rename or delete them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+from explorer.errors import ExplorerError
+
+ORPHAN_AGE_SECONDS = 600.0
+"""A temporary file untouched for this long belongs to a writer that died: a live save
+writes its file within seconds, a live download at least once a minute."""
+
+
+def too_large(size: int, limit: int) -> ExplorerError:
+    """The error for a file of ``size`` bytes over a ``limit`` in bytes."""
+    return ExplorerError(f"The file is {size / 2**20:.0f} MB; the limit is {limit / 2**20:.0f} MB.")
+
+
+def _refuse_unless_regular(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise ExplorerError(f"This is {kind}, not a file: only plain files can be read.")
+
+
+def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of the plain file at ``path``, at most ``limit`` of them.
+
+    The path is checked with ``os.stat`` before it is opened (so opening has no effect
+    on a device and cannot block on a FIFO), opened non-blocking, checked again on the
+    open descriptor, and read through a cap of ``limit + 1`` bytes.
+
+    Raises:
+        ExplorerError: missing or unreadable, not a plain file, or larger than ``limit``.
+    """
+    try:
+        _refuse_unless_regular(os.stat(path).st_mode)
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as file:
+            info = os.fstat(file.fileno())
+            _refuse_unless_regular(info.st_mode)
+            if info.st_size > limit:
+                raise too_large(info.st_size, limit)
+            data = file.read(limit + 1)
+    except FileNotFoundError:
+        raise ExplorerError("There is no such file.") from None
+    except OSError as error:
+        raise ExplorerError(f"The file cannot be read ({error.strerror or error}).") from None
+    if len(data) > limit:
+        raise too_large(len(data), limit)
+    return data
+
+
+def remove_orphans(folder: str | os.PathLike, pattern: str) -> list[Path]:
+    """Delete files in ``folder`` matching the glob ``pattern`` that nobody has written
+    for :data:`ORPHAN_AGE_SECONDS`; returns the paths deleted.
+
+    Younger matches are left alone: they may belong to a save in progress. A folder
+    that does not exist, or a file that vanishes or cannot be deleted, is skipped.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - ORPHAN_AGE_SECONDS
+    removed = []
+    for path in folder.glob(pattern):
+        try:
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
