@@ -10,6 +10,7 @@ prints one JSON line per image to stdout::
 
 An image that cannot be read or decoded gives one line ``error: PATH: reason`` on
 stderr; the remaining images are still answered and the exit status is 1 at the end.
+A device (``/dev/zero``), a FIFO or a file over 50 MB is refused before it is read.
 
 Each picture is prepared the way the checkpoint's dataset needs (see
 :func:`prepare_image`): digits are inverted to white-on-black when their background
@@ -23,14 +24,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from explorer.checkpoints import Checkpoint, load_checkpoint
 from explorer.errors import ExplorerError
-from explorer.images import decode_image, looks_inverted, mnist_style_digit, to_grayscale, to_rgb
+from explorer.files import read_regular_file
+from explorer.images import (
+    MAX_FILE_BYTES,
+    decode_image,
+    looks_inverted,
+    mnist_style_digit,
+    to_grayscale,
+    to_rgb,
+)
 from explorer.model import predict_probabilities
 
 
@@ -86,13 +94,29 @@ def classify(checkpoint: Checkpoint, image: np.ndarray) -> dict[str, float]:
     return {name: float(p) for name, p in zip(checkpoint.class_names, probabilities, strict=True)}
 
 
+DIGIT_WORKING_SIDE = 512
+"""Digits are cropped to their ink before scaling to 20 px, so a picture is decoded with
+both sides at least this large: a digit covering a twentieth of the page keeps 25 px."""
+
+
+def working_side(input_shape: tuple[int, int, int], preprocessing: str) -> int:
+    """The ``max_side`` to decode a picture with for :func:`prepare_image`."""
+    return DIGIT_WORKING_SIDE if preprocessing == "digit" else max(input_shape[:2])
+
+
 def predict_file(checkpoint: Checkpoint, path: str) -> dict:
-    """The JSON-ready answer for one image file (raises ExplorerError for a bad file)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise ExplorerError(f"cannot read the file ({error.strerror or error})") from None
-    probabilities = classify(checkpoint, decode_image(data))
+    """The JSON-ready answer for one image file.
+
+    The file is read only if it is a plain file of at most
+    :data:`explorer.images.MAX_FILE_BYTES` (never a device or a FIFO), and decoded
+    straight toward the model's input size.
+
+    Raises:
+        ExplorerError: the file cannot be read or is not an image we can decode.
+    """
+    data = read_regular_file(path, MAX_FILE_BYTES)
+    side = working_side(checkpoint.spec.input_shape, checkpoint.preprocessing)
+    probabilities = classify(checkpoint, decode_image(data, max_side=side))
     predicted = max(probabilities, key=probabilities.get)
     return {"image": path, "predicted_class": predicted, "probabilities": probabilities}
 
