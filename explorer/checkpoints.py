@@ -10,10 +10,13 @@ The checkpoint is a MessagePack map::
 
 Saving writes a temporary file in the same folder, flushes it to disk and renames
 it over the old one (``os.replace``), so a crash leaves either the old or the new
-checkpoint, never half of one. Loading refuses, with :class:`ExplorerError`, a file
-that is truncated, altered (checksum), of another format, or whose arrays do not
-fit the model it describes. MessagePack and Flax's array encoding carry only data;
-nothing in a checkpoint can run code.
+checkpoint, never half of one. A save killed outright (SIGKILL, power loss) leaves its
+temporary ``.NAME.RANDOM.tmp`` behind; saving, loading, listing and deleting remove such
+orphans once they are :data:`explorer.files.ORPHAN_AGE_SECONDS` old. Loading refuses,
+with :class:`ExplorerError`, a file that is truncated, altered (checksum), of another
+format, or whose arrays do not fit the model it describes, and reads only plain files
+of at most :data:`MAX_CHECKPOINT_BYTES` (never a device or a FIFO). MessagePack and
+Flax's array encoding carry only data; nothing in a checkpoint can run code.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import numpy as np
 from flax import serialization
 
 from explorer.errors import ExplorerError
+from explorer.files import read_regular_file, remove_orphans
 from explorer.model import ModelSpec, spec_from_dict, variable_shapes
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
@@ -39,6 +43,8 @@ FORMAT = "cnn-explorer-checkpoint"
 VERSION = 1
 MAX_CHECKPOINT_BYTES = 512 * 2**20
 RUN_FILES = (CHECKPOINT_FILE, "metrics.json")
+TEMP_PATTERN = ".*.tmp"
+"""Names of the temporary files of :func:`write_atomically` in a run folder."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ def checkpoint_bytes(variables: dict, spec: ModelSpec, dataset: dict, metrics: d
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(path.parent, TEMP_PATTERN)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
@@ -228,32 +235,35 @@ def load_checkpoint_bytes(data: bytes) -> Checkpoint:
 def load_checkpoint(location: str | os.PathLike) -> Checkpoint:
     """Validate and load ``location`` (a run folder or a checkpoint file)."""
     path = checkpoint_path(location)
+    remove_orphans(path.parent, TEMP_PATTERN)
+    if not path.exists():
+        raise ExplorerError(f"There is no checkpoint at {path}.")
     try:
-        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-            raise _refuse(f"it is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ExplorerError(f"There is no checkpoint at {path}.") from None
-    except OSError as error:
-        raise ExplorerError(f"Could not read the checkpoint {path}: {error}.") from None
+        data = read_regular_file(path, MAX_CHECKPOINT_BYTES)
+    except ExplorerError as error:
+        raise ExplorerError(f"Could not read the checkpoint {path}: {error}") from None
     return load_checkpoint_bytes(data)
 
 
 def list_checkpoints(root: str | os.PathLike) -> list[CheckpointSummary]:
     """Every run folder under ``root`` with a checkpoint, newest first.
 
-    Damaged checkpoints are listed with ``error`` set instead of raising.
+    Damaged checkpoints are listed with ``error`` set instead of raising. Orphaned
+    temporary files in the run folders are removed on the way.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
         return []
+    for folder in root.iterdir():
+        remove_orphans(folder, TEMP_PATTERN)
     files = sorted(root.glob(f"*/{CHECKPOINT_FILE}"), key=lambda p: p.stat().st_mtime, reverse=True)
     summaries = []
     for file in files:
         try:
-            metadata, _ = _parse_metadata(_unpack_envelope(file.read_bytes())[0])
+            data = read_regular_file(file, MAX_CHECKPOINT_BYTES)
+            metadata, _ = _parse_metadata(_unpack_envelope(data)[0])
             summaries.append(CheckpointSummary(file.parent.name, file.parent, metadata))
-        except (ExplorerError, OSError) as error:
+        except ExplorerError as error:
             summaries.append(CheckpointSummary(file.parent.name, file.parent, None, str(error)))
     return summaries
 
@@ -273,6 +283,7 @@ def delete_checkpoint(root: str | os.PathLike, name: str) -> None:
     folder = run_folder(root, name)
     if not (folder / CHECKPOINT_FILE).is_file():
         raise ExplorerError(f"There is no checkpoint called {name!r}.")
+    remove_orphans(folder, TEMP_PATTERN)
     for file in RUN_FILES:
         (folder / file).unlink(missing_ok=True)
     if not any(folder.iterdir()):
