@@ -175,9 +175,11 @@ def _probabilities(spec: ModelSpec, variables: dict, images: jax.Array) -> jax.A
 def probabilities(
     spec: ModelSpec, variables: dict, images: np.ndarray, batch: int = 500
 ) -> np.ndarray:
-    """Class probabilities (N, classes) for float images (N, H, W, C), in fixed-size batches."""
+    """Class probabilities (N, classes) for float images (N, H, W, C), in fixed-size batches
+    (one compiled shape for any N > 1; a single picture, the live prediction, runs alone)."""
     images = np.asarray(images, dtype=np.float32)
     count = len(images)
+    batch = 1 if count == 1 else batch
     padded = math.ceil(count / batch) * batch
     if padded != count:
         images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), np.float32)])

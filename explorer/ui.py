@@ -7,6 +7,7 @@ all maths lives in the other ``explorer`` modules.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import jax
 import numpy as np
 import streamlit as st
 
-from explorer import images, ops, samples
+from explorer import explain, images, invariance, model, ops, samples
 from explorer.errors import ExplorerError
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -347,13 +348,28 @@ def filter_bank(settings: ConvSettings, in_channels: int) -> ops.FilterBank:
     )
 
 
-@st.cache_resource(show_spinner="Compiling the convolution kernels once…")
-def warm_up() -> bool:
-    """Compile the default shapes once per process so the first page view is fast."""
-    image = np.zeros((1, 128, 128, 1), np.float32)
-    bank = ops.build_filter_bank(3, 1, 4, ("sobel x",))
-    geometry = ops.conv_geometry((128, 128), 3, 1, "valid", 1)
-    maps = ops.conv2d(image, bank.kernels, geometry.stride, geometry.padding, geometry.dilation)
-    activated = ops.activate(maps, 1, 0.01)
-    ops.pool2d(activated, 0, 2, 2).block_until_ready()
-    return True
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Once per server process, in the background: compile and build what the labs need at
+    their default settings, so that a first visit does not compile on the user's clock."""
+    thread = threading.Thread(target=_warm_defaults, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_defaults() -> None:
+    """Run each lab's default JAX computation once (it compiles per shape) for the default
+    photo in both colour modes and a drawn digit. Only JAX work: importing modules from a
+    second thread while the page's script imports them can see half-initialised modules."""
+    original = samples.load_sample(SETTING_DEFAULTS["sample_name"])
+    for colour_mode in images.COLOUR_MODES:
+        pixels = images.to_working_image(original, colour_mode, SETTING_DEFAULTS["working_size"])
+        bank = ops.build_filter_bank(3, pixels.shape[-1], 4, DEFAULT_PRESETS)
+        geometry = ops.conv_geometry(pixels.shape[:2], 3, 1, "valid", 1)
+        ops.conv_activate_pool(pixels, bank.kernels, geometry, "relu", 0.1, "max", 2, 2)
+        invariance.compare_shift(pixels, bank.kernels, geometry, "relu", "max", 2, 2, (1, 1))
+    digit = np.zeros((28, 28, 1), np.float32)
+    spec = model.preset("tiny", digit.shape, 10)
+    variables = model.init_variables(spec)
+    explain.probabilities(spec, variables, digit[None])
+    explain.forward_stages(spec, variables, digit)

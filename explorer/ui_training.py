@@ -14,6 +14,7 @@ import math
 import os
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 
 import jax
@@ -36,6 +37,9 @@ PRESET_DESCRIPTIONS = {
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
 TRAINING_KEY = "training_run"
 RUNS_KEY = "finished_runs"
+RUN_PARAMETER = "run"
+"""URL query parameter holding the current run's secret token, so a reload re-attaches."""
+LIVE_RUNS_KEPT = 32
 
 
 def runs_root() -> Path:
@@ -333,6 +337,36 @@ def _current_run() -> dict | None:
     return st.session_state.get(TRAINING_KEY)
 
 
+@st.cache_resource
+def _live_runs() -> OrderedDict[str, dict]:
+    """This server's recent runs by secret token (a random 128-bit hex string), newest last."""
+    return OrderedDict()
+
+
+def _register_run(run: dict) -> None:
+    """Make ``run`` findable by its token after a reload; forget the oldest beyond a few."""
+    live = _live_runs()
+    live[run["token"]] = run
+    while len(live) > LIVE_RUNS_KEPT:
+        live.popitem(last=False)
+
+
+def reattach_run() -> None:
+    """After a page reload (a new browser session), pick up the run named by the URL's
+    secret token: its progress, curves and result. Only a browser holding the link can."""
+    token = st.query_params.get(RUN_PARAMETER)
+    if token and TRAINING_KEY not in st.session_state:
+        run = _live_runs().get(token)
+        if run is not None:
+            st.session_state[TRAINING_KEY] = run
+
+
+def run_is_active() -> bool:
+    """True while this session's run is training or stopping."""
+    run = _current_run()
+    return bool(run and run["session"].snapshot().active)
+
+
 def training_controls(
     dataset: datasets.Dataset, spec: model.ModelSpec, config: train.TrainConfig
 ) -> None:
@@ -351,10 +385,13 @@ def training_controls(
             st.error(str(error), icon="⚠️")
             return
         session.start()
-        st.session_state[TRAINING_KEY] = {
+        run = {
             "session": session, "name": name, "dataset": dataset.name, "spec": spec,
-            "config": config, "recorded": False,
+            "config": config, "recorded": False, "token": uuid.uuid4().hex,
         }  # fmt: skip
+        st.session_state[TRAINING_KEY] = run
+        _register_run(run)
+        st.query_params[RUN_PARAMETER] = run["token"]
         st.rerun()
     if columns[1].button("⏸ Stop", disabled=not active, key="stop"):
         run["session"].stop()
@@ -388,6 +425,7 @@ def training_monitor() -> None:
     if run is None:
         st.info("Press **Start training**. The page stays usable while the network learns.")
         return
+    st.query_params[RUN_PARAMETER] = run["token"]
     interval = 1.0 if run["session"].snapshot().active else None
     st.fragment(run_every=interval)(_draw_progress)()
 

@@ -8,6 +8,11 @@ from explorer.errors import ExplorerError
 ui.enter_page()
 st.title("🏋️ Train a CNN")
 st.caption(f"Training runs on {train.device_description()} with a jitted JAX core.")
+ui_training.reattach_run()
+monitor_on_top = ui_training.run_is_active()
+if monitor_on_top:
+    st.header("Training now")
+    ui_training.training_monitor()
 
 st.header("1 · Data")
 columns = st.columns([2, 2, 1])
@@ -45,7 +50,10 @@ if config is None:
 
 st.header("4 · Train")
 ui_training.training_controls(dataset, spec, config)
-ui_training.training_monitor()
+if monitor_on_top:
+    st.caption("Progress and curves are at the top of the page while the run trains.")
+else:
+    ui_training.training_monitor()
 
 st.header("5 · Results")
 ui_training.training_results()

@@ -273,7 +273,7 @@ def new_prediction(tab, before: list[str] | None) -> list[str]:
 def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     open_lab(page, server_url, "inspect")
     untrained = page.get_by_text("There is no trained network yet")
-    untrained.or_(page.get_by_text("1 · Prediction")).first.wait_for()
+    untrained.or_(page.get_by_text("Look inside")).first.wait_for()
     if untrained.count():
         start_short_training(page, server_url)
         wait_for_results(page)
@@ -286,7 +286,7 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     page.screenshot(path=str(SHOTS / "inspect_drawn_line.png"), full_page=True)
     page.locator("section[data-testid='stSidebar'] canvas").last.hover()
     page.get_by_role("button", name="Reset canvas & history").click()
-    page.get_by_text("Draw a digit, upload an image").wait_for()
+    page.get_by_text("Draw a digit, upload an image").first.wait_for()
     circle = [(0.5 + 0.3 * math.cos(a / 12 * math.pi), 0.5 + 0.3 * math.sin(a / 12 * math.pi))
               for a in range(25)]  # fmt: skip
     draw(page, circle)
@@ -294,6 +294,8 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     assert ring != line, "two different drawings, two different sets of probabilities"
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "inspect_drawn_circle.png"), full_page=True)
+    page.get_by_text("Robustness: CNN vs MLP", exact=True).click()
+    wait_for_app(page)
     robust = plotly_chart(page, "Test accuracy as the images are moved")
     robust.scroll_into_view_if_needed()
     robust.screenshot(path=str(SHOTS / "inspect_robustness.png"))

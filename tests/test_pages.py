@@ -191,6 +191,20 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     change = plotly_array(chart(app, "What each epoch has added")["data"][0]["z"])
     assert change.shape == (3, 16 * 4 - 1), "one row of 16 3×3 filters: epoch 1 − init"
     assert any("noise turns into edge" in caption.value for caption in app.caption)
+    token = app.query_params["run"]
+    assert len(token) == 32 and token != run["name"], "a secret token, not the run's name"
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params["run"] = token
+    reloaded.session_state["train_dataset"] = "shapes"
+    reloaded.run()
+    reloaded.switch_page(str(PAGES_DIR / "5_train.py")).run()
+    assert reloaded.session_state["training_run"] is run, "a reload re-attaches to the run"
+    assert metric(reloaded, "Test accuracy") == metric(app, "Test accuracy")
+    stranger = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    stranger.query_params["run"] = "0" * 32
+    stranger.run()
+    stranger.switch_page(str(PAGES_DIR / "5_train.py")).run()
+    assert "training_run" not in stranger.session_state
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
     assert [h.value for h in app.header] == ["Prediction", "Every layer"]
