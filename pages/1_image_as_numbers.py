@@ -11,9 +11,14 @@ image = ui.require_image()
 pixels = image.pixels
 height, width, channels = pixels.shape
 
+where_to_read = (
+    "Hover over the picture to read them."
+    if height * width <= figures.NUMBERS_ON_HOVER_CELLS
+    else "Zoom into a patch below to read them (at 64 × 64 or smaller, hovering shows them too)."
+)
 st.markdown(
     f"A computer sees **{image.label}** as a grid of **{height} × {width} × {channels}** = "
-    f"**{pixels.size:,} numbers**. Hover over the picture to read them."
+    f"**{pixels.size:,} numbers**. {where_to_read}"
 )
 left, right = st.columns([3, 2])
 left.plotly_chart(

@@ -55,7 +55,7 @@ right_col.plotly_chart(
 )
 st.caption(
     "Red = positive response, blue = negative, white = zero; each map is scaled to its own "
-    "largest value. Hover for the exact numbers."
+    "largest value. The step-through below prints the exact numbers of any output cell."
 )
 
 

@@ -72,20 +72,22 @@ region, (block_row, block_col) = ops.pooling_example(
     stages.activated[..., 0], pool_window, pool_stride
 )
 block = stages.pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
-columns = st.columns([2, 1, 1])
-columns[0].plotly_chart(
+left, right = st.columns(2)
+left.plotly_chart(
     figures.map_grid_figure(
-        stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (input: the maps above, right)"
+        stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (its input: the maps above, right)"
     ),
     width="stretch",
 )
-columns[1].plotly_chart(
-    figures.value_grid_figure(region, "Map 1 around its strongest response"),
+right.plotly_chart(
+    figures.value_grid_figure(region, "Map 1 around its strongest response", height=260),
     width="stretch",
 )
-columns[2].plotly_chart(
+right.plotly_chart(
     figures.value_grid_figure(
-        block, f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}"
+        block,
+        f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}",
+        height=200,
     ),
     width="stretch",
 )
