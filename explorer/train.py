@@ -25,7 +25,9 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ import optax
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from explorer.checkpoints import RUN_FILES, save_checkpoint, write_atomically
 from explorer.datasets import Augmentation, Dataset, Split, augment_batch, load_dataset
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, Network, count_params, init_variables, preset
@@ -92,18 +95,38 @@ class TrainingDiverged(ExplorerError):
         self.epoch = epoch
 
 
+MAX_SEED = 2**32 - 1
+"""Seeds are whole numbers from 0 to this (32 bits: every random generator here takes them)."""
+
+
 def validate_config(config: TrainConfig, device_count: int = 1) -> None:
-    """Raise :class:`ExplorerError` for settings that cannot train."""
+    """Raise :class:`ExplorerError`, naming the setting, for settings that cannot train.
+
+    Every number must be finite: NaN compares false with everything, so each rule is
+    written so that NaN fails it.
+    """
     if config.optimizer not in OPTIMIZERS:
         raise ExplorerError(f"Unknown optimizer {config.optimizer!r}; use one of {OPTIMIZERS}.")
     if config.schedule not in SCHEDULES:
         raise ExplorerError(f"Unknown schedule {config.schedule!r}; use one of {SCHEDULES}.")
-    if not config.learning_rate > 0 or config.weight_decay < 0:
-        raise ExplorerError("The learning rate must be positive and weight decay non-negative.")
+    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
+        raise ExplorerError(
+            f"The learning rate must be a positive number; {config.learning_rate:g} is not."
+        )
+    if not (math.isfinite(config.weight_decay) and config.weight_decay >= 0):
+        raise ExplorerError(
+            f"Weight decay must be a number ≥ 0 (0 turns it off); {config.weight_decay:g} is not."
+        )
+    if not 0 <= config.momentum < 1:
+        raise ExplorerError(f"Momentum must be in [0, 1); {config.momentum:g} is not.")
     if not 0 <= config.label_smoothing < 1:
-        raise ExplorerError("Label smoothing must be in [0, 1).")
+        raise ExplorerError(
+            f"Label smoothing must be in [0, 1); {config.label_smoothing:g} is not."
+        )
     if config.epochs < 1 or config.batch_size < 1:
         raise ExplorerError("Epochs and batch size must be at least 1.")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ExplorerError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
     if config.batch_size % device_count:
         raise ExplorerError(
             f"The batch size {config.batch_size} must be a multiple of the {device_count} "
@@ -453,8 +476,14 @@ class Trainer:
         )  # fmt: skip
 
     def evaluate(self, variables: dict, data: DeviceSplit) -> Evaluation:
-        """Loss, accuracy and predictions of ``variables`` on a device split."""
+        """Loss, accuracy and predictions of ``variables`` on a device split.
+
+        Raises:
+            ExplorerError: the split is empty (there is nothing to measure).
+        """
         size, batch = len(data), self.eval_batch
+        if size == 0:
+            raise ExplorerError("A split to evaluate on has no images, so there is no accuracy.")
         batches = max(1, math.ceil(size / batch))
         rows = np.arange(batches * batch)
         valid = (rows < size).reshape(batches, batch)
@@ -509,12 +538,17 @@ def _mean_or_nan(chunks: list[np.ndarray]) -> float:
     return float(values.mean()) if values.size else float("nan")
 
 
-def _divergence_message(config: TrainConfig, epoch: int) -> str:
+def _divergence_message(config: TrainConfig, epoch: int, best_accuracy: float) -> str:
+    kept = (
+        f"The weights of the best finished epoch (validation accuracy {best_accuracy:.1%}) "
+        "are kept."
+        if best_accuracy >= 0
+        else "No epoch had finished, so there are no trained weights to keep."
+    )
     return (
         f"Training stopped in epoch {epoch}: the loss became NaN or infinite, so the "
         f"weights were diverging. The learning rate ({config.learning_rate:g}) is probably "
-        "too high for this model and optimizer: lower it (e.g. by 10×) or pick Adam. "
-        "The last good weights were kept."
+        f"too high for this model and optimizer: lower it (e.g. by 10×) or pick Adam. {kept}"
     )
 
 
@@ -537,7 +571,10 @@ def fit(
     resumed epoch's train loss/accuracy average is over the calls run after resuming.
 
     Raises:
-        TrainingDiverged: a non-finite loss or gradient; carries the last good state.
+        TrainingDiverged: a non-finite loss or gradient; carries the last good state. Its
+            message says that the best finished epoch's weights are kept: the callers
+            (:func:`run_training`, :class:`explorer.training_session.TrainingSession`)
+            keep the state of every epoch marked ``is_best``.
     """
     state = state if state is not None else trainer.init_state()
     config, per_epoch = trainer.config, trainer.steps_per_epoch
@@ -552,7 +589,8 @@ def fit(
             state, results = trainer.run_call(state, train, plan, call)
             host = jax.device_get(results)
             if host.diverged.any():
-                raise TrainingDiverged(_divergence_message(config, epoch + 1), state, epoch)
+                message = _divergence_message(config, epoch + 1, best_accuracy)
+                raise TrainingDiverged(message, state, epoch)
             applied = host.applied
             losses.append(host.loss[applied])
             accuracies.append(host.accuracy[applied])
@@ -605,10 +643,26 @@ def _progress_bar(update: Progress, width: int = 30) -> str:
     ).ljust(90)
 
 
+EXIT_OK, EXIT_ERROR, EXIT_DID_NOT_LEARN, EXIT_INTERRUPTED = 0, 1, 3, 130
+"""Exit statuses of the CLI (argparse exits with 2 for bad options); see :func:`parse_args`."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options of ``python -m explorer.train``."""
+    """Command-line options of ``python -m explorer.train``.
+
+    The numbers are checked by :func:`validate_config` (the same rules as the Train page)
+    and a bad one stops here with argparse's usage message and exit status 2.
+    """
     parser = argparse.ArgumentParser(
-        prog="python -m explorer.train", description="Train a CNN and save the best checkpoint."
+        prog="python -m explorer.train",
+        description="Train a CNN; the best checkpoint so far is saved after every epoch.",
+        epilog=(
+            "exit status: 0 trained and learned; 1 error (one line on stderr); 2 bad "
+            "options; 3 trained but did not learn (the best validation accuracy closed less "
+            f"than {LEARNED_SHARE:.0%} of the gap between chance and 100%; the checkpoint "
+            "and metrics.json are still written); 130 stopped by Ctrl-C (the best "
+            "checkpoint saved so far is kept)."
+        ),
     )
     parser.add_argument("--dataset", default="mnist-5k", help="registered name or zip/folder")
     parser.add_argument("--data-dir", default=None, help="data folder (else $CNN_EXPLORER_DATA)")
@@ -621,10 +675,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--augment", action="store_true", help="shift ±2 px, rotate ±10°, zoom")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help=f"0 to {MAX_SEED}")
     parser.add_argument("--out", required=True, help="run folder for checkpoint + metrics.json")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in --out, if any"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        validate_config(config_from_args(args, flip_ok=False))
+    except ExplorerError as error:
+        parser.error(str(error))
+    return args
 
 
 def config_from_args(args: argparse.Namespace, flip_ok: bool) -> TrainConfig:
@@ -645,6 +707,37 @@ def config_from_args(args: argparse.Namespace, flip_ok: bool) -> TrainConfig:
     )
 
 
+LEARNED_SHARE = 0.1
+"""A run has learned when its best validation accuracy closes at least this share of the
+gap between chance and 100% (for ten balanced classes: 10% → at least 19%)."""
+
+
+def chance_accuracy(labels: np.ndarray) -> float:
+    """Accuracy of always answering the most common class of int ``labels`` (N,), N ≥ 1."""
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def learned(best_accuracy: float, chance: float) -> bool:
+    """Whether a best validation accuracy is clearly above ``chance`` (see
+    :data:`LEARNED_SHARE`)."""
+    return best_accuracy >= chance + LEARNED_SHARE * (1.0 - chance)
+
+
+def run_metrics(config: TrainConfig, history: list[EpochRecord], best_variables: dict) -> dict:
+    """What a checkpoint records about its run so far: the epochs, the best validation
+    accuracy, the settings and the parameter count. Shared by the CLI and the Train page."""
+    return {
+        "best_val_accuracy": max(record.val_accuracy for record in history),
+        "epochs": [dataclasses.asdict(record) for record in history],
+        "config": config.to_dict(),
+        "params": count_params(best_variables["params"]),
+    }
+
+
+class TrainingInterrupted(ExplorerError):
+    """Ctrl-C stopped :func:`run_training`; the message says what was kept."""
+
+
 def run_training(
     dataset: Dataset,
     spec: ModelSpec,
@@ -652,48 +745,105 @@ def run_training(
     out: Path,
     show_progress: bool = True,
 ) -> dict:
-    """Train, keep the best-validation checkpoint in ``out``, test it, write metrics.json.
+    """Train, saving the best-validation checkpoint in ``out`` after every epoch that
+    improves it; then test it and write the final checkpoint and metrics.json.
+
+    ``out`` must be ready (see :func:`prepare_run_folder`). A divergence or Ctrl-C leaves
+    the best checkpoint saved so far in place.
 
     Returns:
-        The metrics dict written to ``out/metrics.json``.
-    """
-    from explorer.checkpoints import save_checkpoint
+        The metrics dict written to ``out/metrics.json``; ``learned`` says whether the
+        best validation accuracy is clearly above ``chance_accuracy`` (:func:`learned`).
 
+    Raises:
+        TrainingInterrupted: Ctrl-C, with a message naming the checkpoint kept.
+        TrainingDiverged: see :func:`fit`.
+    """
     trainer = Trainer(spec, config, len(dataset.train), steps_per_call=CLI_STEPS_PER_CALL)
-    train, validation = trainer.put(dataset.train), trainer.put(dataset.validation)
     history: list[EpochRecord] = []
-    best_variables, started = None, time.perf_counter()
-    for update in fit(trainer, train, validation):
-        if update.kind != "epoch":
+    best_variables, saved, started = None, None, time.perf_counter()
+    metadata = dataset_metadata(dataset)
+    try:
+        train, validation = trainer.put(dataset.train), trainer.put(dataset.validation)
+        for update in fit(trainer, train, validation):
+            if update.kind != "epoch":
+                if show_progress:
+                    print(_progress_bar(update), end="", file=sys.stderr, flush=True)
+                continue
+            history.append(update.record)
             if show_progress:
-                print(_progress_bar(update), end="", file=sys.stderr, flush=True)
-            continue
-        history.append(update.record)
+                print(
+                    f"\nepoch {update.epoch}: train loss {update.record.train_loss:.4f}, "
+                    f"val accuracy {update.record.val_accuracy:.4f}",
+                    file=sys.stderr,
+                )
+            if update.is_best:
+                best_variables = state_variables(update.state)
+                progress = run_metrics(config, history, best_variables)
+                save_checkpoint(out, best_variables, spec, metadata, progress)
+                saved = update.record
+        test = trainer.evaluate(best_variables, trainer.put(dataset.test))
+    except KeyboardInterrupt:
         if show_progress:
-            print(
-                f"\nepoch {update.epoch}: train loss {update.record.train_loss:.4f}, "
-                f"val accuracy {update.record.val_accuracy:.4f}",
-                file=sys.stderr,
-            )
-        if update.is_best:
-            best_variables = state_variables(update.state)
-    test = trainer.evaluate(best_variables, trainer.put(dataset.test))
+            print(file=sys.stderr)
+        kept = (
+            f"the best checkpoint so far (epoch {saved.epoch}, validation accuracy "
+            f"{saved.val_accuracy:.1%}) is kept in {out}."
+            if saved is not None
+            else "no epoch had finished, so nothing was saved."
+        )
+        message = f"Ctrl-C after {len(history)} finished epoch(s): {kept}"
+        raise TrainingInterrupted(message) from None
+    progress = run_metrics(config, history, best_variables)
+    chance = chance_accuracy(dataset.validation.labels)
     metrics = {
         "dataset": dataset.name,
         "architecture": spec.name,
-        "params": count_params(best_variables["params"]),
+        **progress,
         "test_accuracy": test.accuracy,
         "test_loss": test.loss,
-        "best_val_accuracy": max(r.val_accuracy for r in history),
-        "epochs": [dataclasses.asdict(r) for r in history],
+        "chance_accuracy": chance,
+        "learned": learned(progress["best_val_accuracy"], chance),
         "images_per_second": float(np.median([r.images_per_second for r in history])),
         "train_seconds": time.perf_counter() - started,
         "device": device_description(),
-        "config": config.to_dict(),
     }
-    save_checkpoint(out, best_variables, spec, dataset_metadata(dataset), metrics)
-    _write_json_atomically(out / "metrics.json", metrics)
+    save_checkpoint(out, best_variables, spec, metadata, metrics)
+    write_atomically(out / "metrics.json", json.dumps(metrics, indent=2).encode())
     return metrics
+
+
+def prepare_run_folder(out: Path, overwrite: bool) -> None:
+    """Make sure a run can be saved in ``out`` before any training starts.
+
+    Creates the folder if needed and writes (and deletes) a test file in it. With
+    ``overwrite``, the files of a run already there are deleted; without it such a run
+    is refused.
+
+    Raises:
+        ExplorerError: ``out`` is a file, holds a run (without ``overwrite``), or cannot
+            be created or written to.
+    """
+    if out.exists() and not out.is_dir():
+        raise ExplorerError(f"--out {out} is a file, not a folder: name a folder for the run.")
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if existing and not overwrite:
+        raise ExplorerError(
+            f"{out} already holds a run ({', '.join(existing)}): name another --out, or add "
+            "--overwrite to replace it."
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=out, prefix=".write-test.", suffix=".tmp")
+        os.close(handle)
+        os.unlink(probe)
+        for name in existing:
+            (out / name).unlink()
+    except OSError as error:
+        raise ExplorerError(
+            f"Cannot save the run in {out} ({error.strerror or error}): name a folder you "
+            "can write to."
+        ) from None
 
 
 def dataset_metadata(dataset: Dataset) -> dict:
@@ -707,16 +857,12 @@ def dataset_metadata(dataset: Dataset) -> dict:
     }
 
 
-def _write_json_atomically(path: Path, data: dict) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(data, indent=2))
-    temp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit status."""
+    """CLI entry point; returns the exit status (see :data:`EXIT_OK` and ``--help``)."""
     args = parse_args(argv)
+    out = Path(args.out).expanduser()
     try:
+        prepare_run_folder(out, args.overwrite)
         dataset = load_dataset(args.dataset, args.data_dir, args.seed)
         spec = preset(args.arch, dataset.input_shape, len(dataset.class_names))
         config = config_from_args(args, dataset.flip_makes_sense)
@@ -725,12 +871,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(dataset.test)} test; {spec.name}; {device_description()}",
             file=sys.stderr,
         )
-        metrics = run_training(dataset, spec, config, Path(args.out), not args.quiet)
+        metrics = run_training(dataset, spec, config, out, not args.quiet)
+    except TrainingInterrupted as stopped:
+        print(f"interrupted: {stopped}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("interrupted: stopped by Ctrl-C before training; nothing was saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ExplorerError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"test accuracy {metrics['test_accuracy']:.4f}; saved to {args.out}", file=sys.stderr)
-    return 0
+        return EXIT_ERROR
+    if not metrics["learned"]:
+        print(
+            f"error: the run did not learn: its best validation accuracy, "
+            f"{metrics['best_val_accuracy']:.1%}, is barely above chance "
+            f"({metrics['chance_accuracy']:.1%} by always answering the most common class). "
+            f"Check the learning rate ({config.learning_rate:g}): too high and the weights "
+            f"jump past every good value, too low and they hardly move. Saved anyway to {out}.",
+            file=sys.stderr,
+        )
+        return EXIT_DID_NOT_LEARN
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; saved to {out}", file=sys.stderr)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

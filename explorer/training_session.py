@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from explorer.train import (
     dataset_metadata,
     device_description,
     fit,
+    run_metrics,
     state_variables,
 )
 
@@ -301,7 +302,7 @@ class TrainingSession:
                     variables,
                     self.spec,
                     dataset_metadata(self.dataset),
-                    self._metrics(),
+                    run_metrics(self.config, position.history, variables),
                 )
 
     def _record_filters(self, params: dict) -> None:
@@ -311,15 +312,6 @@ class TrainingSession:
         self._position.filters.append(kernels)
         with self._lock:
             self._snapshot = replace(self._snapshot, filters=tuple(self._position.filters))
-
-    def _metrics(self) -> dict:
-        history = self._position.history
-        return {
-            "best_val_accuracy": self._position.best_accuracy,
-            "epochs": [asdict(record) for record in history],
-            "config": self.config.to_dict(),
-            "params": count_params(self._best_variables["params"]),
-        }
 
     def _publish(self, update: Progress, started: float) -> None:
         best = self._position.best_accuracy
