@@ -119,13 +119,14 @@ st.plotly_chart(
         "|frequency response| (centre = low frequencies)",
         None,
         "viridis",
-        "none",
+        "minmax",
     ),
     width="stretch",
 )
 st.caption(
-    "A blur is bright in the centre (low-pass); an edge detector is dark in the centre "
-    "and bright towards the edges (high-pass); Sobel x passes horizontal frequencies only."
+    "Each tile is stretched from its own weakest (dark) to strongest (bright) gain. A blur is "
+    "bright in the centre (low-pass); an edge detector is dark in the centre and bright "
+    "towards the edges (high-pass); Sobel x passes horizontal frequencies only."
 )
 
 st.subheader("Convolution in space = multiplication of spectra")
