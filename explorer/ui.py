@@ -29,6 +29,8 @@ LAB_PAGES = (
     ("6_inspect.py", "6 · Inspect a network", "🔬"),
 )
 CANVAS_SIDE = 224
+WORKING_SIZES = (28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512)
+"""Longest side, in pixels, that the labs can work at."""
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
 
 DEFAULT_PRESETS = ("sobel x", "sobel y", "laplacian", "gaussian blur")
@@ -130,7 +132,8 @@ class WorkingImage:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _decode_cached(data: bytes) -> np.ndarray:
-    return images.decode_image(data)
+    """An upload decoded toward the largest working size (a huge photo never exists in full)."""
+    return images.decode_image(data, max_side=max(WORKING_SIZES))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -211,7 +214,7 @@ def sidebar_image() -> WorkingImage | None:
     )
     working_size = st.sidebar.select_slider(
         "Working size (longest side, px)",
-        options=[28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512],
+        options=WORKING_SIZES,
         key="working_size",
         help="Large images are downscaled to this size; bigger is sharper but slower.",
     )
