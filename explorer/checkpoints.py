@@ -14,7 +14,9 @@ checkpoint, never half of one. A save killed outright (SIGKILL, power loss) leav
 temporary ``.NAME.RANDOM.tmp`` behind; saving, loading, listing and deleting remove such
 orphans once they are :data:`explorer.files.ORPHAN_AGE_SECONDS` old. Loading refuses,
 with :class:`ExplorerError`, a file that is truncated, altered (checksum), of another
-format, or whose arrays do not fit the model it describes, and reads only plain files
+format, whose description fails :func:`validate_metadata` (checked field by field: types,
+ranges, unique class names), or whose arrays do not fit the model it describes; a listing
+shows such a file with its reason and no description. It reads only plain files
 of at most :data:`MAX_CHECKPOINT_BYTES` (never a device or a FIFO). MessagePack and
 Flax's array encoding carry only data; nothing in a checkpoint can run code.
 """
@@ -34,6 +36,7 @@ import msgpack
 import numpy as np
 from flax import serialization
 
+from explorer.datasets import PREPROCESSINGS
 from explorer.errors import ExplorerError
 from explorer.files import read_regular_file, remove_orphans
 from explorer.model import ModelSpec, spec_from_dict, variable_shapes
@@ -189,17 +192,151 @@ def _unpack_envelope(data: bytes) -> tuple[bytes, bytes]:
     return metadata, payload
 
 
+MAX_NAME_LENGTH = 200
+"""Longest dataset or class name a checkpoint may carry."""
+MAX_CLASSES = 1000
+MAX_SIDE = 4096
+MAX_UNITS = 65536
+ACCURACY_METRICS = ("best_val_accuracy", "test_accuracy", "val_accuracy")
+
+
+def _invalid(field: str, problem: str) -> ExplorerError:
+    return _refuse(f"its description is not valid: {field} {problem}")
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "missing"
+    return {dict: "a map", list: "a list", str: "a string", bool: "true/false"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def _require(value: object, kind: type | tuple, field: str, expected: str) -> None:
+    """``value`` must be a ``kind`` (a bool never counts as a number)."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
+        raise _invalid(field, f"is {_type_name(value)}; expected {expected}")
+
+
+def _tuple(kind: type | tuple) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _require_number(value: object, field: str, low: float, high: float) -> None:
+    _require(value, (int, float), field, "a number")
+    if not low <= value <= high:  # also refuses NaN
+        raise _invalid(field, f"is {value!r}; expected a number from {low} to {high}")
+
+
+def _require_name(value: object, field: str) -> None:
+    _require(value, str, field, "a string")
+    if not value.strip() or len(value) > MAX_NAME_LENGTH:
+        raise _invalid(field, f"must have 1 to {MAX_NAME_LENGTH} characters")
+
+
+def _check_spec(spec: ModelSpec) -> None:
+    """Every number of the spec an int (or float dropout) in a sensible range."""
+    for index, side in enumerate(spec.input_shape):
+        _require_number(side, f"spec.input_shape[{index}]", 1, MAX_SIDE)
+        _require(side, int, f"spec.input_shape[{index}]", "a whole number")
+    _require_number(spec.num_classes, "spec.num_classes", 2, MAX_CLASSES)
+    for index, block in enumerate(spec.conv_blocks):
+        for name in ("filters", "kernel_size", "stride", "pool_size"):
+            value = getattr(block, name)
+            _require(value, int, f"spec.conv_blocks[{index}].{name}", "a whole number")
+            _require_number(value, f"spec.conv_blocks[{index}].{name}", 1, MAX_UNITS)
+        _require_number(block.dropout, f"spec.conv_blocks[{index}].dropout", 0, 0.99)
+        _require(block.batch_norm, bool, f"spec.conv_blocks[{index}].batch_norm", "true/false")
+    for index, layer in enumerate(spec.dense_layers):
+        _require(layer.units, int, f"spec.dense_layers[{index}].units", "a whole number")
+        _require_number(layer.units, f"spec.dense_layers[{index}].units", 1, MAX_UNITS)
+        _require_number(layer.dropout, f"spec.dense_layers[{index}].dropout", 0, 0.99)
+
+
+def _parse_spec(data: object) -> ModelSpec:
+    _require(data, dict, "spec", "a map")
+    try:
+        spec = spec_from_dict(data)
+    except ExplorerError as error:
+        raise _invalid("spec", f"describes no buildable model ({error})") from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as error:
+        raise _invalid("spec", f"is malformed ({type(error).__name__})") from None
+    _check_spec(spec)
+    return spec
+
+
+def _check_dataset(dataset: object, spec: ModelSpec) -> None:
+    _require(dataset, dict, "dataset", "a map")
+    _require_name(dataset.get("name"), "dataset.name")
+    class_names = dataset.get("class_names")
+    _require(class_names, list, "dataset.class_names", "a list of strings")
+    for index, name in enumerate(class_names):
+        _require_name(name, f"dataset.class_names[{index}]")
+    if len(set(class_names)) != len(class_names):
+        repeated = next(name for name in class_names if class_names.count(name) > 1)
+        raise _invalid("dataset.class_names", f"name {repeated!r} more than once")
+    if len(class_names) != spec.num_classes:
+        raise _refuse(
+            f"its class names ({len(class_names)}) do not match the model's outputs "
+            f"({spec.num_classes})"
+        )
+    preprocessing = dataset.get("preprocessing", "resize")
+    if preprocessing not in PREPROCESSINGS:
+        raise _invalid("dataset.preprocessing", f"must be one of {', '.join(PREPROCESSINGS)}")
+    if "input_shape" in dataset:
+        _require(dataset["input_shape"], list, "dataset.input_shape", "a list of 3 numbers")
+        if tuple(dataset["input_shape"]) != spec.input_shape:
+            raise _invalid("dataset.input_shape", "differs from the model's input shape")
+    if "train_size" in dataset:
+        _require(dataset["train_size"], int, "dataset.train_size", "a whole number")
+        _require_number(dataset["train_size"], "dataset.train_size", 0, 2**40)
+
+
+def _check_metrics(metrics: object) -> None:
+    _require(metrics, dict, "metrics", "a map")
+    for name in ACCURACY_METRICS:
+        if metrics.get(name) is not None:
+            _require_number(metrics[name], f"metrics.{name}", 0.0, 1.0)
+    if metrics.get("test_loss") is not None:
+        _require_number(metrics["test_loss"], "metrics.test_loss", 0.0, float("inf"))
+    if "epochs" in metrics:
+        _require(metrics["epochs"], list, "metrics.epochs", "a list")
+        for index, record in enumerate(metrics["epochs"]):
+            _require(record, dict, f"metrics.epochs[{index}]", "a map")
+    if "config" in metrics:
+        _require(metrics["config"], dict, "metrics.config", "a map")
+    if "params" in metrics:
+        _require(metrics["params"], int, "metrics.params", "a whole number")
+
+
+def validate_metadata(metadata: object) -> ModelSpec:
+    """Check a checkpoint's description field by field; returns its model spec.
+
+    ``spec`` must build a model; ``dataset.name`` and every class name are non-empty
+    strings of at most :data:`MAX_NAME_LENGTH` characters, the class names unique and
+    one per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
+    accuracies are numbers in [0, 1]; ``created`` is a string and ``versions`` a map.
+
+    Raises:
+        ExplorerError: naming the first field that is wrong and why.
+    """
+    _require(metadata, dict, "the description", "a map")
+    spec = _parse_spec(metadata.get("spec"))
+    _check_dataset(metadata.get("dataset"), spec)
+    _check_metrics(metadata.get("metrics", {}))
+    if "created" in metadata:
+        _require(metadata["created"], str, "created", "a string")
+    if "versions" in metadata:
+        _require(metadata["versions"], dict, "versions", "a map")
+    return spec
+
+
 def _parse_metadata(raw: bytes) -> tuple[dict, ModelSpec]:
     try:
         metadata = json.loads(raw)
-        dataset = metadata["dataset"]
-        class_names = dataset["class_names"]
-    except (ValueError, KeyError, TypeError):
-        raise _refuse("its description is not valid") from None
-    spec = spec_from_dict(metadata.get("spec", {}))
-    if not isinstance(class_names, list) or len(class_names) != spec.num_classes:
-        raise _refuse("its class names do not match the model's outputs")
-    return metadata, spec
+    except (ValueError, RecursionError):
+        raise _refuse("its description is not valid JSON") from None
+    return metadata, validate_metadata(metadata)
 
 
 def _check_variables(variables: object, spec: ModelSpec) -> dict:
@@ -248,7 +385,8 @@ def load_checkpoint(location: str | os.PathLike) -> Checkpoint:
 def list_checkpoints(root: str | os.PathLike) -> list[CheckpointSummary]:
     """Every run folder under ``root`` with a checkpoint, newest first.
 
-    Damaged checkpoints are listed with ``error`` set instead of raising. Orphaned
+    Damaged or invalid checkpoints are listed with ``error`` set and ``metadata`` None
+    (so no unchecked description reaches a page) instead of raising. Orphaned
     temporary files in the run folders are removed on the way.
     """
     root = Path(root).expanduser()

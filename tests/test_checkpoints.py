@@ -1,5 +1,6 @@
 """Checkpoints: round trip, atomic replacement, refusal of damaged files, list/delete/import."""
 
+import json
 import os
 
 import jax
@@ -128,3 +129,103 @@ def test_fingerprint_tells_weights_apart_and_survives_a_round_trip(tmp_path, var
     assert checkpoints.fingerprint(reshaped) != key
     without_stats = {"params": variables["params"]}
     assert checkpoints.fingerprint(without_stats) != key
+
+
+def crafted(variables, change) -> bytes:
+    """A checkpoint with a valid envelope and checksum whose description ``change`` edits."""
+    envelope = msgpack.unpackb(checkpoint_bytes(variables, SPEC, DATASET, {}), raw=False)
+    metadata = json.loads(envelope["metadata"])
+    change(metadata)
+    envelope["metadata"] = raw = json.dumps(metadata).encode()
+    envelope["sha256"] = checkpoints._digest(raw, envelope["variables"])
+    return msgpack.packb(envelope, use_bin_type=True)
+
+
+def _set(path: str, value):
+    def change(metadata):
+        *parents, last = path.split(".")
+        target = metadata
+        for key in parents:
+            target = target[key]
+        target[last] = value
+
+    return change
+
+
+CRAFTED = [
+    ("metrics", [], "metrics is a list; expected a map"),
+    ("metrics.best_val_accuracy", 7, r"metrics.best_val_accuracy is 7; expected a number from 0"),
+    ("metrics.best_val_accuracy", "high", "metrics.best_val_accuracy is a string"),
+    ("metrics.test_accuracy", float("nan"), "metrics.test_accuracy is nan"),
+    ("metrics.epochs", [3], r"metrics.epochs\[0\] is a number; expected a map"),
+    ("dataset.name", ["mnist"], "dataset.name is a list; expected a string"),
+    ("dataset.name", "", "dataset.name must have 1 to 200 characters"),
+    ("dataset.class_names", [{"a": 1}, "b", "c"], r"class_names\[0\] is a map; expected a str"),
+    ("dataset.class_names", ["a", "a", "b"], "class_names name 'a' more than once"),
+    ("dataset.class_names", ["a", "b", 3], r"class_names\[2\] is a number"),
+    ("dataset.class_names", "abc", "class_names is a string; expected a list of strings"),
+    ("dataset.class_names", ["a", "b", "x" * 201], r"class_names\[2\] must have 1 to 200"),
+    ("dataset.preprocessing", "sharpen", "dataset.preprocessing must be one of"),
+    ("dataset.preprocessing", None, "dataset.preprocessing must be one of"),
+    ("dataset.input_shape", [28, 28, 1], "input_shape differs from the model"),
+    ("dataset", "shapes", "dataset is a string; expected a map"),
+    ("spec", [1, 2], "spec is a list; expected a map"),
+    ("spec.num_classes", "three", "spec describes no buildable model"),
+    ("spec.conv_blocks", [{"filters": "4"}], "spec is malformed|spec describes no buildable"),
+    ("spec.input_shape", [12, 12, 10**9], r"spec.input_shape\[2\] is 1000000000"),
+    ("created", 5, "created is a number; expected a string"),
+    ("versions", "jax", "versions is a string; expected a map"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), CRAFTED)
+def test_each_field_of_the_description_is_checked_with_one_clear_message(
+    variables, field, value, message
+):
+    data = crafted(variables, _set(field, value))
+    with pytest.raises(ExplorerError, match=f"^This checkpoint was refused: .*({message})"):
+        load_checkpoint_bytes(data)
+
+
+def test_a_description_that_is_not_a_map_or_lacks_the_dataset_is_refused(variables):
+    with pytest.raises(ExplorerError, match="the description is a list; expected a map"):
+        load_checkpoint_bytes(_rewrap([1]))
+    with pytest.raises(ExplorerError, match="dataset is missing; expected a map"):
+        load_checkpoint_bytes(crafted(variables, lambda m: m.pop("dataset")))
+
+
+def _rewrap(metadata) -> bytes:
+    raw = json.dumps(metadata).encode()
+    payload = b""
+    return msgpack.packb(
+        {
+            "format": checkpoints.FORMAT,
+            "version": checkpoints.VERSION,
+            "metadata": raw,
+            "variables": payload,
+            "sha256": checkpoints._digest(raw, payload),
+        },
+        use_bin_type=True,
+    )
+
+
+def test_a_refused_checkpoint_is_listed_with_its_reason_and_can_be_deleted(tmp_path, variables):
+    save_checkpoint(tmp_path / "good", variables, SPEC, DATASET, {"best_val_accuracy": 0.5})
+    for name, change in [
+        ("bad-metrics", _set("metrics", [])),
+        ("bad-names", _set("dataset.class_names", ["a", "a", "b"])),
+    ]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checkpoint.msgpack").write_bytes(crafted(variables, change))
+    listed = {entry.name: entry for entry in list_checkpoints(tmp_path)}
+    assert listed["good"].error is None and listed["good"].metadata["metrics"]
+    for name in ("bad-metrics", "bad-names"):
+        assert listed[name].metadata is None, "no unchecked description reaches a page"
+        assert listed[name].error.startswith("This checkpoint was refused")
+        with pytest.raises(ExplorerError, match="refused"):
+            load_checkpoint(tmp_path / name)
+        delete_checkpoint(tmp_path, name)
+        assert not (tmp_path / name).exists()
+    with pytest.raises(ExplorerError, match="refused"):
+        import_checkpoint(tmp_path, "imported", crafted(variables, _set("metrics", [])))
+    assert not (tmp_path / "imported").exists()
