@@ -274,10 +274,11 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     open_lab(page, server_url, "inspect")
     untrained = page.get_by_text("There is no trained network yet")
     untrained.or_(page.get_by_text("Look inside")).first.wait_for()
-    if untrained.count():
+    if untrained.count():  # models are private to a browser session: train in this one
         start_short_training(page, server_url)
         wait_for_results(page)
-        open_lab(page, server_url, "inspect")
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("6 · Inspect a network").click()
+        wait_for_app(page)
     page.locator("section[data-testid='stSidebar']").get_by_text("Draw", exact=True).click()
     wait_for_app(page)
     draw(page, [(0.5, 0.15 + 0.07 * step) for step in range(11)])  # a vertical stroke
@@ -299,3 +300,32 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     robust = plotly_chart(page, "Test accuracy as the images are moved")
     robust.scroll_into_view_if_needed()
     robust.screenshot(path=str(SHOTS / "inspect_robustness.png"))
+
+
+BYTES_PER_CHANGE_BUDGET = 150_000
+"""Most bytes the server may send for one control step at default settings (issue 10)."""
+
+BUDGET_CONTROLS = [
+    ("image_as_numbers", "Patch size"),
+    ("convolution", "Kernel size k"),
+    ("convolution", "Filter count F"),
+    ("activation_pooling", "Pool window"),
+    ("frequency", "Cutoff (fraction of Nyquist)"),
+]
+
+
+@pytest.mark.parametrize(("path", "slider"), BUDGET_CONTROLS)
+def test_one_control_step_sends_at_most_the_byte_budget(page, server_url, path, slider):
+    """Counts the websocket bytes of one slider step: a byte count, not a time."""
+    tab = page.context.new_page()
+    received: list[int] = []
+    tab.on("websocket", lambda ws: ws.on("framereceived", lambda data: received.append(len(data))))
+    try:
+        open_lab(tab, server_url, path)
+        received.clear()
+        press_slider(tab, slider, "ArrowRight", 1)
+        sent = sum(received)
+    finally:
+        tab.close()
+    assert received, "the step reached the server and came back"
+    assert sent <= BYTES_PER_CHANGE_BUDGET, f"{path}: {slider} step sent {sent:,} bytes"
