@@ -17,6 +17,7 @@ import streamlit as st
 
 from explorer import explain, images, invariance, model, ops, samples
 from explorer.errors import ExplorerError
+from explorer.text import escape_markdown
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 HOME_PAGE = ("home.py", "Start here", "🏠")
@@ -109,8 +110,9 @@ def enter_page() -> None:
 
 
 def show_error(error: Exception) -> None:
-    """Show a user-caused problem as a readable message (never a traceback)."""
-    st.error(str(error), icon="⚠️")
+    """Show a user-caused problem as a readable message (never a traceback); names from
+    uploads in it stay plain text (see :func:`explorer.text.escape_markdown`)."""
+    st.error(escape_markdown(error), icon="⚠️")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, images, ops, ui
+from explorer.text import escape_markdown
 
 ui.enter_page()
 st.title("🔢 Image as numbers")
@@ -17,7 +18,8 @@ where_to_read = (
     else "Zoom into a patch below to read them (at 64 × 64 or smaller, hovering shows them too)."
 )
 st.markdown(
-    f"A computer sees **{image.label}** as a grid of **{height} × {width} × {channels}** = "
+    f"A computer sees **{escape_markdown(image.label)}** as a grid of "
+    f"**{height} × {width} × {channels}** = "
     f"**{pixels.size:,} numbers**. {where_to_read}"
 )
 left, right = st.columns([3, 2])
@@ -38,17 +40,37 @@ with right:
         st.caption("Cropped to the strokes, scaled to 20×20, centred by centre of mass.")
 
 
+PATCH_SIDES = (3, 16)  # smallest and largest side of the zoomed patch
+
+
+def position_slider(container, label: str, last: int, default: int) -> int:
+    """A slider over positions 0..last; with one position there is nothing to slide."""
+    if last < 1:
+        container.caption(f"{label}: 0 (the only position)")
+        return 0
+    return container.slider(label, 0, last, min(default, last))
+
+
 @st.fragment
 def zoom_patch() -> None:
     st.subheader("Zoom into a patch")
+    largest = min(PATCH_SIDES[1], height, width)
+    if largest < PATCH_SIDES[0]:
+        st.info(
+            f"This image is only {height} × {width} pixels, too thin for a "
+            f"{PATCH_SIDES[0]} × {PATCH_SIDES[0]} patch: hover the picture above to read its "
+            "numbers."
+        )
+        return
     columns = st.columns(3)
-    size = columns[0].slider("Patch size", 3, 16, 8, key="patch_size")
-    row = columns[1].slider(
-        "Top row", 0, max(0, height - size), min(height // 3, max(0, height - size))
-    )
-    col = columns[2].slider(
-        "Left column", 0, max(0, width - size), min(width // 3, max(0, width - size))
-    )
+    if largest == PATCH_SIDES[0]:
+        size = largest
+        columns[0].caption(f"Patch size: {size} (the image's shorter side)")
+    else:
+        st.session_state["patch_size"] = min(st.session_state.get("patch_size", 8), largest)
+        size = columns[0].slider("Patch size", PATCH_SIDES[0], largest, key="patch_size")
+    row = position_slider(columns[1], "Top row", height - size, height // 3)
+    col = position_slider(columns[2], "Left column", width - size, width // 3)
     patch = pixels[row : row + size, col : col + size]
     view, numbers = st.columns([2, 3])
     located = figures.image_figure(pixels, "Where the patch is", height=360)
