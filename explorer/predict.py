@@ -59,6 +59,25 @@ def white_on_black(image: np.ndarray) -> np.ndarray:
     return 1.0 - gray if looks_inverted(gray) else gray
 
 
+BLANK_RANGE = 2
+"""A picture whose pixel values (0-255) all lie within this many levels is blank."""
+
+
+def empty_input_reason(image: np.ndarray) -> str | None:
+    """Why a picture holds nothing to classify, or None when it holds something.
+
+    ``image``: uint8 (H, W, C) as decoded. Empty means a single pixel, or every value
+    within :data:`BLANK_RANGE` of the others (a blank picture). A network still gives
+    such an input a confident-looking answer, which then means nothing.
+    """
+    if image.size == 0 or image.shape[0] * image.shape[1] <= 1:
+        return "it has a single pixel"
+    values = np.asarray(image, dtype=np.float32)
+    if float(values.max() - values.min()) <= BLANK_RANGE:
+        return "every pixel has the same value"
+    return None
+
+
 def prepare_image(
     image: np.ndarray, input_shape: tuple[int, int, int], preprocessing: str
 ) -> np.ndarray:
