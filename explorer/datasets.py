@@ -51,6 +51,7 @@ from explorer.images import decode_image, decoded_size, to_rgb
 from explorer.pickle_reader import read_pickled_data
 
 DATA_DIR_ENV = "CNN_EXPLORER_DATA"
+DATA_ROOTS_ENV = "CNN_EXPLORER_DATA_ROOTS"
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "cnn-explorer"
 DIGITS = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
@@ -195,6 +196,19 @@ def data_dir(setting: str | os.PathLike | None = None) -> Path:
     if setting:
         return Path(setting).expanduser()
     return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
+
+
+def data_roots() -> list[Path]:
+    """The data folders the app may read and download into: :func:`data_dir`, then each
+    folder of ``$CNN_EXPLORER_DATA_ROOTS`` (separated by ``os.pathsep``), without repeats.
+
+    The app offers only these (a browser cannot name another server path).
+    """
+    roots = [data_dir()]
+    for entry in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep):
+        if entry.strip() and Path(entry.strip()).expanduser() not in roots:
+            roots.append(Path(entry.strip()).expanduser())
+    return roots
 
 
 def class_counts(split: Split, num_classes: int) -> np.ndarray:

@@ -24,11 +24,13 @@ from explorer import (
     ops,
     predict,
     robustness,
+    runs,
     train,
 )
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
-from explorer.ui_training import TRAINING_KEY, runs_root
+from explorer.text import escape_markdown
+from explorer.ui_training import current_run, workspace_id
 
 CURRENT_RUN = "the model trained in this session"
 
@@ -62,32 +64,34 @@ def _load_dataset(name: str, seed: int) -> datasets.Dataset:
     return datasets.load_dataset(name, None, seed)
 
 
-def _saved_checkpoints() -> list[checkpoints.CheckpointSummary]:
-    return [summary for summary in checkpoints.list_checkpoints(runs_root()) if not summary.error]
+def _saved_checkpoints() -> list[tuple[str, checkpoints.CheckpointSummary]]:
+    """(choice, summary) of this session's valid saved models, then the class models."""
+    return runs.usable_models(workspace_id())
 
 
 def model_options() -> list[str]:
-    """The models there are: this session's best (once an epoch has finished), then saved ones."""
-    run = st.session_state.get(TRAINING_KEY)
-    current = [CURRENT_RUN] if run and run["session"].best_variables is not None else []
-    return current + [summary.name for summary in _saved_checkpoints()]
+    """The models there are: this session's best (once an epoch has finished), then its
+    saved ones, then the class models (``class/<name>``)."""
+    run = current_run()
+    current = [CURRENT_RUN] if run and run.session.best_variables is not None else []
+    return current + [choice for choice, _ in _saved_checkpoints()]
 
 
 def load_model(choice: str) -> Inspected | None:
     """The model named ``choice`` (an entry of :func:`model_options`); None after an error."""
     if choice == CURRENT_RUN:
-        run = st.session_state[TRAINING_KEY]
-        session = run["session"]
+        run = current_run()
+        session = run.session
         dataset, variables = session.dataset, session.best_variables
         return Inspected(
             CURRENT_RUN, session.spec, variables, dataset.class_names, dataset.preprocessing,
-            dataset.name, dataset, checkpoints.fingerprint(variables), f"run {run['name']}",
+            dataset.name, dataset, checkpoints.fingerprint(variables), f"run {run.name}",
         )  # fmt: skip
-    path = checkpoints.checkpoint_path(checkpoints.run_folder(runs_root(), choice))
     try:
+        path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
         checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
     except (ExplorerError, OSError) as error:
-        st.error(str(error), icon="⚠️")
+        st.error(escape_markdown(error), icon="⚠️")
         return None
     name = checkpoint.metadata["dataset"]["name"]
     return Inspected(
@@ -104,7 +108,9 @@ def choose_model() -> Inspected | None:
         st.info("There is no trained network yet. Train one on **5 · Train a CNN** (about a "
                 "minute on the built-in MNIST digits), then come back.")  # fmt: skip
         return None
-    return load_model(st.selectbox("Network", options, key="inspect_model"))
+    return load_model(
+        st.selectbox("Network", options, format_func=runs.choice_label, key="inspect_model")
+    )
 
 
 def test_split(model: Inspected) -> datasets.Split | None:
@@ -114,7 +120,10 @@ def test_split(model: Inspected) -> datasets.Split | None:
     try:
         return _load_dataset(model.dataset_name, 0).test
     except ExplorerError as error:
-        st.caption(f"Test-set views need the dataset {model.dataset_name!r}: {error}")
+        st.caption(
+            f"Test-set views need the dataset “{escape_markdown(model.dataset_name)}”: "
+            + escape_markdown(error)
+        )
         return None
 
 
@@ -144,6 +153,14 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
         ),
         width="stretch",
     )
+    empty = predict.empty_input_reason(original)
+    if empty:
+        columns[2].warning(
+            f"The input is empty ({empty}): there is nothing to recognise, so this "
+            f"{probabilities[best]:.0%} for “{escape_markdown(model.class_names[best])}” "
+            "means nothing. Draw, upload or pick a real picture.",
+            icon="🫥",
+        )
     return probabilities
 
 
@@ -155,12 +172,15 @@ def show_stages(model: Inspected, prepared: np.ndarray) -> None:
             if stage.values.ndim == 3:
                 names = [f"{index + 1}" for index in range(stage.values.shape[-1])]
                 st.plotly_chart(
-                    figures.map_grid_figure(stage.values, names, height=420), width="stretch"
+                    figures.map_grid_figure(stage.values, names, height=420),
+                    width="stretch",
+                    key=f"stage_{stage.key}",
                 )
             elif stage.key == "logits":
                 st.plotly_chart(
                     figures.counts_figure(model.class_names, stage.values, "Logits"),
                     width="stretch",
+                    key=f"stage_{stage.key}",
                 )
             else:
                 st.plotly_chart(
@@ -168,6 +188,7 @@ def show_stages(model: Inspected, prepared: np.ndarray) -> None:
                         [str(i) for i in range(len(stage.values))], stage.values, ""
                     ),
                     width="stretch",
+                    key=f"stage_{stage.key}",
                 )
 
 
@@ -524,15 +545,15 @@ def _is_mlp(spec: dict | None) -> bool:
 def _contrast_default(model: Inspected, options: list[str]) -> list[str]:
     """The newest saved model of the same dataset and the other kind (MLP vs CNN), if any."""
     want_mlp = not model.spec.conv_blocks
-    for summary in _saved_checkpoints():
+    for choice, summary in _saved_checkpoints():
         metadata = summary.metadata or {}
         if (
-            summary.name in options
-            and summary.name != model.label
+            choice in options
+            and choice != model.label
             and metadata.get("dataset", {}).get("name") == model.dataset_name
             and _is_mlp(metadata.get("spec")) != want_mlp
         ):
-            return [summary.name]
+            return [choice]
     return []
 
 
@@ -559,7 +580,12 @@ def robustness_comparison(model: Inspected) -> None:
         st.session_state[chosen_key] = [c for c in st.session_state[chosen_key] if c in options]
     columns = st.columns([3, 2])
     chosen = columns[0].multiselect(
-        "Models to compare (up to two)", options, default, max_selections=2, key=chosen_key
+        "Models to compare (up to two)",
+        options,
+        default,
+        max_selections=2,
+        format_func=runs.choice_label,
+        key=chosen_key,
     )
     transform = columns[1].radio(
         "Move the test images by",

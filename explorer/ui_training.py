@@ -1,9 +1,9 @@
 """Streamlit widgets of the Train page: data, architecture, settings, live monitor, results.
 
 With :mod:`explorer.ui` the only modules that import Streamlit. Each browser
-session keeps its own :class:`~explorer.training_session.TrainingSession` and
-run history in ``st.session_state``, so several people can train at once
-without mixing up their runs.
+session keeps its own :class:`~explorer.runs.RunRecord`, run history and private
+workspace id in ``st.session_state``, so several people can train at once without
+seeing, replacing or deleting each other's runs (see :mod:`explorer.runs`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import os
 import time
 import uuid
 from collections import OrderedDict
@@ -22,12 +21,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, datasets, explain, figures, model, train
+from explorer import checkpoints, datasets, explain, figures, model, runs, train
 from explorer.errors import ExplorerError
+from explorer.runs import RunRecord
+from explorer.text import escape_markdown
 from explorer.training_session import TrainingSession
 
 OWN_ZIP = "Your own zip of class-named folders"
-RUNS_ENV = "CNN_EXPLORER_RUNS"
 PRESET_DESCRIPTIONS = {
     "tiny": "Tiny CNN: two conv blocks and a classifier (the default MNIST net)",
     "lenet5": "LeNet-5 (LeCun et al., 1998): the classic digit reader",
@@ -40,11 +40,20 @@ RUNS_KEY = "finished_runs"
 RUN_PARAMETER = "run"
 """URL query parameter holding the current run's secret token, so a reload re-attaches."""
 LIVE_RUNS_KEPT = 32
+WORKSPACE_KEY = "workspace_id"
+IMPORTED_KEY = "checkpoint_imported"
 
 
-def runs_root() -> Path:
-    """Where the app keeps checkpoints: ``$CNN_EXPLORER_RUNS`` or ``<data folder>/runs``."""
-    return Path(os.environ.get(RUNS_ENV) or datasets.data_dir() / "runs").expanduser()
+def workspace_id() -> str:
+    """This browser session's private workspace id (made on first use)."""
+    if WORKSPACE_KEY not in st.session_state:
+        st.session_state[WORKSPACE_KEY] = runs.new_workspace_id()
+    return st.session_state[WORKSPACE_KEY]
+
+
+def workspace_root() -> Path:
+    """This session's own run folder root (see :mod:`explorer.runs`)."""
+    return runs.workspace_folder(workspace_id())
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the dataset…")
@@ -57,13 +66,31 @@ def _load_zip(digest: str, _data: bytes, seed: int) -> datasets.Dataset:
     return datasets.load_image_folder(_data, seed)
 
 
+def data_root_picker(container=st) -> str:
+    """Choose one of the configured data folders (:func:`explorer.datasets.data_roots`)."""
+    return container.selectbox(
+        "Data folder (for MNIST, Fashion-MNIST, KMNIST and CIFAR-10 files)",
+        [str(root) for root in datasets.data_roots()],
+        key="data_root",
+        help="The folders this server offers: $CNN_EXPLORER_DATA and $CNN_EXPLORER_DATA_ROOTS.",
+    )
+
+
+def _check_data_root(folder: str) -> None:
+    if folder not in [str(root) for root in datasets.data_roots()]:
+        raise ExplorerError("That data folder is not one this server offers.")
+
+
 def dataset_picker(name: str, folder: str, seed: int) -> datasets.Dataset | None:
     """Load the chosen dataset (cached per process); None while a zip is awaited.
 
+    ``folder`` must be one of :func:`explorer.datasets.data_roots`.
+
     Raises:
-        ExplorerError: files missing or invalid.
+        ExplorerError: files missing or invalid, or a folder the server does not offer.
     """
     if name != OWN_ZIP:
+        _check_data_root(folder)
         return _load_named(name, folder, seed)
     upload = st.file_uploader(
         "Zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"], key="dataset_zip"
@@ -78,7 +105,7 @@ def dataset_picker(name: str, folder: str, seed: int) -> datasets.Dataset | None
 def offer_download(name: str, folder: str) -> None:
     """After a failed load: offer the explicit download where the dataset allows it."""
     info = datasets.DATASETS.get(name)
-    if info is None or not info.needs_files:
+    if info is None or not info.needs_files or folder not in map(str, datasets.data_roots()):
         return
     target = datasets.data_dir(folder or None) / name
     if not info.download:
@@ -89,7 +116,7 @@ def offer_download(name: str, folder: str) -> None:
             try:
                 datasets.download_dataset(name, folder or None)
             except ExplorerError as error:
-                st.error(str(error), icon="⚠️")
+                st.error(escape_markdown(error), icon="⚠️")
                 return
         _load_named.clear()
         st.rerun()
@@ -106,7 +133,7 @@ def dataset_overview(dataset: datasets.Dataset) -> None:
     if getattr(dataset, "skipped", ()):
         st.warning(
             f"Skipped {len(dataset.skipped)} files that were not images: "
-            + ", ".join(str(path) for path in dataset.skipped[:10])
+            + escape_markdown(", ".join(str(path) for path in dataset.skipped[:10]))
         )
     st.caption(
         "The **training** split updates the weights, the **validation** split picks the best "
@@ -333,38 +360,44 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
     return config
 
 
-def _current_run() -> dict | None:
+def current_run() -> RunRecord | None:
+    """This session's latest run, if any."""
     return st.session_state.get(TRAINING_KEY)
 
 
+_current_run = current_run
+
+
 @st.cache_resource
-def _live_runs() -> OrderedDict[str, dict]:
+def _live_runs() -> OrderedDict[str, RunRecord]:
     """This server's recent runs by secret token (a random 128-bit hex string), newest last."""
     return OrderedDict()
 
 
-def _register_run(run: dict) -> None:
+def _register_run(run: RunRecord) -> None:
     """Make ``run`` findable by its token after a reload; forget the oldest beyond a few."""
     live = _live_runs()
-    live[run["token"]] = run
+    live[run.token] = run
     while len(live) > LIVE_RUNS_KEPT:
         live.popitem(last=False)
 
 
 def reattach_run() -> None:
     """After a page reload (a new browser session), pick up the run named by the URL's
-    secret token: its progress, curves and result. Only a browser holding the link can."""
+    secret token: its progress, curves and result, and the workspace it saves into (so
+    the session sees its models again). Only a browser holding the link can."""
     token = st.query_params.get(RUN_PARAMETER)
     if token and TRAINING_KEY not in st.session_state:
         run = _live_runs().get(token)
         if run is not None:
             st.session_state[TRAINING_KEY] = run
+            st.session_state[WORKSPACE_KEY] = run.workspace
 
 
 def run_is_active() -> bool:
     """True while this session's run is training or stopping."""
     run = _current_run()
-    return bool(run and run["session"].snapshot().active)
+    return bool(run and run.session.snapshot().active)
 
 
 def training_controls(
@@ -372,36 +405,33 @@ def training_controls(
 ) -> None:
     """Start a new run, stop it, or resume a stopped one."""
     run = _current_run()
-    snapshot = run["session"].snapshot() if run else None
+    snapshot = run.session.snapshot() if run else None
     active = bool(snapshot and snapshot.active)
     columns = st.columns([1, 1, 1, 3])
     if columns[0].button("▶ Start training", type="primary", disabled=active, key="start"):
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.name}-{dataset.name}-{uuid.uuid4().hex[:6]}"
         try:
             session = TrainingSession(
-                dataset, spec, config, checkpoints.run_folder(runs_root(), name)
+                dataset, spec, config, checkpoints.run_folder(workspace_root(), name)
             )
         except ExplorerError as error:
-            st.error(str(error), icon="⚠️")
+            st.error(escape_markdown(error), icon="⚠️")
             return
         session.start()
-        run = {
-            "session": session, "name": name, "dataset": dataset.name, "spec": spec,
-            "config": config, "recorded": False, "token": uuid.uuid4().hex,
-        }  # fmt: skip
+        run = RunRecord(session, name, dataset.name, spec, config, uuid.uuid4().hex, workspace_id())
         st.session_state[TRAINING_KEY] = run
         _register_run(run)
-        st.query_params[RUN_PARAMETER] = run["token"]
+        st.query_params[RUN_PARAMETER] = run.token
         st.rerun()
     if columns[1].button("⏸ Stop", disabled=not active, key="stop"):
-        run["session"].stop()
-        run["session"].wait(30)
+        run.session.stop()
+        run.session.wait(30)
         st.rerun()
     can_resume = bool(snapshot and snapshot.status == "stopped")
     if columns[2].button("⏵ Resume", disabled=not can_resume, key="resume"):
-        run["session"].resume()
+        run.session.resume()
         st.rerun()
-    if run and (run["spec"] != spec or run["config"] != config) and not active:
+    if run and (run.spec != spec or run.config != config) and not active:
         columns[3].caption("Settings changed since the last run: press Start for a new run.")
 
 
@@ -425,14 +455,14 @@ def training_monitor() -> None:
     if run is None:
         st.info("Press **Start training**. The page stays usable while the network learns.")
         return
-    st.query_params[RUN_PARAMETER] = run["token"]
-    interval = 1.0 if run["session"].snapshot().active else None
+    st.query_params[RUN_PARAMETER] = run.token
+    interval = 1.0 if run.session.snapshot().active else None
     st.fragment(run_every=interval)(_draw_progress)()
 
 
 def _draw_progress() -> None:
     run = _current_run()
-    snapshot = run["session"].snapshot()
+    snapshot = run.session.snapshot()
     eta = _format_seconds(snapshot.eta_seconds)
     text = (
         f"**{snapshot.status}** · epoch {max(snapshot.epoch, 1)}/{snapshot.epochs} · "
@@ -443,7 +473,7 @@ def _draw_progress() -> None:
     )
     st.progress(snapshot.fraction_done, text=text)
     if snapshot.error:
-        st.error(snapshot.error, icon="⚠️")
+        st.error(escape_markdown(snapshot.error), icon="⚠️")
     epochs = [record.epoch for record in snapshot.history]
     if snapshot.loss_points:
         columns = st.columns(2)
@@ -470,9 +500,9 @@ def _draw_progress() -> None:
         st.caption("The loss curve starts after the first steps (the first seconds compile them).")
     if snapshot.filters:
         _filter_film(snapshot.filters)
-    if run.get("last_status") != snapshot.status:
-        was_active = run.get("last_status") in ("running", "stopping")
-        run["last_status"] = snapshot.status
+    if run.last_status != snapshot.status:
+        was_active = run.last_status in ("running", "stopping")
+        run.last_status = snapshot.status
         if was_active and not snapshot.active:
             st.rerun(scope="app")
 
@@ -509,14 +539,14 @@ def _filter_film(filters: tuple) -> None:
     )
 
 
-def _record_run(run: dict, evaluation: train.Evaluation) -> None:
-    snapshot = run["session"].snapshot()
-    config = run["config"]
+def _record_run(run: RunRecord, evaluation: train.Evaluation) -> None:
+    snapshot = run.session.snapshot()
+    config = run.config
     st.session_state.setdefault(RUNS_KEY, []).append(
         {
-            "run": run["name"],
-            "dataset": run["dataset"],
-            "architecture": run["spec"].name,
+            "run": run.name,
+            "dataset": run.dataset_name,
+            "architecture": run.spec.name,
             "parameters": snapshot.params,
             "optimizer": config.optimizer,
             "learning rate": config.learning_rate,
@@ -529,22 +559,22 @@ def _record_run(run: dict, evaluation: train.Evaluation) -> None:
             "history": snapshot.history,
         }
     )
-    run["recorded"] = True
+    run.recorded = True
 
 
 def training_results() -> None:
     """Test accuracy of the kept model, confusion matrix, per-class accuracy, and past runs."""
     run = _current_run()
     if run is not None:
-        snapshot = run["session"].snapshot()
-        if not snapshot.active and run["session"].best_variables is not None:
-            if "evaluation" not in run:
+        snapshot = run.session.snapshot()
+        if not snapshot.active and run.session.best_variables is not None:
+            if run.evaluation is None:
                 with st.spinner("Testing the kept model on the test split…"):
-                    run["evaluation"] = run["session"].evaluate_test()
-            evaluation = run["evaluation"]
-            if not run["recorded"]:
+                    run.evaluation = run.session.evaluate_test()
+            evaluation = run.evaluation
+            if not run.recorded:
                 _record_run(run, evaluation)
-            dataset = run["session"].dataset
+            dataset = run.session.dataset
             names = dataset.class_names
             matrix = train.confusion_matrix(dataset.test.labels, evaluation.predictions, len(names))
             columns = st.columns(3)
@@ -597,34 +627,39 @@ def training_results() -> None:
         )
 
 
+def _summary_row(summary: checkpoints.CheckpointSummary) -> dict:
+    """A table row; the metadata of a listed summary without ``error`` passed validation."""
+    metadata = summary.metadata or {}
+    return {
+        "name": summary.name,
+        "dataset": metadata["dataset"]["name"] if metadata else "?",
+        "architecture": metadata["spec"].get("name", "?") if metadata else "?",
+        "best val accuracy": metadata["metrics"].get("best_val_accuracy") if metadata else None,
+        "problem": summary.error or "",
+    }
+
+
 def checkpoint_manager() -> None:
-    """List, download, delete and upload saved models (validated; never unpickled)."""
-    root = runs_root()
-    st.caption(f"Best-validation checkpoints are saved atomically under {root}.")
-    summaries = checkpoints.list_checkpoints(root)
+    """This session's saved models (download, delete, import) and the class models
+    (download only). Every file is validated; nothing is ever unpickled."""
+    root = workspace_root()
+    st.caption(
+        "Best-validation checkpoints are saved atomically in this browser session's own "
+        "workspace: other sessions cannot see them, and a new session starts empty."
+    )
+    imported = st.session_state.pop(IMPORTED_KEY, None)
+    if imported:
+        st.success(f"Imported {escape_markdown(imported)}: it is listed here and on Inspect.")
+    summaries = runs.own_checkpoints(workspace_id())
     if summaries:
         st.dataframe(
-            [
-                {
-                    "name": summary.name,
-                    "dataset": (summary.metadata or {}).get("dataset", {}).get("name", "?"),
-                    "architecture": (summary.metadata or {}).get("spec", {}).get("name", "?"),
-                    "best val accuracy": (summary.metadata or {})
-                    .get("metrics", {})
-                    .get("best_val_accuracy"),
-                    "problem": summary.error or "",
-                }
-                for summary in summaries
-            ],
-            hide_index=True,
-            width="stretch",
+            [_summary_row(summary) for summary in summaries], hide_index=True, width="stretch"
         )
+        by_name = {summary.name: summary for summary in summaries}
         columns = st.columns([3, 1, 1])
-        name = columns[0].selectbox(
-            "Checkpoint", [s.name for s in summaries], key="checkpoint_pick"
-        )
+        name = columns[0].selectbox("Checkpoint", list(by_name), key="checkpoint_pick")
         path = checkpoints.checkpoint_path(checkpoints.run_folder(root, name))
-        if path.is_file():
+        if by_name[name].error is None and path.is_file():
             columns[1].download_button(
                 "⬇ Download",
                 path.read_bytes(),
@@ -635,11 +670,12 @@ def checkpoint_manager() -> None:
             try:
                 checkpoints.delete_checkpoint(root, name)
             except ExplorerError as error:
-                st.error(str(error), icon="⚠️")
+                st.error(escape_markdown(error), icon="⚠️")
             else:
                 st.rerun()
     else:
-        st.info("No saved models yet: train one, or upload a checkpoint.")
+        st.info("No saved models in this session yet: train one, or upload a checkpoint.")
+    _class_models()
     upload = st.file_uploader(
         "Upload a checkpoint (.msgpack from CNN Explorer)",
         type=["msgpack"],
@@ -648,8 +684,36 @@ def checkpoint_manager() -> None:
     if upload is not None and st.button("Import it", key="checkpoint_import"):
         name = Path(upload.name).stem.replace(" ", "_")
         try:
+            if (checkpoints.run_folder(root, name) / checkpoints.CHECKPOINT_FILE).exists():
+                raise ExplorerError(
+                    f"This session already has a model called {name!r}: delete it first or "
+                    "rename the file."
+                )
             checkpoints.import_checkpoint(root, name, upload.getvalue())
         except ExplorerError as error:
-            st.error(str(error), icon="⚠️")
+            st.error(escape_markdown(error), icon="⚠️")
         else:
-            st.success(f"Imported {name}.")
+            st.session_state[IMPORTED_KEY] = name
+            st.rerun()
+
+
+def _class_models() -> None:
+    """The teacher's read-only models: listed and downloadable, never changed from here."""
+    usable = [summary for summary in runs.class_checkpoints() if summary.error is None]
+    if not usable:
+        return
+    st.subheader("Class models (read-only)")
+    st.dataframe(
+        [{k: v for k, v in _summary_row(s).items() if k != "problem"} for s in usable],
+        hide_index=True,
+        width="stretch",
+    )
+    by_name = {summary.name: summary for summary in usable}
+    columns = st.columns([3, 1, 1])
+    name = columns[0].selectbox("Class model", list(by_name), key="class_model_pick")
+    path = checkpoints.checkpoint_path(by_name[name].path)
+    if path.is_file():
+        columns[1].download_button(
+            "⬇ Download", path.read_bytes(), file_name=f"{name}.msgpack", key="class_download"
+        )
+    columns[2].caption("Open it on **6 · Inspect**.")

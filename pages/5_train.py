@@ -22,11 +22,7 @@ dataset_name = columns[0].selectbox(
     format_func=lambda name: datasets.DATASETS[name].title if name in datasets.DATASETS else name,
     key="train_dataset",
 )
-data_folder = columns[1].text_input(
-    "Data folder (for MNIST, Fashion-MNIST, KMNIST and CIFAR-10 files)",
-    value=str(datasets.data_dir()),
-    key="data_folder",
-)
+data_folder = ui_training.data_root_picker(columns[1])
 split_seed = int(columns[2].number_input("Split seed", 0, 9999, 0, key="split_seed"))
 try:
     dataset = ui_training.dataset_picker(dataset_name, data_folder, split_seed)

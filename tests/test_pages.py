@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import os
+import zipfile
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import ui_inspect
+from explorer import ui_inspect, ui_training
 
 PAGES = [
     "home.py",
@@ -24,6 +28,8 @@ PAGES = [
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parent / "app_entry.py")
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+WORKSPACE = "a" * 32
+"""A session's workspace id (set in session state, as the app would make one)."""
 
 
 def open_page(page: str, sample: str = "MNIST digit 3", **state) -> AppTest:
@@ -175,12 +181,14 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert metric(app, "Image shape") == "28×28×1"
     app.button(key="start").click().run()
     run = app.session_state["training_run"]
-    assert run["session"].wait(240), "training did not finish in 4 minutes"
+    assert run.session.wait(240), "training did not finish in 4 minutes"
     app.run()
     assert not app.exception
     accuracy = float(metric(app, "Test accuracy").rstrip("%")) / 100
     assert accuracy > 0.5, "six shape classes: chance is 17%"
-    assert list(tmp_path.glob("*/checkpoint.msgpack")), "the best model is saved"
+    workspace = app.session_state["workspace_id"]
+    saved = list(tmp_path.glob("*/*/checkpoint.msgpack"))
+    assert [path.parent.parent.name for path in saved] == [workspace], "saved in the workspace"
     # 2,400 training images / 128 = 18 steps, 2 per call: 9 loss points in the one epoch
     loss = chart(app, "Loss (cross-entropy)")
     assert len(loss["data"][0]["x"]) == 9 and loss["data"][0]["x"][-1] == pytest.approx(1.0)
@@ -199,12 +207,16 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     reloaded.run()
     reloaded.switch_page(str(PAGES_DIR / "5_train.py")).run()
     assert reloaded.session_state["training_run"] is run, "a reload re-attaches to the run"
+    assert reloaded.session_state["workspace_id"] == workspace, "and to its workspace"
     assert metric(reloaded, "Test accuracy") == metric(app, "Test accuracy")
     stranger = AppTest.from_file(APP, default_timeout=TIMEOUT)
     stranger.query_params["run"] = "0" * 32
     stranger.run()
     stranger.switch_page(str(PAGES_DIR / "5_train.py")).run()
     assert "training_run" not in stranger.session_state
+    assert stranger.session_state["workspace_id"] != workspace
+    stranger.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
+    assert any("no trained network" in info.value for info in stranger.info), "nothing to see"
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
     assert [h.value for h in app.header] == ["Prediction", "Every layer"]
@@ -217,7 +229,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
     robust = chart(app, "Test accuracy as the images are moved")
     assert [trace["x"] for trace in robust["data"]] == [list(range(9))], "one model, 9 shifts"
-    tested = app.session_state["training_run"]["evaluation"].accuracy  # train.evaluate's count
+    tested = app.session_state["training_run"].evaluation.accuracy  # train.evaluate's count
     assert robust["data"][0]["y"][0] == pytest.approx(tested), "all 300 test images, unmoved"
     assert any("MLP baseline" in info.value for info in app.info), "says how to train the MLP"
 
@@ -238,12 +250,13 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     from explorer import datasets, model, robustness
 
     monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
-    _save_untrained(tmp_path, "colour-cnn", "tiny", (32, 32, 3), "cifar10")
-    mlp = _save_untrained(tmp_path, "shapes-mlp", "mlp", (28, 28, 1), "shapes")
-    cnn = _save_untrained(tmp_path, "shapes-cnn", "tiny", (28, 28, 1), "shapes")
+    own = tmp_path / WORKSPACE
+    _save_untrained(own, "colour-cnn", "tiny", (32, 32, 3), "cifar10")
+    mlp = _save_untrained(own, "shapes-mlp", "mlp", (28, 28, 1), "shapes")
+    cnn = _save_untrained(own, "shapes-cnn", "tiny", (28, 28, 1), "shapes")
     for age, name in enumerate(["shapes-cnn", "shapes-mlp", "colour-cnn"]):  # newest first
-        os.utime(tmp_path / name / "checkpoint.msgpack", (1e9 - age, 1e9 - age))
-    app = open_page("6_inspect.py", inspect_view="Robustness: CNN vs MLP")
+        os.utime(own / name / "checkpoint.msgpack", (1e9 - age, 1e9 - age))
+    app = open_page("6_inspect.py", inspect_view="Robustness: CNN vs MLP", workspace_id=WORKSPACE)
     assert not app.exception
     assert app.selectbox(key="inspect_model").value == "shapes-cnn"
     assert app.multiselect(key="robust_models").value == ["shapes-cnn", "shapes-mlp"]
@@ -312,3 +325,190 @@ def test_no_widget_is_given_a_default_and_a_session_state_value():
         policies.removeHandler(handler)
     assert not app.exception
     assert not [text for text in warnings if "created with a default value" in text]
+
+
+def _checkpoint_data(name: str, class_names=None, dataset: str = "shapes") -> bytes:
+    """The bytes of an untrained shapes checkpoint (``name`` changes its weights)."""
+    from explorer import checkpoints, model
+    from explorer.datasets import SHAPE_CLASSES
+
+    names = list(class_names or SHAPE_CLASSES)
+    spec = model.preset("tiny", (28, 28, 1), len(names))
+    meta = {"name": dataset, "class_names": names, "preprocessing": "resize"}
+    variables = model.init_variables(spec, seed=len(name))
+    return checkpoints.checkpoint_bytes(variables, spec, meta, {"made_for": name})
+
+
+def _import(app: AppTest, filename: str, data: bytes) -> None:
+    app.file_uploader(key="checkpoint_upload").set_value((filename, data, "application/x-msgpack"))
+    app.run()
+    app.button(key="checkpoint_import").click().run()
+
+
+def _own_models(app: AppTest) -> list[str]:
+    picks = [box for box in app.selectbox if box.key == "checkpoint_pick"]
+    return list(picks[0].options) if picks else []
+
+
+def test_sessions_see_only_their_own_models_and_the_read_only_class_models(tmp_path, monkeypatch):
+    from explorer import checkpoints
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("CNN_EXPLORER_CLASS_MODELS", str(tmp_path / "class"))
+    teacher = tmp_path / "class" / "teacher-cnn" / "checkpoint.msgpack"
+    checkpoints.write_atomically(teacher, _checkpoint_data("teacher"))
+    published = teacher.read_bytes()
+    alice = open_page("5_train.py", train_dataset="shapes")
+    bob = open_page("5_train.py", train_dataset="shapes")
+    _import(alice, "mine.msgpack", _checkpoint_data("alice"))
+    assert any("Imported mine" in success.value for success in alice.success)
+    assert _own_models(alice) == ["mine"]
+    bob.run()
+    assert _own_models(bob) == [], "another session's model is invisible"
+    assert any("No saved models in this session" in info.value for info in bob.info)
+    _import(bob, "mine.msgpack", _checkpoint_data("bob, longer"))
+    _import(bob, "teacher-cnn.msgpack", _checkpoint_data("bob"))
+    assert sorted(_own_models(bob)) == ["mine", "teacher-cnn"]
+    alice_file = tmp_path / "runs" / alice.session_state["workspace_id"] / "mine"
+    loaded = checkpoints.load_checkpoint(alice_file)
+    assert loaded.metadata["metrics"] == {"made_for": "alice"}, "not overwritten by Bob's import"
+    assert teacher.read_bytes() == published, "a class model cannot be replaced"
+    bob.selectbox(key="checkpoint_pick").select("mine").run()
+    bob.button(key="checkpoint_delete").click().run()
+    assert "mine" not in _own_models(bob)
+    assert alice_file.is_dir(), "Bob deleted his own model, not Alice's"
+    for app in (alice, bob):
+        assert not app.exception
+        assert app.selectbox(key="class_model_pick").options == ["teacher-cnn"]
+        assert "class_download" in [button.key for button in app.get("download_button")]
+        assert not [b for b in app.button if "delete" in b.key and "class" in b.key]
+    alice.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
+    assert alice.selectbox(key="inspect_model").options == ["mine", "teacher-cnn (class model)"]
+    alice.selectbox(key="inspect_model").select("class/teacher-cnn").run()
+    assert not alice.exception
+    assert any(title.startswith("Softmax") for title in _chart_titles(alice))
+    bob.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
+    assert bob.selectbox(key="inspect_model").options == [
+        "teacher-cnn",
+        "teacher-cnn (class model)",
+    ]
+
+
+def _chart_titles(app: AppTest) -> list[str]:
+    return [
+        json.loads(element.proto.spec)["layout"].get("title", {}).get("text", "")
+        for element in app.get("plotly_chart")
+    ]
+
+
+def test_a_crafted_checkpoint_breaks_no_page_is_never_offered_and_can_be_deleted(
+    tmp_path, monkeypatch
+):
+    from explorer import checkpoints
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    own = tmp_path / WORKSPACE
+    good = _checkpoint_data("good")
+    checkpoints.write_atomically(own / "good" / "checkpoint.msgpack", good)
+    envelope = msgpack.unpackb(good, raw=False)
+    metadata = json.loads(envelope["metadata"])
+    metadata["metrics"], metadata["dataset"]["name"] = [], ["mnist"]
+    envelope["metadata"] = raw = json.dumps(metadata).encode()
+    envelope["sha256"] = checkpoints._digest(raw, envelope["variables"])
+    checkpoints.write_atomically(own / "crafted" / "checkpoint.msgpack", msgpack.packb(envelope))
+    os.utime(own / "crafted" / "checkpoint.msgpack", (2e9, 2e9))  # the newest
+    app = open_page("5_train.py", train_dataset="shapes", workspace_id=WORKSPACE)
+    assert not app.exception
+    table = app.dataframe[-1].value
+    problems = dict(zip(table["name"], table["problem"], strict=True))
+    assert problems["good"] == "" and "dataset.name is a list" in problems["crafted"]
+    app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
+    assert not app.exception
+    assert app.selectbox(key="inspect_model").options == ["good"], "a refused file is not offered"
+    app.switch_page(str(PAGES_DIR / "5_train.py")).run()
+    app.selectbox(key="checkpoint_pick").select("crafted").run()
+    assert "checkpoint_download" not in [b.key for b in app.get("download_button")]
+    app.button(key="checkpoint_delete").click().run()
+    assert not app.exception
+    assert _own_models(app) == ["good"] and not (own / "crafted").exists()
+
+
+def test_the_train_page_offers_only_the_configured_data_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNN_EXPLORER_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("CNN_EXPLORER_DATA_ROOTS", str(tmp_path / "shared"))
+    app = open_page("5_train.py", train_dataset="mnist")
+    assert not app.exception
+    assert not app.text_input, "no free-text server path"
+    roots = [str(tmp_path / "data"), str(tmp_path / "shared")]
+    assert app.selectbox(key="data_root").options == roots
+    assert str(tmp_path / "data" / "mnist") in app.button(key="download").label
+    app.selectbox(key="data_root").select(roots[1]).run()
+    assert str(tmp_path / "shared" / "mnist") in app.button(key="download").label
+    assert not (tmp_path / "shared" / "mnist").exists(), "nothing downloads without the click"
+
+
+@pytest.mark.parametrize("shape", [(1, 50, 1), (50, 1, 3), (1, 1, 1), (2, 2, 1), (3, 40, 1)])
+def test_images_with_a_one_pixel_side_are_explained_not_crashed(shape, monkeypatch):
+    from explorer import ui
+
+    picture = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    monkeypatch.setattr(ui, "_sample_cached", lambda name: picture)
+    app = open_page("1_image_as_numbers.py", sample="cat (photo)", working_size=64)
+    assert not app.exception, app.exception
+    assert metric(app, "Shape (H × W × C)").startswith(f"{shape[0]} × {shape[1]} × ")
+    thin = min(shape[:2]) < 3
+    assert any("too thin" in info.value for info in app.info) == thin
+    numbers = any("gray channel" in t or "red channel" in t for t in _chart_titles(app))
+    assert numbers == (not thin), "a patch's numbers when the image has room for one"
+
+
+@pytest.mark.parametrize(
+    ("picture", "empty"),
+    [
+        (np.zeros((1, 1, 1), np.uint8), True),
+        (np.full((60, 40, 3), 255, np.uint8), True),
+        (np.eye(28, dtype=np.uint8)[..., None] * 255, False),
+    ],
+)
+def test_inspect_says_when_the_input_is_empty(picture, empty, tmp_path, monkeypatch):
+    from explorer import checkpoints, ui
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    names = ["[click](http://evil.example)", "![i](http://evil.example/i.png)", "c"]
+    data = _checkpoint_data("empty", names, dataset="[data](http://evil.example)")
+    checkpoints.write_atomically(tmp_path / WORKSPACE / "net" / "checkpoint.msgpack", data)
+    monkeypatch.setattr(ui, "_sample_cached", lambda name: picture)
+    app = open_page("6_inspect.py", workspace_id=WORKSPACE, inspect_view="Test-set mistakes")
+    assert not app.exception
+    warnings = [warning.value for warning in app.warning if "input is empty" in warning.value]
+    assert len(warnings) == int(empty)
+    for text in warnings + [caption.value for caption in app.caption]:
+        assert "](http" not in text, "a class or dataset name renders as a link or an image"
+
+
+def test_upload_and_file_names_are_shown_as_plain_text(monkeypatch):
+    name = "![x](http://evil.example/x.png)[click](http://evil.example).png"
+    png = io.BytesIO()
+    Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(png, format="PNG")
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    app.sidebar.radio(key="image_source").set_value("Upload").run()
+    app.sidebar.file_uploader(key="upload").set_value((name, png.getvalue(), "image/png")).run()
+    app.switch_page(str(PAGES_DIR / "1_image_as_numbers.py")).run()
+    assert not app.exception
+    shown = [md.value for md in app.markdown if "A computer sees" in md.value]
+    assert shown and name not in shown[0], "the name would render as an image and a link"
+    shown[0] = shown[0].replace("\u2060", "")  # the word joiners that stop autolinks
+    assert "\\!\\[x\\]\\(http\\://evil\\.example/x\\.png\\)\\[click\\]" in shown[0]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for label in ("a", "b"):
+            for index in range(4):
+                zipped.writestr(f"{label}/{index}.png", png.getvalue())
+        zipped.writestr("a/[click](http://evil.example).txt", b"not a picture")
+    app.switch_page(str(PAGES_DIR / "5_train.py")).run()
+    app.selectbox(key="train_dataset").select(ui_training.OWN_ZIP).run()
+    app.file_uploader(key="dataset_zip").set_value(("d.zip", archive.getvalue(), "application/zip"))
+    app.run()
+    assert not app.exception
+    skipped = [warning.value for warning in app.warning if "Skipped" in warning.value]
+    assert skipped and "\\[click\\]\\(http\\:" in skipped[0] and "[click](" not in skipped[0]

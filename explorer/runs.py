@@ -1,0 +1,143 @@
+"""Training runs of the app and where their checkpoints live; free of Streamlit.
+
+Every browser session has a private **workspace**: a folder under the runs root
+(``$CNN_EXPLORER_RUNS``, else ``<data folder>/runs``) named by a random id that only
+that session knows (:func:`new_workspace_id`). Its runs are saved, listed, opened,
+downloaded, imported and deleted there, and no other session can name them.
+
+A teacher may publish **class models**: checkpoints in run folders under
+``$CNN_EXPLORER_CLASS_MODELS`` (e.g. written by ``python -m explorer.train --out``).
+Every session can open and download them; none can delete or replace them. In
+model choices they are named ``class/<run name>`` (:data:`CLASS_PREFIX`), which no own
+run can be called, since run names hold no ``/``.
+
+:class:`RunRecord` is the one typed record of a run started from the Train page; the
+Train and Inspect pages share it instead of a dictionary.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from explorer import checkpoints, datasets
+from explorer.errors import ExplorerError
+from explorer.model import ModelSpec
+from explorer.train import Evaluation, TrainConfig
+from explorer.training_session import TrainingSession
+
+RUNS_ENV = "CNN_EXPLORER_RUNS"
+CLASS_MODELS_ENV = "CNN_EXPLORER_CLASS_MODELS"
+CLASS_PREFIX = "class/"
+"""Model choices that name a class model start with this (run names never hold a ``/``)."""
+_WORKSPACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def runs_root() -> Path:
+    """The root of all workspaces: ``$CNN_EXPLORER_RUNS`` or ``<data folder>/runs``."""
+    return Path(os.environ.get(RUNS_ENV) or datasets.data_dir() / "runs").expanduser()
+
+
+def new_workspace_id() -> str:
+    """A fresh random workspace id: 32 hex digits (128 bits), unguessable by other sessions."""
+    return secrets.token_hex(16)
+
+
+def workspace_folder(workspace_id: str) -> Path:
+    """The folder of a workspace under :func:`runs_root` (created on the first save).
+
+    Raises:
+        ExplorerError: ``workspace_id`` is not one of :func:`new_workspace_id`'s.
+    """
+    if not isinstance(workspace_id, str) or not _WORKSPACE_ID.fullmatch(workspace_id):
+        raise ExplorerError("This session's workspace id is not valid; reload the page.")
+    return runs_root() / workspace_id
+
+
+def class_models_root() -> Path | None:
+    """The read-only class-models folder (``$CNN_EXPLORER_CLASS_MODELS``), or None."""
+    setting = os.environ.get(CLASS_MODELS_ENV)
+    return Path(setting).expanduser() if setting else None
+
+
+def own_checkpoints(workspace_id: str) -> list[checkpoints.CheckpointSummary]:
+    """Every run in the workspace, newest first, refused ones with ``error`` set."""
+    return checkpoints.list_checkpoints(workspace_folder(workspace_id))
+
+
+def class_checkpoints() -> list[checkpoints.CheckpointSummary]:
+    """Every class model, newest first, refused ones with ``error`` set."""
+    root = class_models_root()
+    return checkpoints.list_checkpoints(root) if root is not None else []
+
+
+def usable_models(workspace_id: str) -> list[tuple[str, checkpoints.CheckpointSummary]]:
+    """(choice, summary) of every checkpoint that passed validation: own runs (choice = run
+    name), then class models (choice = ``class/<name>``)."""
+    own = [(s.name, s) for s in own_checkpoints(workspace_id) if s.error is None]
+    shared = [(CLASS_PREFIX + s.name, s) for s in class_checkpoints() if s.error is None]
+    return own + shared
+
+
+def is_class_model(choice: str) -> bool:
+    """True for a choice naming a class model."""
+    return choice.startswith(CLASS_PREFIX)
+
+
+def model_folder(workspace_id: str, choice: str) -> Path:
+    """The run folder a choice of :func:`usable_models` names.
+
+    Raises:
+        ExplorerError: a bad name, or a class model when none are configured.
+    """
+    if is_class_model(choice):
+        root = class_models_root()
+        if root is None:
+            raise ExplorerError("This server publishes no class models.")
+        return checkpoints.run_folder(root, choice[len(CLASS_PREFIX) :])
+    return checkpoints.run_folder(workspace_folder(workspace_id), choice)
+
+
+def choice_label(choice: str) -> str:
+    """How a choice reads in a menu: ``NAME (class model)`` or the run's name."""
+    if is_class_model(choice):
+        return f"{choice[len(CLASS_PREFIX) :]} (class model)"
+    return choice
+
+
+@dataclass(eq=False)
+class RunRecord:
+    """One run started on the Train page, shared with the Inspect page.
+
+    Attributes:
+        session: the background training (progress, best weights, test evaluation).
+        name: the run's folder name in the workspace.
+        dataset_name: the dataset's registry name (or the zip's name).
+        spec, config: what was trained and how.
+        token: a secret random 128-bit hex string; the URL carries it so that a reload
+            re-attaches to the run.
+        workspace: the id of the workspace the run saves into; restored on re-attach,
+            so the reloaded page still sees its models.
+        recorded: added to the session's table of runs.
+        evaluation: the kept model's test result, once computed.
+        last_status: the status the page last drew (to redraw once when a run ends).
+    """
+
+    session: TrainingSession
+    name: str
+    dataset_name: str
+    spec: ModelSpec
+    config: TrainConfig
+    token: str
+    workspace: str
+    recorded: bool = False
+    evaluation: Evaluation | None = None
+    last_status: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        """Where the run's checkpoint is saved."""
+        return checkpoints.run_folder(workspace_folder(self.workspace), self.name)
