@@ -200,7 +200,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert change.shape == (3, 16 * 4 - 1), "one row of 16 3×3 filters: epoch 1 − init"
     assert any("noise turns into edge" in caption.value for caption in app.caption)
     token = app.query_params["run"]
-    assert len(token) == 32 and token != run["name"], "a secret token, not the run's name"
+    assert len(token) == 32 and token != run.name, "a secret token, not the run's name"
     reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
     reloaded.query_params["run"] = token
     reloaded.session_state["train_dataset"] = "shapes"
