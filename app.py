@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from explorer import ui
+from explorer import ui, ui_training
 
 st.set_page_config(page_title="CNN Explorer", page_icon="🧠", layout="wide")
 ui.keep_widget_state()
 ui.mark_app_frame()
+ui_training.keep_workspace_in_url()
 
 navigation = ui.navigation()
 ui.warm_up()

@@ -46,13 +46,18 @@ def new_workspace_id() -> str:
     return secrets.token_hex(16)
 
 
+def is_workspace_id(text: object) -> bool:
+    """True for a string shaped like :func:`new_workspace_id`'s (32 lowercase hex digits)."""
+    return isinstance(text, str) and _WORKSPACE_ID.fullmatch(text) is not None
+
+
 def workspace_folder(workspace_id: str) -> Path:
     """The folder of a workspace under :func:`runs_root` (created on the first save).
 
     Raises:
         ExplorerError: ``workspace_id`` is not one of :func:`new_workspace_id`'s.
     """
-    if not isinstance(workspace_id, str) or not _WORKSPACE_ID.fullmatch(workspace_id):
+    if not is_workspace_id(workspace_id):
         raise ExplorerError("This session's workspace id is not valid; reload the page.")
     return runs_root() / workspace_id
 

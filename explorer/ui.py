@@ -356,8 +356,11 @@ def filter_bank(settings: ConvSettings, in_channels: int) -> ops.FilterBank:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
     """Once per server process, in the background: compile and build what the labs need at
-    their default settings, so that a first visit does not compile on the user's clock."""
-    thread = threading.Thread(target=_warm_defaults, name="warm-up", daemon=True)
+    their default settings, so that a first visit does not compile on the user's clock.
+
+    The thread is not a daemon: the interpreter waits the few seconds it takes before
+    exiting, because killing a thread inside an XLA compilation aborts the process."""
+    thread = threading.Thread(target=_warm_defaults, name="warm-up", daemon=False)
     thread.start()
     return thread
 

@@ -41,14 +41,24 @@ RUN_PARAMETER = "run"
 """URL query parameter holding the current run's secret token, so a reload re-attaches."""
 LIVE_RUNS_KEPT = 32
 WORKSPACE_KEY = "workspace_id"
+WORKSPACE_PARAMETER = "workspace"
+"""URL query parameter holding the session's workspace id, so a reload keeps its models."""
 IMPORTED_KEY = "checkpoint_imported"
 
 
 def workspace_id() -> str:
-    """This browser session's private workspace id (made on first use)."""
+    """This browser session's private workspace id: the one in the page's URL (so a reload
+    keeps the user's models), else a new random one."""
     if WORKSPACE_KEY not in st.session_state:
-        st.session_state[WORKSPACE_KEY] = runs.new_workspace_id()
+        from_url = st.query_params.get(WORKSPACE_PARAMETER)
+        fresh = from_url if runs.is_workspace_id(from_url) else runs.new_workspace_id()
+        st.session_state[WORKSPACE_KEY] = fresh
     return st.session_state[WORKSPACE_KEY]
+
+
+def keep_workspace_in_url() -> None:
+    """Write the workspace id into the URL on every run (page changes clear query parameters)."""
+    st.query_params[WORKSPACE_PARAMETER] = workspace_id()
 
 
 def workspace_root() -> Path:
@@ -644,8 +654,9 @@ def checkpoint_manager() -> None:
     (download only). Every file is validated; nothing is ever unpickled."""
     root = workspace_root()
     st.caption(
-        "Best-validation checkpoints are saved atomically in this browser session's own "
-        "workspace: other sessions cannot see them, and a new session starts empty."
+        "Best-validation checkpoints are saved atomically in this browser's own workspace, "
+        "named by a secret code in the page's address: a reload keeps them, other sessions "
+        "cannot see them. Anyone given the full address can open the workspace."
     )
     imported = st.session_state.pop(IMPORTED_KEY, None)
     if imported:

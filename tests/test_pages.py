@@ -512,3 +512,18 @@ def test_upload_and_file_names_are_shown_as_plain_text(monkeypatch):
     assert not app.exception
     skipped = [warning.value for warning in app.warning if "Skipped" in warning.value]
     assert skipped and "\\[click\\]\\(http\\:" in skipped[0] and "[click](" not in skipped[0]
+
+
+def test_a_reload_keeps_the_workspace_named_in_the_url():
+    first = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    workspace = first.query_params["workspace"]
+    assert len(workspace) == 32 and workspace == first.session_state["workspace_id"]
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    reloaded.query_params["workspace"] = workspace
+    reloaded.run()
+    assert reloaded.session_state["workspace_id"] == workspace
+    forged = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    forged.query_params["workspace"] = "../" + workspace[3:]
+    forged.run()
+    assert forged.session_state["workspace_id"] not in (workspace, "../" + workspace[3:])
+    assert forged.query_params["workspace"] == forged.session_state["workspace_id"]
