@@ -1,39 +1,66 @@
 """Background training for the Train page, free of Streamlit.
 
-A :class:`TrainingSession` trains one model on one dataset in a daemon thread.
-The page keeps one instance per browser session (e.g. in ``st.session_state``),
-calls :meth:`~TrainingSession.start`, :meth:`~TrainingSession.stop` and
-:meth:`~TrainingSession.resume`, and polls :meth:`~TrainingSession.snapshot` from an
-``st.fragment(run_every=...)``. Snapshots are immutable copies taken under a lock,
-so reading one never races with the training thread.
+A :class:`TrainingSession` trains one model on one dataset in a **separate worker
+process** of lower priority, so that the server's interactive work (every session's
+control changes) keeps the CPU while someone trains. The page keeps one instance per
+browser session (e.g. in ``st.session_state``), calls :meth:`~TrainingSession.start`,
+:meth:`~TrainingSession.stop` and :meth:`~TrainingSession.resume`, and polls
+:meth:`~TrainingSession.snapshot` from an ``st.fragment(run_every=...)``. Snapshots are
+immutable copies taken under a lock: a cheap local read that never races with the
+thread that receives the worker's progress.
 
-The thread runs :func:`explorer.train.fit` in jitted calls of ``steps_per_call``
-steps (by default about :data:`UPDATES_PER_EPOCH` calls per epoch), updating the
-snapshot after each call and checking for a stop request between calls. Each call
-adds a point to the live loss curve. After every epoch the best-validation weights
-are kept (and saved atomically to ``checkpoint_dir`` when one is given), and a host
-copy of the first conv layer's kernels is kept for the "filters over training" film
-strip (one more copy is taken before the first step).
+The worker is a fresh Python interpreter (``sys.executable``; not a fork of the
+threaded server, and not :mod:`multiprocessing`'s "spawn", which would re-import the
+Streamlit page that ``__main__`` names there). Its first statement raises its nice
+value by :data:`WORKER_NICENESS`, before it imports NumPy or JAX, so every thread it
+later starts (XLA's compute threads included) runs at that lower priority. It runs
+:func:`explorer.train.fit` in jitted calls of ``steps_per_call`` steps (by default
+about :data:`UPDATES_PER_EPOCH` calls per epoch), sends a progress message after each
+call, and checks for a stop request between calls. Each call adds a point to the live
+loss curve. After every epoch it sends a copy of the first conv layer's kernels for
+the "filters over training" film strip (one more copy is sent before the first step),
+and the weights of each epoch with the best validation accuracy so far, which it also
+saves atomically to ``checkpoint_dir`` when one is given.
+
+Messages cross plain pipes: the server sends the run (its settings, and the training
+and validation images as raw bytes), the worker answers with tuples of numbers,
+strings and NumPy arrays only, read back with an unpickler that builds nothing else.
+On a stop, the worker sends its whole training state (as arrays) and exits; resume
+starts a new worker from that state and position, which continues exactly as an
+uninterrupted run would. A worker that dies (a crash, a kill, memory) makes the run
+"failed" with a message saying so. No worker outlives its run or the server: it exits
+when its run ends, it is killed when its session is garbage-collected or the server
+exits, and it exits by itself when the server's end of its pipes closes (the server
+was killed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import math
+import os
+import pickle
+import signal
+import subprocess
+import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 
 from explorer.checkpoints import save_checkpoint
-from explorer.datasets import Dataset
+from explorer.datasets import Dataset, Split
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.train import (
     EpochRecord,
     Evaluation,
-    Progress,
     TrainConfig,
     Trainer,
     TrainingDiverged,
@@ -49,6 +76,20 @@ IDLE, RUNNING, STOPPING, STOPPED, FINISHED, FAILED = (
 )  # fmt: skip
 DEFAULT_STEPS_PER_CALL = 32
 UPDATES_PER_EPOCH = 10
+WORKER_NICENESS = 10
+"""How much the worker process raises its nice value (lowers its priority) at start."""
+WORKER_EXIT_GRACE_S = 10.0
+"""How long a worker may take to exit after its last message before it is killed."""
+_ROOT = Path(__file__).resolve().parents[1]
+_ignored = contextlib.suppress(OSError, subprocess.TimeoutExpired)
+_WORKER_BOOT = (
+    "import os, signal, sys\n"
+    "os.nice(int(sys.argv[5]))\n"  # first: every thread started from here on inherits it
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # the server decides when it ends
+    "sys.path.insert(0, sys.argv[1])\n"
+    "from explorer.training_session import _worker_main\n"
+    "_worker_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))\n"
+)
 
 
 def live_steps_per_call(steps_per_epoch: int, updates: int = UPDATES_PER_EPOCH) -> int:
@@ -115,7 +156,7 @@ class Snapshot:
 
     @property
     def active(self) -> bool:
-        """True while the thread runs (running or stopping)."""
+        """True while the worker runs (running or stopping)."""
         return self.status in (RUNNING, STOPPING)
 
 
@@ -133,7 +174,8 @@ class _Position:
 
 
 class TrainingSession:
-    """One training run in a background thread, with start/stop/resume and snapshots.
+    """One training run in a low-priority worker process, with start/stop/resume and
+    snapshots.
 
     Args:
         dataset: the loaded dataset (its train/validation/test splits are used).
@@ -142,7 +184,8 @@ class TrainingSession:
         checkpoint_dir: if given, the best-validation checkpoint is saved there.
         steps_per_call: optimisation steps per jitted call (snapshot granularity);
             default :func:`live_steps_per_call` of the epoch's steps.
-        devices: devices to shard over (default: all of ``jax.devices()``).
+        devices: devices to shard over (default: all of ``jax.devices()``); the worker
+            uses the devices of the same ids.
 
     Raises:
         ExplorerError: the settings cannot train (e.g. batch size vs. device count).
@@ -161,47 +204,52 @@ class TrainingSession:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         if steps_per_call is None:
             steps_per_call = live_steps_per_call(len(dataset.train) // config.batch_size)
+        # Checks the settings here (an ExplorerError at once, not in the worker), and
+        # evaluates the kept weights on the test split once the run has ended.
         self._trainer = Trainer(spec, config, len(dataset.train), devices, steps_per_call)
+        self._device_ids = None if devices is None else [device.id for device in devices]
         self._lock = threading.Lock()
-        self._stop_requested = threading.Event()
         self._thread: threading.Thread | None = None
-        self._state = None
+        self._worker: _Worker | None = None
+        self._state: list[np.ndarray] | None = None  # the training state's leaves, stopped
         self._best_variables: dict | None = None
         self._position = _Position()
         self._elapsed_before = 0.0
+        self._started = 0.0
         self._snapshot = Snapshot(
             IDLE,
             epochs=config.epochs,
             steps_per_epoch=self._trainer.steps_per_epoch,
             device=device_description(devices),
         )
-        self._device_data = None
 
     # --- control ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start training from scratch in a background thread (only once per session)."""
+        """Start training from scratch in a worker process (only once per session)."""
         with self._lock:
             if self._snapshot.status != IDLE:
                 raise ExplorerError("This run has already been started; use resume or a new run.")
             self._launch()
 
     def resume(self) -> None:
-        """Continue a stopped run exactly where it stopped."""
+        """Continue a stopped run exactly where it stopped (in a new worker process)."""
         with self._lock:
             if self._snapshot.status != STOPPED:
                 raise ExplorerError("Only a stopped run can be resumed.")
             self._launch()
 
     def stop(self) -> None:
-        """Ask the thread to stop after the current jitted call; returns at once."""
+        """Ask the worker to stop after the current jitted call; returns at once."""
         with self._lock:
             if self._snapshot.status == RUNNING:
-                self._stop_requested.set()
                 self._snapshot = replace(self._snapshot, status=STOPPING)
+                if self._worker is not None:
+                    self._worker.request_stop()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the thread ends (or ``timeout`` seconds); True if it has ended."""
+        """Block until the run ends and its worker has exited (or ``timeout`` seconds);
+        True if it has ended."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -220,6 +268,12 @@ class TrainingSession:
         with self._lock:
             return self._best_variables
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the worker while it runs, else None."""
+        worker = self._worker
+        return worker.pid if worker is not None and worker.alive() else None
+
     def evaluate_test(self) -> Evaluation:
         """Test-split loss, accuracy and predictions of the best weights.
 
@@ -231,107 +285,98 @@ class TrainingSession:
             raise ExplorerError("No epoch has finished yet, so there is no model to test.")
         return self._trainer.evaluate(variables, self._trainer.put(self.dataset.test))
 
-    # --- the thread -------------------------------------------------------------------
+    # --- the worker, seen from the server ----------------------------------------------
 
     def _launch(self) -> None:
-        self._stop_requested.clear()
-        self._snapshot = replace(self._snapshot, status=RUNNING, error=None)
-        self._thread = threading.Thread(target=self._run, name="cnn-explorer-training", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        started = time.perf_counter()
+        """Start a worker for the rest of the run (called with the lock held)."""
+        position = self._position
+        job = {
+            "spec": self.spec,
+            "config": self.config,
+            "checkpoint_dir": str(self.checkpoint_dir) if self.checkpoint_dir else None,
+            "metadata": dataset_metadata(self.dataset) if self.checkpoint_dir else None,
+            "steps_per_call": self._trainer.steps_per_call,
+            "device_ids": self._device_ids,
+            "epoch": position.epoch,
+            "call": position.call,
+            "best_accuracy": position.best_accuracy,
+            "history": [dataclasses.astuple(record) for record in position.history],
+            "state": self._state,
+        }
+        splits = (self.dataset.train, self.dataset.validation)
+        arrays = [array for split in splits for array in (split.images, split.labels)]
+        self._started = time.perf_counter()
         try:
-            status = self._train(started)
-        except TrainingDiverged as error:
-            self._state = error.state
-            self._finish(FAILED, started, str(error))
-        except ExplorerError as error:
-            self._finish(FAILED, started, str(error))
-        except Exception as error:  # shown to the user rather than lost in the thread
-            self._finish(FAILED, started, f"Training failed unexpectedly: {error!r}")
-        else:
-            self._finish(status, started, None)
-
-    def _train(self, started: float) -> str:
-        if self._device_data is None:
-            self._device_data = (
-                self._trainer.put(self.dataset.train),
-                self._trainer.put(self.dataset.validation),
-            )
-        train, validation = self._device_data
-        position = self._position
-        if self._state is None:
-            self._state = self._trainer.init_state()
-            self._record_filters(self._state.params)
-        updates = fit(
-            self._trainer,
-            train,
-            validation,
-            self._state,
-            position.epoch,
-            position.call,
-            position.best_accuracy,
-        )
-        for update in updates:
-            self._state = update.state
-            if update.kind == "epoch":
-                self._record_epoch(update)
-            else:
-                position.epoch, position.call = update.epoch - 1, update.call
-                done = update.epoch - 1 + update.step / update.steps_per_epoch
-                position.loss_points.append((done, update.loss))
-            self._publish(update, started)
-            if self._stop_requested.is_set():
-                return STOPPED
-        return FINISHED
-
-    def _record_epoch(self, update: Progress) -> None:
-        position = self._position
-        position.epoch, position.call = update.epoch, 0
-        position.history.append(update.record)
-        self._record_filters(update.state.params)
-        if update.is_best:
-            position.best_accuracy = update.record.val_accuracy
-            variables = state_variables(update.state)
-            with self._lock:
-                self._best_variables = variables
-            if self.checkpoint_dir is not None:
-                save_checkpoint(
-                    self.checkpoint_dir,
-                    variables,
-                    self.spec,
-                    dataset_metadata(self.dataset),
-                    run_metrics(self.config, position.history, variables),
-                )
-
-    def _record_filters(self, params: dict) -> None:
-        kernels = first_layer_copy(params)
-        if kernels is None:
-            return
-        self._position.filters.append(kernels)
-        with self._lock:
-            self._snapshot = replace(self._snapshot, filters=tuple(self._position.filters))
-
-    def _publish(self, update: Progress, started: float) -> None:
-        best = self._position.best_accuracy
-        with self._lock:
+            worker = _Worker()
+        except OSError as error:
             self._snapshot = replace(
                 self._snapshot,
-                epoch=update.epoch,
-                step=update.step,
-                images_per_second=update.images_per_second,
-                eta_seconds=update.eta_seconds,
-                elapsed_seconds=self._elapsed_before + time.perf_counter() - started,
-                history=tuple(self._position.history),
-                loss_points=tuple(self._position.loss_points),
-                best_val_accuracy=best if best >= 0 else None,
-                params=self._snapshot.params or count_params(update.state.params),
+                status=FAILED,
+                error=f"The training process could not be started: {error}",
             )
+            return
+        self._worker = worker
+        self._snapshot = replace(self._snapshot, status=RUNNING, error=None)
+        weakref.finalize(self, worker.kill)  # a session dropped mid-run ends its worker
+        self._thread = threading.Thread(
+            target=_receive,
+            args=(weakref.ref(self), worker, job, arrays),
+            name="cnn-explorer-training",
+            daemon=True,
+        )
+        self._thread.start()
 
-    def _finish(self, status: str, started: float, error: str | None) -> None:
+    def _apply(self, message: tuple) -> None:
+        """Take in one progress message of the worker (called by the receiving thread)."""
+        kind, *fields = message
+        position = self._position
+        if kind == "filters":
+            (kernels,) = fields
+            kernels.setflags(write=False)
+            position.filters.append(kernels)
+            with self._lock:
+                self._snapshot = replace(self._snapshot, filters=tuple(position.filters))
+        elif kind == "best":
+            (variables,) = fields
+            with self._lock:
+                self._best_variables = variables
+        elif kind in ("step", "epoch"):
+            epoch, call, step, images_per_second, eta, loss, record, params = fields
+            if kind == "epoch":
+                record = EpochRecord(*record)
+                position.epoch, position.call = epoch, 0
+                position.history.append(record)
+                if record.val_accuracy > position.best_accuracy:
+                    position.best_accuracy = record.val_accuracy
+            else:
+                position.epoch, position.call = epoch - 1, call
+                done = epoch - 1 + step / self._trainer.steps_per_epoch
+                position.loss_points.append((done, loss))
+            best = position.best_accuracy
+            with self._lock:
+                self._snapshot = replace(
+                    self._snapshot,
+                    epoch=epoch,
+                    step=step,
+                    images_per_second=images_per_second,
+                    eta_seconds=eta,
+                    elapsed_seconds=self._elapsed_before + time.perf_counter() - self._started,
+                    history=tuple(position.history),
+                    loss_points=tuple(position.loss_points),
+                    best_val_accuracy=best if best >= 0 else None,
+                    params=self._snapshot.params or params,
+                )
+
+    def _end(self, ending: tuple | None, exit_code: int | None) -> None:
+        """The worker has exited: take its last word (or say that it died)."""
+        if ending is None:
+            status, error, state = FAILED, _died_message(exit_code), None
+        else:
+            _, status, error, state = ending
+        if status == STOPPED:
+            self._state = state
         with self._lock:
-            self._elapsed_before += time.perf_counter() - started
+            self._elapsed_before += time.perf_counter() - self._started
             eta = 0.0 if status == FINISHED else math.nan
             self._snapshot = replace(
                 self._snapshot,
@@ -340,3 +385,262 @@ class TrainingSession:
                 eta_seconds=eta,
                 elapsed_seconds=self._elapsed_before,
             )
+
+
+def _died_message(exit_code: int | None) -> str:
+    if exit_code is not None and exit_code < 0:
+        try:
+            how = f"was killed by signal {signal.Signals(-exit_code).name}"
+        except ValueError:
+            how = f"was killed by signal {-exit_code}"
+    else:
+        how = f"ended with exit code {exit_code}"
+    return (
+        f"The training process {how} before the run ended (for example it ran out of "
+        "memory, or crashed). The weights of the best finished epoch, if any, are kept."
+    )
+
+
+def _receive(session_ref: weakref.ref, worker: _Worker, job: dict, arrays: list) -> None:
+    """The server's thread of one worker: send it the run, apply its messages, reap it."""
+    ending = None
+    try:
+        worker.send_job(job, arrays)
+        del job, arrays  # the images stay the dataset's; the state stays the session's
+        while ending is None:
+            message = worker.receive()
+            session = session_ref()
+            if session is None:  # nobody is watching this run any more
+                break
+            if message[0] == "end":
+                ending = message
+            else:
+                session._apply(message)
+            del session
+    except (EOFError, OSError, pickle.UnpicklingError):
+        pass  # the worker has gone: its exit code tells how
+    exit_code = worker.reap(WORKER_EXIT_GRACE_S if ending is not None else 1.0)
+    session = session_ref()
+    if session is not None:
+        session._end(ending, exit_code)
+
+
+# --- the pipes ----------------------------------------------------------------------------
+
+_SAFE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Builds numbers, strings, tuples, lists, dicts and NumPy arrays; refuses any other
+    class or function (what the worker sends needs nothing else)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused {module}.{name} from the training process")
+
+
+class _Worker:
+    """A worker process and the server's ends of its three pipes: the run (server →
+    worker, once), stop requests (server → worker; closing it ends the worker) and
+    progress (worker → server)."""
+
+    def __init__(self):
+        job_read, job_write = os.pipe()
+        stop_read, stop_write = os.pipe()
+        result_read, result_write = os.pipe()
+        theirs = (job_read, stop_read, result_write)
+        env = dict(os.environ)
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share an accelerator
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_BOOT, str(_ROOT), *map(str, theirs),
+                 str(WORKER_NICENESS)],
+                pass_fds=theirs,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=str(_ROOT),
+            )  # fmt: skip
+        except BaseException:
+            for fd in (*theirs, job_write, stop_write, result_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                with _ignored:
+                    os.close(fd)
+        self.pid = self._process.pid
+        self._job = Connection(job_write, readable=False)
+        self._stop = stop_write
+        self._results = Connection(result_read, writable=False)
+        self._closed = False
+
+    def send_job(self, job: dict, arrays: list[np.ndarray]) -> None:
+        """The run's settings (pickled: the worker trusts the server), then each array's
+        raw bytes (no copy of the images in the server)."""
+        header = [(array.dtype.str, array.shape) for array in arrays]
+        self._job.send_bytes(pickle.dumps((job, header), protocol=5))
+        for array in arrays:
+            self._job.send_bytes(memoryview(np.ascontiguousarray(array)).cast("B"))
+        self._job.close()
+
+    def receive(self) -> tuple:
+        """The worker's next message (EOFError once it has exited)."""
+        return _ArraysOnlyUnpickler(io.BytesIO(self._results.recv_bytes())).load()
+
+    def request_stop(self) -> None:
+        with _ignored:
+            os.write(self._stop, b"s")
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def reap(self, grace: float) -> int | None:
+        """Wait up to ``grace`` seconds for the worker to exit, else kill it; close the
+        pipes; the exit code (negative: the signal that ended it)."""
+        try:
+            code = self._process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            code = self._process.wait()
+        self._close()
+        return code
+
+    def kill(self) -> None:
+        """End the worker now (idempotent)."""
+        if self._process.poll() is None:
+            with _ignored:
+                self._process.kill()
+                self._process.wait(5)
+        self._close()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with _ignored:
+            self._job.close()
+        with _ignored:
+            self._results.close()
+        with _ignored:
+            os.close(self._stop)
+
+
+# --- the worker process -------------------------------------------------------------------
+
+
+def _worker_main(job_fd: int, stop_fd: int, result_fd: int) -> None:
+    """Entry point of the worker process (already at its lower priority)."""
+    results = Connection(result_fd, readable=False)
+    stop = threading.Event()
+
+    def watch_stop() -> None:
+        while True:
+            try:
+                data = os.read(stop_fd, 64)
+            except OSError:
+                data = b""
+            if not data:  # the server has closed its end: it has gone, so must we
+                os._exit(0)
+            stop.set()
+
+    threading.Thread(target=watch_stop, name="stop-requests", daemon=True).start()
+    with Connection(job_fd, writable=False) as source:
+        job, header = pickle.loads(source.recv_bytes())  # from the server, trusted
+        arrays = [
+            np.frombuffer(source.recv_bytes(), np.dtype(dtype)).reshape(shape)
+            for dtype, shape in header
+        ]
+
+    def send(*message) -> None:
+        results.send_bytes(pickle.dumps(message, protocol=5))
+
+    try:
+        status, error, state = _train_in_worker(job, arrays, stop, send)
+    except TrainingDiverged as failure:
+        status, error, state = FAILED, str(failure), None
+    except ExplorerError as failure:
+        status, error, state = FAILED, str(failure), None
+    except Exception as failure:  # shown to the user rather than lost in the worker
+        status, error, state = FAILED, f"Training failed unexpectedly: {failure!r}", None
+    send("end", status, error, state)
+    results.close()
+
+
+def _train_in_worker(job: dict, arrays: list, stop: threading.Event, send) -> tuple:
+    """Train from the job's position; (status, error, state leaves if stopped)."""
+    import jax
+
+    devices = None
+    if job["device_ids"] is not None:
+        devices = [d for d in jax.devices() if d.id in set(job["device_ids"])]
+    spec, config = job["spec"], job["config"]
+    train_images, train_labels, val_images, val_labels = arrays
+    trainer = Trainer(spec, config, len(train_labels), devices, job["steps_per_call"])
+    train = trainer.put(Split(train_images, train_labels))
+    validation = trainer.put(Split(val_images, val_labels))
+    history = [EpochRecord(*record) for record in job["history"]]
+    fresh = trainer.init_state()
+    if job["state"] is None:
+        state = fresh
+        kernels = first_layer_copy(state.params)
+        if kernels is not None:
+            send("filters", kernels)
+    else:
+        structure = jax.tree_util.tree_structure(fresh)
+        state = jax.device_put(
+            jax.tree_util.tree_unflatten(structure, job["state"]), trainer.replicated
+        )
+        del fresh
+    if stop.is_set():
+        return STOPPED, None, _host_leaves(state)
+    params = int(count_params(state.params))
+    updates = fit(
+        trainer, train, validation, state, job["epoch"], job["call"], job["best_accuracy"]
+    )
+    for update in updates:
+        state = update.state
+        if update.kind == "epoch":
+            history.append(update.record)
+            kernels = first_layer_copy(update.state.params)
+            if kernels is not None:
+                send("filters", kernels)
+            if update.is_best:
+                variables = state_variables(update.state)
+                send("best", variables)
+                if job["checkpoint_dir"] is not None:
+                    save_checkpoint(
+                        job["checkpoint_dir"],
+                        variables,
+                        spec,
+                        job["metadata"],
+                        run_metrics(config, history, variables),
+                    )
+            record = dataclasses.astuple(update.record)
+        else:
+            record = None
+        send(
+            update.kind, update.epoch, update.call, update.step,
+            float(update.images_per_second), float(update.eta_seconds), float(update.loss),
+            record, params,
+        )  # fmt: skip
+        if stop.is_set():
+            return STOPPED, None, _host_leaves(state)
+    return FINISHED, None, None
+
+
+def _host_leaves(state) -> list[np.ndarray]:
+    """The training state's leaves as host arrays (rebuilt on resume from a fresh state's
+    structure: same spec, config, hence same tree)."""
+    import jax
+
+    return [np.asarray(leaf) for leaf in jax.device_get(jax.tree_util.tree_leaves(state))]
