@@ -91,3 +91,26 @@ def compare_shift(
             before.activated.max(axis=(0, 1)), after.activated.max(axis=(0, 1))
         ),
     )
+
+
+def shift_verdict(comparison: ShiftComparison, pool_kind: str) -> str:
+    """One sentence on what a shift did, worded from the comparison's own numbers: whether
+    pooling and the global maximum changed less than the raw pixels, and if not, why."""
+    pixels, pooled, global_max = comparison.pixels, comparison.pooled_maps, comparison.global_max
+    numbers = (
+        f"This shift changed the pixels by **{pixels:.3f}**, the {pool_kind}-pooled maps by "
+        f"**{pooled:.3f}** and the global maxima by **{global_max:.3f}**"
+    )
+    if global_max < pixels and pooled < pixels:
+        return f"{numbers}: both summaries changed less than the raw pixels."
+    if global_max < pixels:
+        return (
+            f"{numbers}: the global maxima changed less than the pixels, the pooled maps did "
+            "not. A shift moves strokes across window borders, so many small windows see a "
+            "different maximum; only one maximum over the whole map forgets the position."
+        )
+    return (
+        f"{numbers}: here pooling did **not** make the shift matter less. Invariance needs the "
+        "pattern to stay in view on a plain background (try an MNIST digit) and a shift smaller "
+        "than the pooling window; on a photo new content enters at the borders."
+    )

@@ -76,15 +76,14 @@ def zoom_patch() -> None:
     located = figures.image_figure(pixels, "Where the patch is", height=360)
     view.plotly_chart(figures.outline_window(located, row, col, size), width="stretch")
     for index, name in enumerate(["gray"] if channels == 1 else ["red", "green", "blue"]):
-        numbers.plotly_chart(
-            figures.value_grid_figure(
+        numbers.html(
+            figures.value_table_html(
                 np.round(patch[..., index] * 255),
                 f"{name} channel, 0–255",
                 decimals=0,
                 colorscale="gray" if channels == 1 else figures.CHANNEL_SCALES[name],
                 value_range=(0, 255),
-            ),
-            width="stretch",
+            )
         )
 
 

@@ -107,21 +107,16 @@ def sliding_window() -> None:
     for index, name in enumerate(names):
         columns = st.columns(3)
         suffix = f" ({name})" if channels > 1 else ""
-        columns[0].plotly_chart(
-            figures.value_grid_figure(
+        columns[0].html(
+            figures.value_table_html(
                 patch[..., index], f"Input patch{suffix}", 2, "gray", value_range=(0, 1)
-            ),
-            width="stretch",
+            )
         )
-        columns[1].plotly_chart(
-            figures.value_grid_figure(kernel[..., index], f"× kernel{suffix}"),
-            width="stretch",
-        )
-        columns[2].plotly_chart(
-            figures.value_grid_figure(
+        columns[1].html(figures.value_table_html(kernel[..., index], f"× kernel{suffix}"))
+        columns[2].html(
+            figures.value_table_html(
                 products[..., index], f"= products{suffix}, sum {products[..., index].sum():.3f}"
-            ),
-            width="stretch",
+            )
         )
 
 

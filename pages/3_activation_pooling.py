@@ -79,17 +79,11 @@ left.plotly_chart(
     ),
     width="stretch",
 )
-right.plotly_chart(
-    figures.value_grid_figure(region, "Map 1 around its strongest response", height=260),
-    width="stretch",
-)
-right.plotly_chart(
-    figures.value_grid_figure(
-        block,
-        f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}",
-        height=200,
-    ),
-    width="stretch",
+right.html(figures.value_table_html(region, "Map 1 around its strongest response"))
+right.html(
+    figures.value_table_html(
+        block, f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}"
+    )
 )
 
 
@@ -145,12 +139,11 @@ def translation_demo() -> None:
             },
         )
     st.caption(
-        "Convolution is **equivariant**: shifted back, the maps match except at the borders. "
-        "Pooling keeps the strongest response in each window, so a shift smaller than the window "
-        "changes pooled maps less; a larger shift moves them by whole cells. Stacking pooling "
-        "layers, or one global maximum per map, makes features ever more shift-invariant: the "
-        "global maximum does not change at all while the pattern stays in view."
+        "Convolution is **equivariant**: shifted back, the maps match except at the borders "
+        f"(here {comparison.feature_maps_realigned:.3f}). Pooling keeps the strongest response "
+        "in each window, and one global maximum per map forgets where the pattern was."
     )
+    st.markdown(invariance.shift_verdict(comparison, pool_kind))
 
 
 translation_demo()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 
 import numpy as np
 import plotly.colors
@@ -62,16 +63,23 @@ def test_outline_window_adds_a_box_and_taps_when_dilated():
     assert fig.layout.shapes[1].x1 == 4.5  # span d(k-1)+1 = 5
 
 
-def test_value_grid_figure_prints_every_number():
+def test_value_table_prints_every_number_in_its_colour():
     values = np.array([[-2.0, 0.5], [1.0, 3.25]])
-    fig = figures.value_grid_figure(values, "kernel", decimals=1)
-    assert trace_types(fig) == ["Heatmap"]
-    trace = fig.data[0]
-    np.testing.assert_array_equal(np.asarray(trace.z), values)
-    assert trace.texttemplate == "%{z:.1f}"
-    assert (trace.zmin, trace.zmax) == (-3.25, 3.25)  # symmetric around zero
-    zeros = figures.value_grid_figure(np.zeros((3, 3)))
-    assert (zeros.data[0].zmin, zeros.data[0].zmax) == (-1.0, 1.0)
+    table = figures.value_table_html(values, "kernel <b>", decimals=1)
+    cells = re.findall(r"background:rgb\((\d+), (\d+), (\d+)\);color:(#\w+)\">([^<]+)</td>", table)
+    assert [cell[-1] for cell in cells] == ["-2.0", "0.5", "1.0", "3.2"]
+    extreme = np.array([int(c) for c in cells[3][:3]])
+    assert np.abs(extreme - plotly_colour(figures.DIVERGING, 1.0)).max() <= 3  # +3.25 = top
+    assert cells[3][3] == "#fff", "light text on the dark end of the scale"
+    assert "kernel &lt;b&gt;" in table and "<b>" not in table, "the title is escaped"
+    zeros = figures.value_table_html(np.zeros((3, 3)), decimals=0)
+    middle = np.array([int(c) for c in re.findall(r"rgb\((\d+), (\d+), (\d+)\)", zeros)[0]])
+    assert np.abs(middle - plotly_colour(figures.DIVERGING, 0.5)).max() <= 3  # 0 is white
+    gray = figures.value_table_html(np.array([[0.0, 255.0]]), "", 0, "gray", value_range=(0, 255))
+    rgb = re.findall(r"rgb\((\d+), (\d+), (\d+)\)", gray)
+    for drawn, position in zip(rgb, (0.0, 1.0), strict=True):
+        assert np.abs(np.array(drawn, int) - plotly_colour("gray", position)).max() <= 3
+    assert 'color:#fff">0</td>' in gray and 'color:#000">255</td>' in gray
 
 
 def test_map_grid_figure_is_one_heatmap_with_labels_and_raw_hover():

@@ -159,3 +159,33 @@ def test_realigned_change_does_not_claim_zero_when_no_cells_were_compared():
     except ExplorerError:
         return  # refusing is an honest answer too
     assert result.feature_maps_realigned != 0.0  # NaN (nothing to compare) would be honest
+
+
+def test_shift_verdict_says_what_the_numbers_show():
+    def verdict(pixels, pooled, global_max):
+        comparison = invariance.ShiftComparison((1, 1), pixels, 0.5, 0.0, pooled, global_max)
+        return invariance.shift_verdict(comparison, "max")
+
+    both = verdict(0.7, 0.3, 0.1)
+    assert "**0.700**" in both and "**0.300**" in both and "**0.100**" in both
+    assert "both summaries changed less" in both
+    assert "the pooled maps did not" in verdict(0.7, 0.9, 0.1)
+    photo = verdict(0.198, 0.692, 0.436)  # the default cat photo, shifted by (1, 1)
+    assert "did **not** make the shift matter less" in photo
+
+
+def test_shift_verdict_on_a_digit_and_on_the_default_photo():
+    """The lab's claim, checked on real pictures at the lab's default settings."""
+    from explorer import images, ops, samples
+
+    verdicts = {}
+    for name in ("MNIST digit 3", "cat (photo)"):
+        pixels = images.to_working_image(samples.load_sample(name), "grayscale", 128)
+        bank = ops.build_filter_bank(3, 1, 4, ("sobel x", "sobel y", "laplacian", "gaussian blur"))
+        geometry = ops.conv_geometry(pixels.shape[:2], 3, 1, "valid", 1)
+        comparison = invariance.compare_shift(
+            pixels, bank.kernels, geometry, "relu", "max", 2, 2, (1, 1)
+        )
+        verdicts[name] = invariance.shift_verdict(comparison, "max")
+        assert f"**{comparison.pixels:.3f}**" in verdicts[name]
+    assert "did **not**" in verdicts["cat (photo)"]
