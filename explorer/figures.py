@@ -46,26 +46,39 @@ FILM_FILTERS = 16
 _FONT = {"size": 15}
 
 
-def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        font=_FONT,
-    )
-    return fig
+def _figure(
+    traces: Sequence[go.BaseTraceType] | go.BaseTraceType,
+    title: str,
+    height: int,
+    *,
+    image_axes: bool = False,
+    show_ticks: bool = False,
+    xaxis: dict | None = None,
+    yaxis: dict | None = None,
+    **layout,
+) -> go.Figure:
+    """Build a figure with its whole layout in one go.
 
-
-def _image_axes(fig: go.Figure, show_ticks: bool = False) -> None:
-    fig.update_xaxes(showticklabels=show_ticks, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(
-        showticklabels=show_ticks,
-        showgrid=False,
-        zeroline=False,
-        autorange="reversed",
-        scaleanchor="x",
-        constrain="domain",
-    )
+    Plotly validates every ``update_layout``/``update_xaxes`` call separately (about 5 ms for
+    a figure's handful of calls, most of a control step's server time); a layout given to
+    the constructor is validated once. ``image_axes`` gives square pixels with row 0 at the
+    top; ``xaxis``/``yaxis`` add to (or override) the axis settings.
+    """
+    axis = {}
+    if image_axes:
+        axis = {"showticklabels": show_ticks, "showgrid": False, "zeroline": False}
+        axis["constrain"] = "domain"
+    image_y = {"autorange": "reversed", "scaleanchor": "x"} if image_axes else {}
+    full_layout = {
+        "title": {"text": title, "x": 0.0, "xanchor": "left"},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "font": _FONT,
+        "xaxis": {**axis, **(xaxis or {})},
+        "yaxis": {**axis, **image_y, **(yaxis or {})},
+        **layout,
+    }
+    return go.Figure(traces, layout=full_layout)
 
 
 def colour_table(colorscale: str | tuple) -> np.ndarray:
@@ -209,21 +222,28 @@ def image_figure(
         colorscale: for one-channel images, e.g. "gray" or :data:`DIVERGING`.
         value_label: name of the value in the hover text.
     """
+    trace = _image_trace(image, value_range, colorscale, value_label, origin)
+    return _figure(trace, title, height, image_axes=True)
+
+
+def _image_trace(
+    image: np.ndarray,
+    value_range: tuple[float, float] | None = (0.0, 1.0),
+    colorscale: str | tuple = "gray",
+    value_label: str = "value",
+    origin: tuple[int, int] = (0, 0),
+) -> go.Image | go.Heatmap:
+    """The trace of :func:`image_figure` (same arguments)."""
     image = np.asarray(image)
     large = image.shape[0] * image.shape[1] > NUMBERS_ON_HOVER_CELLS
     if image.ndim == 3 and image.shape[2] == 3:
         rgb = np.clip(np.round(image * 255.0), 0, 255).astype(np.uint8)
-        trace = _png_trace(png_data_uri(rgb), origin) if large else _rgb_trace(rgb, origin)
-    else:
-        plane = image[..., 0] if image.ndim == 3 else image
-        if large:
-            limits = value_range or _data_range(plane, colorscale)
-            trace = _png_trace(indexed_png_data_uri(plane, colorscale, limits), origin)
-        else:
-            trace = _value_trace(plane, origin, value_range, colorscale, value_label)
-    fig = go.Figure(trace)
-    _image_axes(fig)
-    return _base_layout(fig, title, height)
+        return _png_trace(png_data_uri(rgb), origin) if large else _rgb_trace(rgb, origin)
+    plane = image[..., 0] if image.ndim == 3 else image
+    if large:
+        limits = value_range or _data_range(plane, colorscale)
+        return _png_trace(indexed_png_data_uri(plane, colorscale, limits), origin)
+    return _value_trace(plane, origin, value_range, colorscale, value_label)
 
 
 def outline_window(
@@ -404,19 +424,16 @@ def map_grid_figure(
     else:
         text = _tile_text(display.shape, names, columns, (tile_h, tile_w))
         trace = _mosaic_heatmap(display, raw, text, colorscale, *limits)
-    fig = go.Figure(trace)
     corners = [divmod(index, columns) for index in range(len(names))]
-    _image_axes(fig)
-    fig.update_layout(
-        plot_bgcolor="white",
-        annotations=_labels(
-            names,
-            [col * (tile_w + 1) + tile_w / 2 - 0.5 for _, col in corners],
-            [row * (tile_h + 1) - 0.5 for row, _ in corners],
-            12,
-        ),
+    labels = _labels(
+        names,
+        [col * (tile_w + 1) + tile_w / 2 - 0.5 for _, col in corners],
+        [row * (tile_h + 1) - 0.5 for row, _ in corners],
+        12,
     )
-    return _base_layout(fig, title, height or 460)
+    return _figure(
+        trace, title, height or 460, image_axes=True, plot_bgcolor="white", annotations=labels
+    )
 
 
 def _mosaic_heatmap(
@@ -492,20 +509,22 @@ def flattened_figure(image: np.ndarray, max_length: int = 4096, height: int = 14
     step = max(1, math.ceil(vector.size / max_length))
     usable = vector[: vector.size // step * step].reshape(-1, step).mean(axis=1)
     indices = np.arange(usable.size) * step
-    fig = go.Figure(
-        go.Heatmap(
-            z=usable[None, :],
-            x=indices,
-            colorscale="gray",
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            hovertemplate="entry %{x}<br>value %{z:.3f}<extra></extra>",
-        )
+    trace = go.Heatmap(
+        z=usable[None, :],
+        x=indices,
+        colorscale="gray",
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        hovertemplate="entry %{x}<br>value %{z:.3f}<extra></extra>",
     )
-    fig.update_yaxes(showticklabels=False)
-    fig.update_xaxes(title=f"position in the flattened vector (length {vector.size:,})")
-    return _base_layout(fig, "", height)
+    return _figure(
+        trace,
+        "",
+        height,
+        xaxis={"title": f"position in the flattened vector (length {vector.size:,})"},
+        yaxis={"showticklabels": False},
+    )
 
 
 def histogram_figure(
@@ -520,10 +539,10 @@ def histogram_figure(
     finite = np.concatenate([values[np.isfinite(values)] for values in flat.values()])
     edges = np.histogram_bin_edges(finite, bins=bins) if finite.size else np.linspace(0, 1, 2)
     centres, width = ((edges[:-1] + edges[1:]) / 2).astype(np.float32), float(edges[1] - edges[0])
-    fig = go.Figure()
+    traces = []
     for name, values in flat.items():
         counts, _ = np.histogram(values[np.isfinite(values)], bins=edges)
-        fig.add_trace(
+        traces.append(
             go.Bar(
                 x=centres,
                 y=counts,
@@ -533,10 +552,16 @@ def histogram_figure(
                 hovertemplate="%{x:.3g}: %{y:,} values<extra>%{fullData.name}</extra>",
             )
         )
-    fig.update_layout(barmode="overlay", bargap=0, legend={"orientation": "h", "y": -0.2})
-    fig.update_xaxes(title="value")
-    fig.update_yaxes(title="count")
-    return _base_layout(fig, title, height)
+    return _figure(
+        traces,
+        title,
+        height,
+        xaxis={"title": "value"},
+        yaxis={"title": "count"},
+        barmode="overlay",
+        bargap=0,
+        legend={"orientation": "h", "y": -0.2},
+    )
 
 
 def line_figure(
@@ -548,13 +573,18 @@ def line_figure(
     height: int = 340,
 ) -> go.Figure:
     """Lines with markers, one per named series, sharing the x values."""
-    fig = go.Figure()
-    for name, values in series.items():
-        fig.add_trace(go.Scatter(x=list(x), y=list(values), name=name, mode="lines+markers"))
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title)
-    fig.update_layout(legend={"orientation": "h", "y": -0.25})
-    return _base_layout(fig, title, height)
+    traces = [
+        go.Scatter(x=list(x), y=list(values), name=name, mode="lines+markers")
+        for name, values in series.items()
+    ]
+    return _figure(
+        traces,
+        title,
+        height,
+        xaxis={"title": x_title},
+        yaxis={"title": y_title},
+        legend={"orientation": "h", "y": -0.25},
+    )
 
 
 def counts_figure(
@@ -567,11 +597,9 @@ def counts_figure(
     """Vertical bars, one per label, with each value printed (as a percentage if ``percent``)."""
     values = [float(v) for v in values]
     text = [f"{v:.1%}" if percent else f"{v:,.0f}" for v in values]
-    fig = go.Figure(go.Bar(x=list(labels), y=values, text=text, textposition="outside"))
-    fig.update_xaxes(type="category")
-    if percent:
-        fig.update_yaxes(range=[0, 1.1], tickformat=".0%")
-    return _base_layout(fig, title, height)
+    bars = go.Bar(x=list(labels), y=values, text=text, textposition="outside")
+    yaxis = {"range": [0, 1.1], "tickformat": ".0%"} if percent else {}
+    return _figure(bars, title, height, xaxis={"type": "category"}, yaxis=yaxis)
 
 
 def confusion_figure(
@@ -579,20 +607,22 @@ def confusion_figure(
 ) -> go.Figure:
     """Counts of (true class, predicted class) with each count printed; the diagonal is correct."""
     names = list(class_names)
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            showscale=False,
-            texttemplate="%{z}",
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
+    cells = go.Heatmap(
+        z=matrix,
+        x=names,
+        y=names,
+        colorscale="Blues",
+        showscale=False,
+        texttemplate="%{z}",
+        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
     )
-    fig.update_xaxes(title="predicted class", type="category", side="bottom")
-    fig.update_yaxes(title="true class", type="category", autorange="reversed")
-    return _base_layout(fig, title, max(360, 40 * len(names) + 120))
+    return _figure(
+        cells,
+        title,
+        max(360, 40 * len(names) + 120),
+        xaxis={"title": "predicted class", "type": "category", "side": "bottom"},
+        yaxis={"title": "true class", "type": "category", "autorange": "reversed"},
+    )
 
 
 def image_gallery_figure(
@@ -614,18 +644,21 @@ def image_gallery_figure(
         canvas[top : top + height, left : left + width] = (
             picture if channels == 3 else np.repeat(picture, 3, axis=-1)
         )
-    fig = image_figure(canvas, title, height=90 + rows * 110)
     corners = [divmod(index, columns) for index in range(len(captions))]
-    fig.update_layout(
-        margin={"t": 60},
-        annotations=_labels(
-            captions,
-            [col * (width + 2) + width / 2 for _, col in corners],
-            [row * (height + gap) + gap - 0.5 for row, _ in corners],
-            11,
-        ),
+    labels = _labels(
+        captions,
+        [col * (width + 2) + width / 2 for _, col in corners],
+        [row * (height + gap) + gap - 0.5 for row, _ in corners],
+        11,
     )
-    return fig
+    return _figure(
+        _image_trace(canvas),
+        title,
+        90 + rows * 110,
+        image_axes=True,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        annotations=labels,
+    )
 
 
 def overlay_figure(
@@ -643,21 +676,18 @@ def overlay_figure(
     """
     gray = np.asarray(image, dtype=np.float32)
     gray = gray.mean(axis=-1) if gray.ndim == 3 else gray
-    fig = image_figure(gray, title, height)
     limit = float(np.max(np.abs(heat))) or 1.0
-    fig.add_trace(
-        go.Heatmap(
-            z=heat,
-            colorscale=DIVERGING if signed else colorscale,
-            zmin=-limit if signed else 0.0,
-            zmax=limit,
-            opacity=0.55,
-            showscale=True,
-            colorbar={"thickness": 12},
-            hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
-        )
+    heat_trace = go.Heatmap(
+        z=heat,
+        colorscale=DIVERGING if signed else colorscale,
+        zmin=-limit if signed else 0.0,
+        zmax=limit,
+        opacity=0.55,
+        showscale=True,
+        colorbar={"thickness": 12},
+        hovertemplate="row %{y}, col %{x}<br>%{z:.3f}<extra></extra>",
     )
-    return fig
+    return _figure([_image_trace(gray), heat_trace], title, height, image_axes=True)
 
 
 def filter_film_figure(
@@ -684,22 +714,22 @@ def filter_film_figure(
     display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, "symmetric")
     tile_names = [f"{name}, filter {col + 1}" for name in row_names for col in range(filters)]
     text = _tile_text(display.shape, tile_names, filters, (size, size))
-    fig = go.Figure(_mosaic_heatmap(display, raw, text, DIVERGING, -1.0, 1.0))
-    _image_axes(fig)
-    fig.update_yaxes(
-        showticklabels=True,
-        tickvals=[index * (size + 1) + (size - 1) / 2 for index in range(len(tiles))],
-        ticktext=list(row_names),
-    )
-    fig.update_xaxes(
-        showticklabels=True,
-        tickvals=[index * (size + 1) + (size - 1) / 2 for index in range(filters)],
-        ticktext=[str(index + 1) for index in range(filters)],
-        title="filter",
-    )
-    fig.update_layout(plot_bgcolor="white")
+    centres = [index * (size + 1) + (size - 1) / 2 for index in range(max(len(tiles), filters))]
     cell = min(56, 900 // filters)  # px per tile at full page width, for the height
-    return _base_layout(fig, title, 110 + cell * len(tiles))
+    return _figure(
+        _mosaic_heatmap(display, raw, text, DIVERGING, -1.0, 1.0),
+        title,
+        110 + cell * len(tiles),
+        image_axes=True,
+        xaxis={
+            "showticklabels": True,
+            "tickvals": centres[:filters],
+            "ticktext": [str(index + 1) for index in range(filters)],
+            "title": "filter",
+        },
+        yaxis={"showticklabels": True, "tickvals": centres[: len(tiles)], "ticktext": row_names},
+        plot_bgcolor="white",
+    )
 
 
 def loss_curve_figure(
@@ -717,29 +747,28 @@ def loss_curve_figure(
         epochs: 1-based finished epochs; ``val_losses`` has one loss for each, drawn
             at the epoch's end.
     """
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[x for x, _ in points],
-            y=[loss for _, loss in points],
-            name="training loss (per update)",
-            mode="lines",
-            line={"width": 1.5, "color": LINE_COLOURS[0]},
-        )
+    training = go.Scatter(
+        x=[x for x, _ in points],
+        y=[loss for _, loss in points],
+        name="training loss (per update)",
+        mode="lines",
+        line={"width": 1.5, "color": LINE_COLOURS[0]},
     )
-    fig.add_trace(
-        go.Scatter(
-            x=list(epochs),
-            y=list(val_losses),
-            name="validation loss (per epoch)",
-            mode="markers",
-            marker={"size": 11, "symbol": "diamond", "color": LINE_COLOURS[1]},
-        )
+    validation = go.Scatter(
+        x=list(epochs),
+        y=list(val_losses),
+        name="validation loss (per epoch)",
+        mode="markers",
+        marker={"size": 11, "symbol": "diamond", "color": LINE_COLOURS[1]},
     )
-    fig.update_xaxes(title="epoch", rangemode="tozero")
-    fig.update_yaxes(title="loss", rangemode="tozero")
-    fig.update_layout(legend={"orientation": "h", "y": -0.25})
-    return _base_layout(fig, title, height)
+    return _figure(
+        [training, validation],
+        title,
+        height,
+        xaxis={"title": "epoch", "rangemode": "tozero"},
+        yaxis={"title": "loss", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.25},
+    )
 
 
 def accuracy_curves_figure(
@@ -752,19 +781,26 @@ def accuracy_curves_figure(
 ) -> go.Figure:
     """Accuracy (fraction in [0, 1], shown as %) against a transform's amount, one line per
     model (the legend shows even for one), with an optional dotted chance level (1 / classes)."""
-    fig = go.Figure()
-    for index, (name, values) in enumerate(series.items()):
-        colour = LINE_COLOURS[index % len(LINE_COLOURS)]
-        fig.add_trace(
-            go.Scatter(
-                x=list(amounts),
-                y=list(values),
-                name=name,
-                mode="lines+markers",
-                line={"color": colour, "width": 3},
-                marker={"size": 8},
-            )
+    lines = [
+        go.Scatter(
+            x=list(amounts),
+            y=list(values),
+            name=name,
+            mode="lines+markers",
+            line={"color": LINE_COLOURS[index % len(LINE_COLOURS)], "width": 3},
+            marker={"size": 8},
         )
+        for index, (name, values) in enumerate(series.items())
+    ]
+    fig = _figure(
+        lines,
+        title,
+        height,
+        xaxis={"title": x_title},
+        yaxis={"title": "test accuracy", "range": [0, 1.05], "tickformat": ".0%"},
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.25},
+    )
     if chance is not None:
         fig.add_hline(
             y=chance,
@@ -772,7 +808,4 @@ def accuracy_curves_figure(
             annotation_text="chance",
             annotation_position="bottom right",
         )
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="test accuracy", range=[0, 1.05], tickformat=".0%")
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.25})
-    return _base_layout(fig, title, height)
+    return fig
