@@ -64,32 +64,58 @@ def compare_shift(
     stride s moves the maps by one cell); for other strides the shift is
     divided by the stride and rounded.
     """
-    shifted = images.shift_image(image, *shift)
-    stages = [
-        ops.conv_activate_pool(
-            picture, kernels, geometry, activation, 0.01, pool_kind, pool_window, pool_stride
-        )
-        for picture in (image, shifted)
+    settings = (activation, pool_kind, pool_window, pool_stride)
+    return compare_shifts(image, kernels, geometry, *settings, [shift])[0]
+
+
+def compare_shifts(
+    image: np.ndarray,
+    kernels: np.ndarray,
+    geometry: ops.ConvGeometry,
+    activation: str,
+    pool_kind: str,
+    pool_window: int,
+    pool_stride: int,
+    shifts: list[tuple[int, int]],
+) -> list[ShiftComparison]:
+    """:func:`compare_shift` for several shifts, with the original and every shifted
+    image run through the layer as one batch."""
+    pictures = np.stack([image] + [images.shift_image(image, *shift) for shift in shifts])
+    stages = ops.conv_activate_pool_batch(
+        pictures, kernels, geometry, activation, 0.01, pool_kind, pool_window, pool_stride
+    )
+    return [
+        _comparison(image, pictures[index + 1], stages, index + 1, shift, geometry)
+        for index, shift in enumerate(shifts)
     ]
-    before, after = stages
+
+
+def _comparison(
+    image: np.ndarray,
+    shifted: np.ndarray,
+    stages: ops.FeatureStages,
+    index: int,
+    shift: tuple[int, int],
+    geometry: ops.ConvGeometry,
+) -> ShiftComparison:
+    """The changes between batch entry 0 (the original) and entry ``index`` (shifted)."""
+    before_maps, after_maps = stages.activated[0], stages.activated[index]
     map_shift = tuple(round(amount / geometry.stride) for amount in shift)
-    realigned = images.shift_image(before.activated, *map_shift)
+    realigned = images.shift_image(before_maps, *map_shift)
     reach = -(-geometry.effective_kernel // geometry.stride)
     margin = max(abs(amount) for amount in map_shift) + reach
     interior = (slice(margin, -margin or None), slice(margin, -margin or None))
     return ShiftComparison(
         shift=shift,
         pixels=relative_change(image.ravel(), shifted.ravel()),
-        feature_maps=relative_change(before.activated, after.activated),
+        feature_maps=relative_change(before_maps, after_maps),
         feature_maps_realigned=(
-            relative_change(realigned[interior], after.activated[interior])
+            relative_change(realigned[interior], after_maps[interior])
             if realigned[interior].size
             else float("nan")
         ),
-        pooled_maps=relative_change(before.pooled, after.pooled),
-        global_max=relative_change(
-            before.activated.max(axis=(0, 1)), after.activated.max(axis=(0, 1))
-        ),
+        pooled_maps=relative_change(stages.pooled[0], stages.pooled[index]),
+        global_max=relative_change(before_maps.max(axis=(0, 1)), after_maps.max(axis=(0, 1))),
     )
 
 

@@ -494,7 +494,8 @@ def build_filter_bank(
 
 @dataclass(frozen=True)
 class FeatureStages:
-    """One conv layer's stages for one image, each (H', W', F) float32.
+    """One conv layer's stages for one image, each (H', W', F) float32 (or a batch of them,
+    (N, H', W', F), from :func:`conv_activate_pool_batch`).
 
     Attributes:
         conv: raw feature maps (kernel responses, no bias).
@@ -530,12 +531,41 @@ def conv_activate_pool(
         ExplorerError: unknown activation/pooling, or a pooling window larger
             than the feature maps.
     """
+    stages = conv_activate_pool_batch(
+        np.asarray(image)[None],
+        kernels,
+        geometry,
+        activation,
+        negative_slope,
+        pool_kind,
+        pool_window,
+        pool_stride,
+    )
+    return FeatureStages(stages.conv[0], stages.activated[0], stages.pooled[0])
+
+
+def conv_activate_pool_batch(
+    images: np.ndarray,
+    kernels: np.ndarray,
+    geometry: ConvGeometry,
+    activation: str,
+    negative_slope: float,
+    pool_kind: str,
+    pool_window: int,
+    pool_stride: int,
+) -> FeatureStages:
+    """:func:`conv_activate_pool` of N images (N, H, W, C) in one call; each stage of the
+    result has a leading N axis, (N, H', W', F).
+
+    Raises:
+        ExplorerError: as :func:`conv_activate_pool`.
+    """
     check_pooling(geometry.output_hw, pool_window, pool_stride)
-    batch = jnp.asarray(image, jnp.float32)[None]
+    batch = jnp.asarray(images, jnp.float32)
     conv = conv2d(batch, jnp.asarray(kernels), geometry.stride, geometry.padding, geometry.dilation)
     activated = activate(conv, activation_index(activation), negative_slope)
     pooled = pool2d(activated, pooling_index(pool_kind), pool_window, pool_stride)
-    return FeatureStages(np.asarray(conv[0]), np.asarray(activated[0]), np.asarray(pooled[0]))
+    return FeatureStages(np.asarray(conv), np.asarray(activated), np.asarray(pooled))
 
 
 def output_size_equations(geometry: ConvGeometry) -> tuple[str, str]:

@@ -149,19 +149,16 @@ def translation_demo() -> None:
 translation_demo()
 
 shifts = list(range(0, 9))
-sweep = [
-    invariance.compare_shift(
-        pixels,
-        bank.kernels,
-        geometry,
-        activation,
-        pool_kind,
-        pool_window,
-        pool_stride,
-        (step, step),
-    )
-    for step in shifts
-]
+sweep = invariance.compare_shifts(
+    pixels,
+    bank.kernels,
+    geometry,
+    activation,
+    pool_kind,
+    pool_window,
+    pool_stride,
+    [(step, step) for step in shifts],
+)
 st.plotly_chart(
     figures.line_figure(
         shifts,
