@@ -165,31 +165,35 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
 
 
 def show_stages(model: Inspected, prepared: np.ndarray) -> None:
-    """Every stage of the forward pass, in order, with its shape."""
-    for stage in explain.forward_stages(model.spec, model.variables, prepared):
-        shape = "×".join(map(str, stage.values.shape))
-        with st.expander(f"{stage.title} — {shape}", expanded=stage.key in ("conv1", "act1")):
-            if stage.values.ndim == 3:
-                names = [f"{index + 1}" for index in range(stage.values.shape[-1])]
-                st.plotly_chart(
-                    figures.map_grid_figure(stage.values, names, height=420),
-                    width="stretch",
-                    key=f"stage_{stage.key}",
-                )
-            elif stage.key == "logits":
-                st.plotly_chart(
-                    figures.counts_figure(model.class_names, stage.values, "Logits"),
-                    width="stretch",
-                    key=f"stage_{stage.key}",
-                )
-            else:
-                st.plotly_chart(
-                    figures.counts_figure(
-                        [str(i) for i in range(len(stage.values))], stage.values, ""
-                    ),
-                    width="stretch",
-                    key=f"stage_{stage.key}",
-                )
+    """The forward pass as a path of stages: slide along it to see one stage at a time (one
+    chart to draw per pen stroke, not one per stage)."""
+    stages = explain.forward_stages(model.spec, model.variables, prepared)
+    labels = [f"{stage.title} — {'×'.join(map(str, stage.values.shape))}" for stage in stages]
+    keys = [stage.key for stage in stages]
+    if st.session_state.get("stage_key") not in keys:
+        st.session_state["stage_key"] = "act1" if "act1" in keys else keys[0]
+    chosen = st.select_slider(
+        "Stage of the forward pass (slide from the input to the class scores)",
+        keys,
+        format_func=lambda key: labels[keys.index(key)],
+        key="stage_key",
+    )
+    stage = stages[keys.index(chosen)]
+    if stage.values.ndim == 3:
+        names = [f"{index + 1}" for index in range(stage.values.shape[-1])]
+        figure = figures.map_grid_figure(
+            stage.values, names, labels[keys.index(chosen)], height=460
+        )
+    elif stage.key == "logits":
+        figure = figures.counts_figure(model.class_names, stage.values, "Class scores (logits)")
+    else:
+        units = [str(index) for index in range(len(stage.values))]
+        figure = figures.counts_figure(units, stage.values, labels[keys.index(chosen)])
+    st.plotly_chart(figure, width="stretch")
+    st.caption(
+        f"{len(stages)} stages from the picture to the scores. Each map is scaled to its own "
+        "largest value (red positive, blue negative); after flattening, one bar per unit."
+    )
 
 
 def _conv_stage_keys(model: Inspected) -> list[str]:

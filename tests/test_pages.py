@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import ui_inspect, ui_training
+from explorer import datasets, ui_inspect, ui_training
 
 PAGES = [
     "home.py",
@@ -220,6 +220,12 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
     assert [h.value for h in app.header] == ["Prediction", "Every layer"]
+    assert app.select_slider(key="stage_key").value == "act1"
+    for key in ("conv1", "pool2", "logits"):
+        app.select_slider(key="stage_key").set_value(key).run()
+        assert not app.exception, key
+    assert chart(app, "Class scores (logits)")["data"][0]["x"] == list(datasets.SHAPE_CLASSES)
+    assert len(app.get("plotly_chart")) == 4, "input, network's view, probabilities, one stage"
     for view in ui_inspect.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         assert not app.exception, view.label
