@@ -11,9 +11,10 @@ thread that receives the worker's progress.
 
 The worker is a fresh Python interpreter (``sys.executable``; not a fork of the
 threaded server, and not :mod:`multiprocessing`'s "spawn", which would re-import the
-Streamlit page that ``__main__`` names there). Its first statement raises its nice
-value by :data:`WORKER_NICENESS`, before it imports NumPy or JAX, so every thread it
-later starts (XLA's compute threads included) runs at that lower priority. It runs
+Streamlit page that ``__main__`` names there). Its first statements raise its nice
+value by :data:`WORKER_NICENESS` and (on Linux) move it to the ``SCHED_IDLE`` policy,
+before it imports NumPy or JAX, so every thread it later starts (XLA's compute threads
+included) runs only on CPU time that the server's interactive work leaves. It runs
 :func:`explorer.train.fit` in jitted calls of ``steps_per_call`` steps (by default
 about :data:`UPDATES_PER_EPOCH` calls per epoch), sends a progress message after each
 call, and checks for a stop request between calls. Each call adds a point to the live
@@ -85,6 +86,10 @@ _ignored = contextlib.suppress(OSError, subprocess.TimeoutExpired)
 _WORKER_BOOT = (
     "import os, signal, sys\n"
     "os.nice(int(sys.argv[5]))\n"  # first: every thread started from here on inherits it
+    "try:\n"  # Linux: run only on CPU time that no normal process wants
+    "    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+    "except (AttributeError, OSError):\n"
+    "    pass\n"
     "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # the server decides when it ends
     "sys.path.insert(0, sys.argv[1])\n"
     "from explorer.training_session import _worker_main\n"

@@ -73,6 +73,8 @@ def test_the_worker_and_all_its_threads_run_at_a_lower_priority(shapes):
         assert len(nice) > 1, "XLA's compute threads run in the worker"
         assert min(nice) >= min(server + 10, 19), (server, nice)
         assert psutil.Process(pid).ppid() == os.getpid()
+        if hasattr(os, "SCHED_IDLE"):
+            assert os.sched_getscheduler(pid) == os.SCHED_IDLE, "only idle CPU time"
     finally:
         session.stop()
         assert session.wait(60)
