@@ -42,82 +42,39 @@ Usage (from the repository root): python -m bench.browser_latency
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import math
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from google.protobuf.message import DecodeError
 from playwright.sync_api import Locator, Page, sync_playwright
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1440, "height": 900}
+from bench.app_driver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    INIT_SCRIPT,
+    PAGE_STATE,
+    VIEWPORT,
+    percentile,
+    run_status,
+    streamlit_server,
+)
+
 LABS = ("image_as_numbers", "convolution", "activation_pooling", "frequency", "train", "inspect")
-HEALTH_TIMEOUT_S = 90
 SETTLE_TIMEOUT_S = 300
 LOCATOR_TIMEOUT_MS = 60_000
 POLL_MS = 50
 PAUSE_MS = 1000
-STATUS_FRAME_MAX_BYTES = 256
 CLASS_MODELS = "class-models"
 MODEL_RUN = "bench-mnist-5k"
-
-# Runs in every document before its own scripts: the time of the last DOM change in the
-# app and of the last input event, in milliseconds since the epoch (comparable across
-# pages). Changes outside the app's root do not count: the hidden live region that
-# announces a selection to screen readers is cleared about a second later.
-INIT_SCRIPT = """(() => {
-    const now = () => performance.timeOrigin + performance.now();
-    const bench = (window.__bench = { lastMutation: now(), lastInput: 0 });
-    const inApp = record => {
-        const node = record.target.nodeType === Node.ELEMENT_NODE
-            ? record.target : record.target.parentElement;
-        return node?.closest('[data-testid="stApp"]') != null;
-    };
-    new MutationObserver(records => {
-        if (records.some(inApp)) bench.lastMutation = now();
-    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
-    for (const type of ["keydown", "mouseup"]) {
-        window.addEventListener(type, () => { bench.lastInput = now(); }, true);
-    }
-})();"""
-
-PAGE_STATE = """() => {
-    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-    return {
-        now: performance.timeOrigin + performance.now(),
-        timeOrigin: performance.timeOrigin,
-        lastMutation: window.__bench.lastMutation,
-        lastInput: window.__bench.lastInput,
-        busy: document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
-            ? "the running indicator"
-            : document.querySelector('[data-stale="true"]') ? "stale elements"
-            : charts.some(chart => chart.checkVisibility() && !chart.querySelector(".main-svg"))
-            ? "charts to be drawn" : "",
-        failed: document.querySelector('[data-testid="stException"]')?.innerText.slice(0, 500),
-    };
-}"""
 
 # The Inspect page's answer: the softmax chart's title and bar labels (None when absent).
 PREDICTION = """() => {
@@ -238,19 +195,6 @@ class Frame:
     at: float  # time.perf_counter() seconds
     size: int
     running: bool | None  # a session_status_changed frame: is a script run going on
-
-
-def run_status(data: bytes) -> bool | None:
-    """``script_is_running`` of a session_status_changed message; None for other frames."""
-    if len(data) > STATUS_FRAME_MAX_BYTES:
-        return None
-    try:
-        message = ForwardMsg.FromString(data)
-    except DecodeError:
-        return None
-    if message.WhichOneof("type") != "session_status_changed":
-        return None
-    return message.session_status_changed.script_is_running
 
 
 class SocketLog:
@@ -447,61 +391,6 @@ def train_model(class_models: Path) -> None:
         raise SystemExit("training the model for the Inspect page failed")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_health(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    """Poll ``/_stcore/health`` until it answers; fail if the server exits or is too slow."""
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = log_path.read_text(errors="replace")[-3000:]
-            raise SystemExit(f"the Streamlit server exited; the end of its log:\n{log}")
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return
-        time.sleep(0.5)
-    raise SystemExit(f"the Streamlit server did not answer within {HEALTH_TIMEOUT_S} s")
-
-
-@contextlib.contextmanager
-def streamlit_server(folder: Path) -> Iterator[str]:
-    """Run the app on a free loopback port until the block ends; yield its URL.
-
-    Runs and class models live under ``folder``, and so does the server's log.
-    """
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    environment = {
-        **os.environ,
-        "CNN_EXPLORER_RUNS": str(folder / "runs"),
-        "CNN_EXPLORER_CLASS_MODELS": str(folder / CLASS_MODELS),
-    }
-    log_path = folder / "streamlit.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(url, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
 def measure_labs(browser: Browser, labs: list[str], args: argparse.Namespace) -> list[LabResult]:
     """First visit of each lab in a new session, then its control changes or drawings."""
     results = []
@@ -521,7 +410,8 @@ def run(args: argparse.Namespace, labs: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="browser-latency-") as temp:
         if "inspect" in labs:
             train_model(Path(temp) / CLASS_MODELS)
-        with streamlit_server(Path(temp)) as url:
+        models = {"CNN_EXPLORER_CLASS_MODELS": str(Path(temp) / CLASS_MODELS)}
+        with streamlit_server(Path(temp), environment=models) as (url, _):
             healthy_at = time.monotonic()
             with sync_playwright() as playwright:
                 chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -538,12 +428,6 @@ def run(args: argparse.Namespace, labs: list[str]) -> dict:
                 version = chromium.version
                 chromium.close()
     return {"chromium": version, "warm_up": asdict(warm_up), "labs": [asdict(r) for r in results]}
-
-
-def percentile(values: list[float], percent: float) -> float:
-    """Nearest-rank percentile: the smallest value with ``percent`` % of them at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 def spread(values: list[float]) -> str:

@@ -38,62 +38,32 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
-from google.protobuf.message import DecodeError
 from playwright.async_api import Page, async_playwright
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1440, "height": 900}
-HEALTH_TIMEOUT_S = 90
+from bench.app_driver import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    INIT_SCRIPT,
+    PAGE_STATE,
+    ROOT,
+    VIEWPORT,
+    percentile,
+    run_status,
+    streamlit_server,
+)
+
 SETTLE_TIMEOUT_S = 120
 LOCATOR_TIMEOUT_MS = 60_000
 POLL_MS = 50
-STATUS_FRAME_MAX_BYTES = 256
-
-INIT_SCRIPT = """(() => {
-    const now = () => performance.timeOrigin + performance.now();
-    const bench = (window.__bench = { lastMutation: now(), lastInput: 0 });
-    new MutationObserver(() => { bench.lastMutation = now(); }).observe(document, {
-        subtree: true, childList: true, attributes: true, characterData: true,
-    });
-    for (const type of ["keydown", "mouseup"]) {
-        window.addEventListener(type, () => { bench.lastInput = now(); }, true);
-    }
-})();"""
-
-PAGE_STATE = """() => {
-    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-    return {
-        now: performance.timeOrigin + performance.now(),
-        lastMutation: window.__bench.lastMutation,
-        lastInput: window.__bench.lastInput,
-        busy: document.querySelector('[data-testid="stStatusWidget"]') !== null
-            || document.querySelector('[data-stale="true"]') !== null
-            || charts.some(chart => chart.checkVisibility() && !chart.querySelector(".main-svg")),
-        failed: document.querySelector('[data-testid="stException"]') !== null,
-    };
-}"""
 
 PROGRESS_TEXT = """() => document.querySelector('[data-testid="stProgress"]')?.innerText ?? ''"""
 
@@ -129,19 +99,6 @@ class Change:
     at_s: float
     settled_ms: float | None
     training: bool
-
-
-def run_status(data: bytes) -> bool | None:
-    """``script_is_running`` of a session_status_changed message; None for other frames."""
-    if len(data) > STATUS_FRAME_MAX_BYTES:
-        return None
-    try:
-        message = ForwardMsg.FromString(data)
-    except DecodeError:
-        return None
-    if message.WhichOneof("type") != "session_status_changed":
-        return None
-    return message.session_status_changed.script_is_running
 
 
 class Session:
@@ -279,12 +236,6 @@ async def sample(server: psutil.Process, started: float, every: float, stop: asy
     return samples
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (``share`` in (0, 1])."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
 def summary(changes: list[Change]) -> list[dict]:
     """p50/p95/max (ms) per (lab, while training or not), and for all changes."""
     groups: dict[str, list[Change]] = {}
@@ -298,57 +249,12 @@ def summary(changes: list[Change]) -> list[dict]:
         row = {"group": name, "changes": len(group), "failed": len(group) - len(times)}
         if times:
             row |= {
-                "p50_ms": round(percentile(times, 0.5)),
-                "p95_ms": round(percentile(times, 0.95)),
+                "p50_ms": round(percentile(times, 50)),
+                "p95_ms": round(percentile(times, 95)),
                 "max_ms": round(max(times)),
             }
         rows.append(row)
     return rows
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_health(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the Streamlit server exited")
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            return
-        time.sleep(0.5)
-    raise SystemExit(f"the Streamlit server did not answer within {HEALTH_TIMEOUT_S} s")
-
-
-@contextlib.contextmanager
-def streamlit_server(app_root: Path, folder: Path):
-    """Run the app of ``app_root`` on a free loopback port; yield (URL, process)."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    environment = {**os.environ, "CNN_EXPLORER_RUNS": str(folder / "runs")}
-    with (folder / "streamlit.log").open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=app_root, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for_health(url, process)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
 
 
 async def measure(args, url: str, server: psutil.Process) -> dict:
@@ -448,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--epochs 1-30")
     with (
         tempfile.TemporaryDirectory(prefix="load-") as temp,
-        streamlit_server(args.app_root.resolve(), Path(temp)) as (url, process),
+        streamlit_server(Path(temp), args.app_root.resolve()) as (url, process),
     ):
         result = asyncio.run(measure(args, url, psutil.Process(process.pid)))
         if any(row["failed"] for row in result["summary"]):

@@ -87,6 +87,10 @@ right.html(
 )
 
 
+# The picture and the layer that the translation views shift and compare.
+layer = (pixels, bank.kernels, geometry, activation, pool_kind, pool_window, pool_stride)
+
+
 @st.fragment
 def translation_demo() -> None:
     st.subheader("3 · Translation: shift the input, compare the representations")
@@ -98,16 +102,7 @@ def translation_demo() -> None:
     columns = st.columns(2)
     rows = columns[0].slider("Shift down (px)", -8, 8, 1, key="shift_rows")
     cols = columns[1].slider("Shift right (px)", -8, 8, 1, key="shift_cols")
-    comparison = invariance.compare_shift(
-        pixels,
-        bank.kernels,
-        geometry,
-        activation,
-        pool_kind,
-        pool_window,
-        pool_stride,
-        (rows, cols),
-    )
+    comparison = invariance.compare_shift(*layer, (rows, cols))
     columns = st.columns([1, 1, 2])
     columns[0].plotly_chart(figures.image_figure(pixels, "Original", 260), width="stretch")
     columns[1].plotly_chart(
@@ -149,16 +144,7 @@ def translation_demo() -> None:
 translation_demo()
 
 shifts = list(range(0, 9))
-sweep = invariance.compare_shifts(
-    pixels,
-    bank.kernels,
-    geometry,
-    activation,
-    pool_kind,
-    pool_window,
-    pool_stride,
-    [(step, step) for step in shifts],
-)
+sweep = invariance.compare_shifts(*layer, [(step, step) for step in shifts])
 st.plotly_chart(
     figures.line_figure(
         shifts,

@@ -21,16 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.app_driver import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LAB_PATHS = ["image_as_numbers", "convolution", "activation_pooling", "frequency", "train"]
 
 pytestmark = pytest.mark.browser
