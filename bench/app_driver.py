@@ -72,6 +72,15 @@ PAGE_STATE = """() => {
     };
 }"""
 
+# The Inspect page's answer: the softmax chart's title and bar labels (null when absent).
+PREDICTION = """() => {
+    const chart = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(plot => plot.querySelector('.gtitle')?.textContent.includes('Softmax'));
+    return chart ? [chart.querySelector('.gtitle').textContent,
+                    ...[...chart.querySelectorAll('.bartext')].map(bar => bar.textContent)]
+                 : null;
+}"""
+
 
 def run_status(data: bytes) -> bool | None:
     """``script_is_running`` of a session_status_changed message; None for other frames."""

@@ -62,6 +62,7 @@ from bench.app_driver import (
     CHROMIUM_ARGS,
     INIT_SCRIPT,
     PAGE_STATE,
+    PREDICTION,
     VIEWPORT,
     percentile,
     run_status,
@@ -76,14 +77,6 @@ PAUSE_MS = 1000
 CLASS_MODELS = "class-models"
 MODEL_RUN = "bench-mnist-5k"
 
-# The Inspect page's answer: the softmax chart's title and bar labels (None when absent).
-PREDICTION = """() => {
-    const chart = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(plot => plot.querySelector('.gtitle')?.textContent.includes('Softmax'));
-    return chart ? [chart.querySelector('.gtitle').textContent,
-                    ...[...chart.querySelectorAll('.bartext')].map(bar => bar.textContent)]
-                 : null;
-}"""
 PREDICTION_CHANGED = f"""before => {{
     const now = ({PREDICTION})();
     return now !== null && JSON.stringify(now) !== JSON.stringify(before)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.app_driver import CHROMIUM_ARGS
+from bench.app_driver import CHROMIUM_ARGS, PREDICTION
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -227,15 +227,6 @@ def hover_text(page, chart) -> str:
         if texts:
             return texts[0]
     return ""
-
-
-PREDICTION = """() => {
-    const chart = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(plot => plot.querySelector('.gtitle')?.textContent.includes('Softmax'));
-    return chart ? [chart.querySelector('.gtitle').textContent,
-                    ...[...chart.querySelectorAll('.bartext')].map(bar => bar.textContent)]
-                 : null;
-}"""
 
 
 def draw(tab, points: list[tuple[float, float]]) -> None:
