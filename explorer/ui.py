@@ -38,7 +38,7 @@ DEFAULT_PRESETS = ("sobel x", "sobel y", "laplacian", "gaussian blur")
 
 SETTING_DEFAULTS = {
     "image_source": "Sample",
-    "sample_name": samples.SAMPLE_NAMES[10],
+    "sample_name": "cat (photo)",
     "colour_mode": "grayscale",
     "working_size": 128,
     "kernel_size": 3,

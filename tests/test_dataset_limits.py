@@ -8,12 +8,12 @@ import hashlib
 import io
 import os
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from test_datasets import make_zip
 
 from explorer import datasets, files
 from explorer.errors import ExplorerError
@@ -23,14 +23,6 @@ def png_bytes(value: int, size: tuple[int, int] = (8, 8), mode: str = "L") -> by
     buffer = io.BytesIO()
     colour = value if mode == "L" else (value, 0, 255 - value)
     Image.new(mode, size, colour).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def make_zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
     return buffer.getvalue()
 
 
