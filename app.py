@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import ui, ui_training
 
-st.set_page_config(page_title="CNN Explorer", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="CNN Explorer", page_icon=":material/psychology:", layout="wide")
 ui.keep_widget_state()
 ui.mark_app_frame()
 ui_training.keep_workspace_in_url()

@@ -201,7 +201,7 @@ async def train(session: Session, args, started: float, training: Training) -> N
     page = session.page
     for _ in range(abs(args.epochs - 3)):  # the slider starts at 3 epochs
         await session.change("slider", "Epochs", "ArrowRight" if args.epochs > 3 else "ArrowLeft")
-    await page.get_by_role("button", name="▶ Start training").click()
+    await page.get_by_role("button", name="Start training").click()
     training.started_s = time.perf_counter() - started
     deadline = time.perf_counter() + args.seconds + SETTLE_TIMEOUT_S
     while time.perf_counter() < deadline:

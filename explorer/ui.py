@@ -15,20 +15,11 @@ import jax
 import numpy as np
 import streamlit as st
 
-from explorer import explain, images, invariance, model, ops, samples
+from explorer import explain, images, invariance, labs, model, ops, samples
 from explorer.errors import ExplorerError
 from explorer.text import escape_markdown
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
-HOME_PAGE = ("home.py", "Start here", "🏠")
-LAB_PAGES = (
-    ("1_image_as_numbers.py", "1 · Image as numbers", "🔢"),
-    ("2_convolution.py", "2 · Convolution", "🪟"),
-    ("3_activation_pooling.py", "3 · Activation & pooling", "📉"),
-    ("4_frequency.py", "4 · Frequency", "🌊"),
-    ("5_train.py", "5 · Train a CNN", "🏋️"),
-    ("6_inspect.py", "6 · Inspect a network", "🔬"),
-)
 CANVAS_SIDE = 224
 WORKING_SIZES = (28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512)
 """Longest side, in pixels, that the labs can work at."""
@@ -62,21 +53,30 @@ KEPT_WIDGET_KEYS = ("inspect_model", "inspect_view", "robust_models", "robust_tr
 """Widgets without a fixed default whose value is kept while their view is not shown."""
 
 
-def page(filename: str) -> st.Page:
-    """The ``st.Page`` for a file in ``pages/`` (absolute path, so any entry script works)."""
-    entries = {name: (title, icon) for name, title, icon in (HOME_PAGE, *LAB_PAGES)}
-    title, icon = entries[filename]
-    return st.Page(PAGES_DIR / filename, title=title, icon=icon, default=filename == HOME_PAGE[0])
+def page(lab: labs.Lab) -> st.Page:
+    """The ``st.Page`` for a lab of the registry (absolute path, so any entry script works)."""
+    return st.Page(
+        PAGES_DIR / lab.file,
+        title=labs.title(lab),
+        icon=lab.icon,
+        url_path=lab.url_path,
+        default=lab == labs.HOME,
+    )
 
 
 def navigation() -> st.navigation:
     """The app's page navigation: the start page, then the labs in teaching order."""
     return st.navigation(
-        {
-            "CNN Explorer": [page(HOME_PAGE[0])],
-            "Labs": [page(name) for name, _, _ in LAB_PAGES],
-        }
+        {"CNN Explorer": [page(labs.HOME)], "Labs": [page(lab) for lab in labs.LABS]}
     )
+
+
+def lab_title(file: str) -> labs.Lab:
+    """Show the heading of the page whose file is ``file`` (a page passes ``__file__``)
+    and return its registry record."""
+    lab = labs.by_file(file)
+    st.title(lab.heading)
+    return lab
 
 
 def keep_widget_state() -> None:
@@ -112,7 +112,7 @@ def enter_page() -> None:
 def show_error(error: Exception) -> None:
     """Show a user-caused problem as a readable message (never a traceback); names from
     uploads in it stay plain text (see :func:`explorer.text.escape_markdown`)."""
-    st.error(escape_markdown(error), icon="⚠️")
+    st.error(escape_markdown(error), icon=":material/warning:")
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
         try:
             return _decode_cached(data), upload.name, False
         except ExplorerError as error:
-            st.sidebar.error(str(error), icon="⚠️")
+            st.sidebar.error(str(error), icon=":material/warning:")
             return None
     name = st.sidebar.selectbox("Sample", samples.SAMPLE_NAMES, key="sample_name")
     return _sample_cached(name), name, name in samples.DIGIT_SAMPLES
@@ -231,7 +231,10 @@ def require_image() -> WorkingImage:
     """The working image chosen in the sidebar, or say what to do and stop this page run."""
     image = st.session_state.get("working_image")
     if image is None:
-        st.info("👈 Draw a digit, upload an image or pick a sample in the sidebar to begin.")
+        st.info(
+            "Draw a digit, upload an image or pick a sample in the sidebar to begin.",
+            icon=":material/arrow_back:",
+        )
         st.stop()
     return image
 

@@ -21,6 +21,7 @@ from explorer import (
     explain,
     figures,
     frequency,
+    labs,
     ops,
     predict,
     robustness,
@@ -33,6 +34,7 @@ from explorer.text import escape_markdown
 from explorer.ui_training import current_run, workspace_id
 
 CURRENT_RUN = "the model trained in this session"
+TRAIN_TITLE = labs.title(labs.by_file("5_train.py"))
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def load_model(choice: str) -> Inspected | None:
         path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
         checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
     except (ExplorerError, OSError) as error:
-        st.error(escape_markdown(error), icon="⚠️")
+        st.error(escape_markdown(error), icon=":material/warning:")
         return None
     name = checkpoint.metadata["dataset"]["name"]
     return Inspected(
@@ -105,7 +107,7 @@ def choose_model() -> Inspected | None:
     """Pick the session's best model or a saved checkpoint; None (with advice) if there is none."""
     options = model_options()
     if not options:
-        st.info("There is no trained network yet. Train one on **5 · Train a CNN** (about a "
+        st.info(f"There is no trained network yet. Train one on **{TRAIN_TITLE}** (about a "
                 "minute on the built-in MNIST digits), then come back.")  # fmt: skip
         return None
     return load_model(
@@ -159,7 +161,7 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
             f"The input is empty ({empty}): there is nothing to recognise, so this "
             f"{probabilities[best]:.0%} for “{escape_markdown(model.class_names[best])}” "
             "means nothing. Draw, upload or pick a real picture.",
-            icon="🫥",
+            icon=":material/visibility_off:",
         )
     return probabilities
 
@@ -605,7 +607,7 @@ def robustness_comparison(model: Inspected) -> None:
         [m.spec.input_shape for m in models], [m.dataset_name for m in models]
     )
     if problem:
-        st.warning(problem, icon="↔️")
+        st.warning(problem, icon=":material/swap_horiz:")
         return
     split = test_split(models[0])
     if split is None:
@@ -632,7 +634,7 @@ def robustness_comparison(model: Inspected) -> None:
     has_conv = {bool(m.spec.conv_blocks) for m in models}
     if False not in has_conv:
         st.info(
-            "To compare with the MLP baseline, train it on **5 · Train a CNN**: choose the same "
+            f"To compare with the MLP baseline, train it on **{TRAIN_TITLE}**: choose the same "
             "dataset, **Start from → MLP baseline** (preset “mlp”) and press Start. It is "
             "saved automatically and appears in the list above."
         )

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, datasets, explain, figures, model, runs, train
+from explorer import checkpoints, datasets, explain, figures, labs, model, runs, train
 from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
@@ -126,7 +126,7 @@ def offer_download(name: str, folder: str) -> None:
             try:
                 datasets.download_dataset(name, folder or None)
             except ExplorerError as error:
-                st.error(escape_markdown(error), icon="⚠️")
+                st.error(escape_markdown(error), icon=":material/warning:")
                 return
         _load_named.clear()
         st.rerun()
@@ -280,7 +280,7 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
         )
         model.validate_spec(spec)
     except ExplorerError as error:
-        st.error(str(error), icon="⚠️")
+        st.error(str(error), icon=":material/warning:")
         return None
     rows = model.layer_table(spec)
     total_params = sum(row.params for row in rows)
@@ -365,7 +365,7 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
     try:
         train.validate_config(config, len(jax.devices()))
     except ExplorerError as error:
-        st.error(str(error), icon="⚠️")
+        st.error(str(error), icon=":material/warning:")
         return None
     return config
 
@@ -418,14 +418,20 @@ def training_controls(
     snapshot = run.session.snapshot() if run else None
     active = bool(snapshot and snapshot.active)
     columns = st.columns([1, 1, 1, 3])
-    if columns[0].button("▶ Start training", type="primary", disabled=active, key="start"):
+    if columns[0].button(
+        "Start training",
+        icon=":material/play_arrow:",
+        type="primary",
+        disabled=active,
+        key="start",
+    ):
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.name}-{dataset.name}-{uuid.uuid4().hex[:6]}"
         try:
             session = TrainingSession(
                 dataset, spec, config, checkpoints.run_folder(workspace_root(), name)
             )
         except ExplorerError as error:
-            st.error(escape_markdown(error), icon="⚠️")
+            st.error(escape_markdown(error), icon=":material/warning:")
             return
         session.start()
         run = RunRecord(session, name, dataset.name, spec, config, uuid.uuid4().hex, workspace_id())
@@ -433,12 +439,12 @@ def training_controls(
         _register_run(run)
         st.query_params[RUN_PARAMETER] = run.token
         st.rerun()
-    if columns[1].button("⏸ Stop", disabled=not active, key="stop"):
+    if columns[1].button("Stop", icon=":material/pause:", disabled=not active, key="stop"):
         run.session.stop()
         run.session.wait(30)
         st.rerun()
     can_resume = bool(snapshot and snapshot.status == "stopped")
-    if columns[2].button("⏵ Resume", disabled=not can_resume, key="resume"):
+    if columns[2].button("Resume", icon=":material/resume:", disabled=not can_resume, key="resume"):
         run.session.resume()
         st.rerun()
     if run and (run.spec != spec or run.config != config) and not active:
@@ -483,7 +489,7 @@ def _draw_progress() -> None:
     )
     st.progress(snapshot.fraction_done, text=text)
     if snapshot.error:
-        st.error(escape_markdown(snapshot.error), icon="⚠️")
+        st.error(escape_markdown(snapshot.error), icon=":material/warning:")
     epochs = [record.epoch for record in snapshot.history]
     if snapshot.loss_points:
         columns = st.columns(2)
@@ -672,16 +678,17 @@ def checkpoint_manager() -> None:
         path = checkpoints.checkpoint_path(checkpoints.run_folder(root, name))
         if by_name[name].error is None and path.is_file():
             columns[1].download_button(
-                "⬇ Download",
+                "Download",
                 path.read_bytes(),
+                icon=":material/download:",
                 file_name=f"{name}.msgpack",
                 key="checkpoint_download",
             )
-        if columns[2].button("🗑 Delete", key="checkpoint_delete"):
+        if columns[2].button("Delete", icon=":material/delete:", key="checkpoint_delete"):
             try:
                 checkpoints.delete_checkpoint(root, name)
             except ExplorerError as error:
-                st.error(escape_markdown(error), icon="⚠️")
+                st.error(escape_markdown(error), icon=":material/warning:")
             else:
                 st.rerun()
     else:
@@ -702,7 +709,7 @@ def checkpoint_manager() -> None:
                 )
             checkpoints.import_checkpoint(root, name, upload.getvalue())
         except ExplorerError as error:
-            st.error(escape_markdown(error), icon="⚠️")
+            st.error(escape_markdown(error), icon=":material/warning:")
         else:
             st.session_state[IMPORTED_KEY] = name
             st.rerun()
@@ -725,6 +732,10 @@ def _class_models() -> None:
     path = checkpoints.checkpoint_path(by_name[name].path)
     if path.is_file():
         columns[1].download_button(
-            "⬇ Download", path.read_bytes(), file_name=f"{name}.msgpack", key="class_download"
+            "Download",
+            path.read_bytes(),
+            file_name=f"{name}.msgpack",
+            icon=":material/download:",
+            key="class_download",
         )
-    columns[2].caption("Open it on **6 · Inspect**.")
+    columns[2].caption(f"Open it on **{labs.title(labs.by_file('6_inspect.py'))}**.")

@@ -7,7 +7,7 @@ from explorer import figures, images, ops, ui
 from explorer.text import escape_markdown
 
 ui.enter_page()
-st.title("🔢 Image as numbers")
+ui.lab_title(__file__)
 image = ui.require_image()
 pixels = image.pixels
 height, width, channels = pixels.shape

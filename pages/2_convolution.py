@@ -6,7 +6,7 @@ from explorer import figures, ops, ui
 from explorer.errors import ExplorerError
 
 ui.enter_page()
-st.title("🪟 Convolution")
+ui.lab_title(__file__)
 image = ui.require_image()
 pixels = image.pixels
 height, width, channels = pixels.shape
@@ -14,7 +14,9 @@ height, width, channels = pixels.shape
 settings = ui.conv_controls()
 if settings.use_custom_kernel:
     with st.expander(
-        f"✏️ Edit the custom {settings.kernel_size}×{settings.kernel_size} kernel", True
+        f"Edit the custom {settings.kernel_size}×{settings.kernel_size} kernel",
+        True,
+        icon=":material/edit:",
     ):
         ui.custom_kernel_editor(settings.kernel_size)
 try:

@@ -7,7 +7,7 @@ from explorer import figures, images, invariance, ops, ui
 from explorer.errors import ExplorerError
 
 ui.enter_page()
-st.title("📉 Activation & pooling")
+ui.lab_title(__file__)
 image = ui.require_image()
 pixels = image.pixels
 height, width, channels = pixels.shape

@@ -7,7 +7,7 @@ from explorer import figures, frequency, images, samples, ui
 from explorer.errors import ExplorerError
 
 ui.enter_page()
-st.title("🌊 Frequency")
+ui.lab_title(__file__)
 image = ui.require_image()
 gray = images.to_grayscale(image.pixels)[..., 0]
 st.markdown(

@@ -6,7 +6,7 @@ from explorer import datasets, train, ui, ui_training
 from explorer.errors import ExplorerError
 
 ui.enter_page()
-st.title("🏋️ Train a CNN")
+ui.lab_title(__file__)
 st.caption(f"Training runs on {train.device_description()} with a jitted JAX core.")
 ui_training.reattach_run()
 monitor_on_top = ui_training.run_is_active()

@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import ui, ui_inspect
 
 ui.enter_page()
-st.title("🔬 Inspect a trained network")
+ui.lab_title(__file__)
 model = ui_inspect.choose_model()
 if model is None:
     st.stop()
@@ -13,7 +13,10 @@ image = st.session_state.get("working_image")
 prepared = probabilities = None
 st.header("Prediction")
 if image is None:
-    st.info("👈 Draw a digit, upload an image or pick a sample in the sidebar to see a prediction.")
+    st.info(
+        "Draw a digit, upload an image or pick a sample in the sidebar to see a prediction.",
+        icon=":material/arrow_back:",
+    )
 else:
     prepared = ui_inspect.network_input(model, image.original)
     st.caption("Draw in the sidebar: the probabilities update when you lift the mouse.")

@@ -22,11 +22,14 @@ from pathlib import Path
 import pytest
 
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION
+from explorer import labs
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAB_PATHS = ["image_as_numbers", "convolution", "activation_pooling", "frequency", "train"]
+INSPECT_TITLE = labs.title(labs.by_file("6_inspect.py"))
+LAB_PATHS = [lab.url_path for lab in labs.LABS if lab.file != "6_inspect.py"]
+"""Every lab but Inspect, which shows figures only once a network is trained."""
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +82,7 @@ def page(server_url):
         tab.set_default_timeout(90_000)
         tab.goto(server_url)
         # Deep links only reach app.py once it has set up the navigation: wait for it.
-        tab.get_by_text("6 · Inspect a network").first.wait_for()
+        tab.get_by_text(labs.title(labs.LABS[-1])).first.wait_for()
         wait_for_app(tab)
         yield tab
         browser.close()
@@ -189,7 +192,7 @@ def start_short_training(tab, server_url: str) -> None:
     tab.get_by_role("option", name="Shapes and orientations (generated)").click()
     wait_for_app(tab)
     press_slider(tab, "Epochs", "ArrowLeft", 1)
-    tab.get_by_role("button", name="▶ Start training").click()
+    tab.get_by_role("button", name="Start training").click()
     tab.wait_for_function("""() => document.body.innerText.includes('running ·')""", timeout=60_000)
 
 
@@ -263,7 +266,7 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     if untrained.count():  # models are private to a browser session: train in this one
         start_short_training(page, server_url)
         wait_for_results(page)
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("6 · Inspect a network").click()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(INSPECT_TITLE).click()
         wait_for_app(page)
     page.locator("section[data-testid='stSidebar']").get_by_text("Draw", exact=True).click()
     wait_for_app(page)

@@ -16,15 +16,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, ui_inspect, ui_training
+from explorer import datasets, labs, ui_inspect, ui_training
 
-PAGES = [
-    "home.py",
-    "1_image_as_numbers.py",
-    "2_convolution.py",
-    "3_activation_pooling.py",
-    "4_frequency.py",
-]
+PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parent / "app_entry.py")
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -70,6 +64,8 @@ def test_page_runs_without_exception(page):
     app = open_page(page)
     assert not app.exception, app.exception
     assert app.title, "every page has a title"
+    if page != labs.HOME.file:
+        assert app.title[0].value == labs.by_file(page).heading, "from the lab registry"
 
 
 def test_pages_wait_for_an_upload():
