@@ -1,0 +1,54 @@
+"""The packaging files agree with each other: the lock satisfies the ranges, the commands exist."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def requirement_lines(name: str) -> list[str]:
+    """The requirement lines of a requirements file (comments and blank lines dropped)."""
+    lines = (line.strip() for line in (ROOT / name).read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_the_lock_pins_a_version_inside_every_runtime_range():
+    pinned = {}
+    for line in requirement_lines("requirements.lock"):
+        name, version = line.split("==")
+        pinned[canonicalize_name(name)] = version
+    for line in requirement_lines("requirements.txt"):
+        requirement = Requirement(line)
+        version = pinned.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is missing from requirements.lock"
+        assert requirement.specifier.contains(version), f"{requirement.name}=={version}: {line}"
+
+
+def test_every_runtime_range_has_a_floor_and_a_cap():
+    for line in requirement_lines("requirements.txt"):
+        operators = {spec.operator for spec in Requirement(line).specifier}
+        assert operators == {">=", "<"}, line
+
+
+def test_the_four_extras_read_requirements_files_that_exist():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dynamic = setuptools["dynamic"]
+    files = list(dynamic["dependencies"]["file"])
+    for extra in dynamic["optional-dependencies"].values():
+        files += extra["file"]
+    assert set(dynamic["optional-dependencies"]) == {"test", "dev", "bench", "gpu"}
+    for name in files:
+        assert requirement_lines(name), f"{name} names no requirement"
+
+
+def test_console_scripts_name_functions_that_exist():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for target in project["scripts"].values():
+        module, function = target.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), target
