@@ -1,23 +1,26 @@
-"""Benchmark: training throughput of the project's jitted step against PyTorch, same CPU.
+"""Benchmark: training throughput of the project's jitted step against PyTorch, same device.
 
 For the default net ("tiny": conv16-bn → conv32-bn → dense 128) and a wider one
 (conv32-bn → conv64-bn → dense 128), each on 28×28×1 MNIST digits with batch 128,
 Adam at a constant rate, no augmentation, it times in one process, alternating:
 
-- ``jax``: the project's :class:`explorer.train.Trainer` (a whole call of steps in one
-  jitted ``lax.scan``) with the default layer implementation (``im2col``);
-- ``jax-flax``: the same with the standard Flax ``Conv``/``max_pool`` layers;
+- ``jax-im2col``: the project's :class:`explorer.train.Trainer` (a whole call of steps
+  in one jitted ``lax.scan``) with the hand-written layers (``layer_impl="im2col"``);
+- ``jax-flax``: the same with the standard Flax ``Conv``/``max_pool`` layers (cuDNN on
+  a GPU);
 - ``torch``: the same architecture in PyTorch (NCHW, eager, ``torch.compile`` not
   used), and ``torch-cl`` with channels-last tensors; the faster of the two is the
-  reference.
+  reference. PyTorch runs on the GPU when its build has CUDA and one is present.
 
-Every round times ``--steps`` steps of each after a warm-up call (compilation
-excluded; ``jax-flax``, ten times slower, only in the first three rounds), each timed
-call after ``--settle`` idle seconds so that the previous implementation's spinning
-worker threads have gone quiet. It prints
-images/s per implementation (medians), the median over rounds of the ratio of jax to
-the faster PyTorch variant of that round, the model's forward FLOPs per image and the
-achieved training GFLOP/s (3× the forward FLOPs: forward, input and weight gradients).
+The JAX variant that ``layer_impl="auto"`` picks on this backend (``im2col`` on CPU,
+``flax`` elsewhere) is timed in every round and compared with PyTorch; the other one
+only in the first three rounds. Every round times ``--steps`` steps of each after a
+warm-up call (compilation excluded), each timed call after ``--settle`` idle seconds so
+that the previous implementation's spinning worker threads have gone quiet. It prints
+the JAX device and the variant "auto" picks, images/s per implementation (medians), the
+median over rounds of the ratio of that variant to the faster PyTorch variant of that
+round, the model's forward FLOPs per image and the achieved training GFLOP/s (3× the
+forward FLOPs: forward, input and weight gradients).
 
 PyTorch is a benchmark-only dependency: ``pip install -r requirements-bench.txt``.
 
@@ -40,12 +43,20 @@ import torch
 from torch import nn
 
 from explorer.datasets import Split, load_dataset
-from explorer.model import ConvBlock, DenseLayer, ModelSpec, layer_table, preset
+from explorer.model import (
+    ConvBlock,
+    DenseLayer,
+    ModelSpec,
+    layer_table,
+    preset,
+    resolve_layer_impl,
+)
 from explorer.train import TrainConfig, Trainer, device_description
 
 BATCH = 128
 LEARNING_RATE = 1e-3
-FLAX_ROUNDS = 3  # the slow standard-layer reference is timed in the first rounds only
+OTHER_ROUNDS = 3  # the variant "auto" does not pick is timed in the first rounds only
+TORCH_DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def wide_net(input_shape: tuple[int, int, int], num_classes: int) -> ModelSpec:
@@ -106,21 +117,26 @@ def torch_runner(
     torch.manual_seed(0)
     model = torch_network(spec)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format).train()
+    model = model.to(TORCH_DEVICE, memory_format=memory_format).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     loss_fn = nn.CrossEntropyLoss()
     all_images = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-    all_labels = torch.from_numpy(labels.astype(np.int64))
-    generator = torch.Generator().manual_seed(0)
+    all_images = all_images.to(TORCH_DEVICE)
+    all_labels = torch.from_numpy(labels.astype(np.int64)).to(TORCH_DEVICE)
+    generator = torch.Generator(TORCH_DEVICE).manual_seed(0)
 
     def run() -> None:
         for _ in range(steps):
-            rows = torch.randint(len(all_labels), (BATCH,), generator=generator)
+            rows = torch.randint(
+                len(all_labels), (BATCH,), generator=generator, device=TORCH_DEVICE
+            )
             batch = (all_images[rows].float() / 255.0).contiguous(memory_format=memory_format)
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(batch), all_labels[rows])
             loss.backward()
             optimizer.step()
+        if TORCH_DEVICE.type == "cuda":
+            torch.cuda.synchronize()
 
     return run
 
@@ -140,10 +156,12 @@ def timed_rate(run: Callable, steps: int, settle: float = 0.0) -> float:
 
 def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int, settle: float) -> dict:
     """Alternate the implementations for ``rounds`` rounds; medians and the ratio."""
-    flax_spec = dataclasses.replace(spec, layer_impl="flax")
+    picked = f"jax-{resolve_layer_impl('auto')}"
     runners = {
-        "jax": jax_runner(spec, images, labels, steps),
-        "jax-flax": jax_runner(flax_spec, images, labels, steps),
+        f"jax-{impl}": jax_runner(dataclasses.replace(spec, layer_impl=impl), images, labels, steps)
+        for impl in ("im2col", "flax")
+    }
+    runners |= {
         "torch": torch_runner(spec, images, labels, steps, channels_last=False),
         "torch-cl": torch_runner(spec, images, labels, steps, channels_last=True),
     }
@@ -152,12 +170,12 @@ def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int, settle: 
     rates: dict[str, list[float]] = {name: [] for name in runners}
     for round_index in range(rounds):
         for name, run in runners.items():
-            if name != "jax-flax" or round_index < FLAX_ROUNDS:
+            if not name.startswith("jax-") or name == picked or round_index < OTHER_ROUNDS:
                 rates[name].append(timed_rate(run, steps, settle))
     ratios = [
         jax_rate / max(torch_rate, cl_rate)
         for jax_rate, torch_rate, cl_rate in zip(
-            rates["jax"], rates["torch"], rates["torch-cl"], strict=True
+            rates[picked], rates["torch"], rates["torch-cl"], strict=True
         )
     ]
     forward_flops = sum(row.flops for row in layer_table(spec))
@@ -165,7 +183,7 @@ def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int, settle: 
     return {
         "net": spec.name,
         "images_per_second": median_rates,
-        "ratio_jax_to_best_torch": round(statistics.median(ratios), 2),
+        "ratio_auto_jax_to_best_torch": round(statistics.median(ratios), 2),
         "ratio_per_round": [round(r, 2) for r in ratios],
         "forward_mflops_per_image": round(forward_flops / 1e6, 2),
         "achieved_training_gflops": {
@@ -191,7 +209,9 @@ def main() -> None:
         json.dumps(
             {
                 "device": device_description(),
-                "torch": f"{torch.__version__}, {torch.get_num_threads()} threads",
+                "auto_layers": resolve_layer_impl("auto"),
+                "torch": f"{torch.__version__} on {TORCH_DEVICE}, "
+                f"{torch.get_num_threads()} CPU threads",
                 "batch": BATCH,
                 "steps_per_round": args.steps,
                 "settle_seconds": args.settle,

@@ -9,13 +9,16 @@ in [0, 1] to class logits.
 How convolution, batch norm and pooling are computed is pluggable
 (``ModelSpec.layer_impl``) without changing the parameters or the callers:
 
-- ``"im2col"`` (default): :mod:`explorer.layers`' convolution as matrix products
+- ``"im2col"``: :mod:`explorer.layers`' convolution as matrix products
   over image patches, non-overlapping pooling as a reshape and reduction, and
   :class:`BatchNorm`, all with hand-written gradients. XLA's CPU backend runs them
   roughly ten times faster than its native convolution and ``reduce_window``
   pooling for the small images used here.
 - ``"flax"``: the standard ``flax.linen.Conv``, ``max_pool``/``avg_pool`` and
-  ``BatchNorm`` layers, the reference the fast path is tested against.
+  ``BatchNorm`` layers, the reference the fast path is tested against. On a GPU
+  they run as cuDNN's convolution and pooling kernels, on a TPU as XLA's own.
+- ``"auto"`` (default): ``"im2col"`` on the CPU backend, ``"flax"`` on any other
+  (see :func:`resolve_layer_impl`), decided when the network is traced.
 
 Both produce the same variables (``conv{i}/kernel`` in HWIO layout, ``conv{i}/bias``,
 ``bn{i}`` scale, bias and running statistics), so a checkpoint trained with one runs
@@ -50,7 +53,7 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 POOLINGS = ("none", "max", "avg")
 PADDINGS = ("same", "valid")
-LAYER_IMPLS = ("im2col", "flax")
+LAYER_IMPLS = ("auto", "im2col", "flax")
 BATCH_NORM_MOMENTUM = 0.9
 MODEL_COLLECTIONS = ("params", "batch_stats")
 """The variable collections a model is made of; "intermediates" and "perturbations"
@@ -94,7 +97,7 @@ class ModelSpec:
     num_classes: int
     conv_blocks: tuple[ConvBlock, ...] = ()
     dense_layers: tuple[DenseLayer, ...] = ()
-    layer_impl: str = "im2col"
+    layer_impl: str = "auto"
     name: str = "custom"
 
     def to_dict(self) -> dict:
@@ -129,7 +132,7 @@ def spec_from_dict(data: dict) -> ModelSpec:
             num_classes=int(data["num_classes"]),
             conv_blocks=tuple(ConvBlock(**block) for block in data.get("conv_blocks", ())),
             dense_layers=tuple(DenseLayer(**layer) for layer in data.get("dense_layers", ())),
-            layer_impl=str(data.get("layer_impl", "im2col")),
+            layer_impl=str(data.get("layer_impl", "auto")),
             name=str(data.get("name", "custom")),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -138,6 +141,18 @@ def spec_from_dict(data: dict) -> ModelSpec:
         ) from None
     validate_spec(spec)
     return spec
+
+
+def resolve_layer_impl(layer_impl: str, backend: str | None = None) -> str:
+    """The layers ``layer_impl`` stands for on ``backend`` (default: JAX's default backend).
+
+    ``"auto"`` is ``"im2col"`` on ``"cpu"``, where the hand-written layers are the fast
+    ones, and ``"flax"`` on ``"gpu"``, ``"tpu"`` or any other backend, where the native
+    convolution and pooling kernels are; ``"im2col"`` and ``"flax"`` stand for themselves.
+    """
+    if layer_impl != "auto":
+        return layer_impl
+    return "im2col" if (backend or jax.default_backend()) == "cpu" else "flax"
 
 
 def conv_padding(block: ConvBlock, size: int) -> tuple[int, int]:
@@ -294,9 +309,13 @@ class Network(nn.Module):
         self.sow("intermediates", name, x)
         return x
 
+    def _hand_written(self) -> bool:
+        """Whether this trace uses :mod:`explorer.layers` (see :func:`resolve_layer_impl`)."""
+        return resolve_layer_impl(self.spec.layer_impl) == "im2col"
+
     def _conv(self, block: ConvBlock, index: int, x: jax.Array) -> jax.Array:
         name, use_bias = f"conv{index}", not block.batch_norm
-        if self.spec.layer_impl == "im2col":
+        if self._hand_written():
             return Conv(block, use_bias=use_bias, name=name)(x)
         padding = [conv_padding(block, x.shape[1]), conv_padding(block, x.shape[2])]
         return nn.Conv(
@@ -310,14 +329,14 @@ class Network(nn.Module):
 
     def _batch_norm(self, index: int, train: bool, x: jax.Array) -> jax.Array:
         name = f"bn{index}"
-        if self.spec.layer_impl == "im2col":
+        if self._hand_written():
             return BatchNorm(name=name)(x, train)
         return nn.BatchNorm(use_running_average=not train, momentum=BATCH_NORM_MOMENTUM, name=name)(
             x
         )
 
     def _pool(self, block: ConvBlock, x: jax.Array) -> jax.Array:
-        if self.spec.layer_impl == "im2col":
+        if self._hand_written():
             return block_pool(x, block.pool, block.pool_size)
         window = (block.pool_size, block.pool_size)
         pool = nn.max_pool if block.pool == "max" else nn.avg_pool

@@ -20,6 +20,7 @@ from explorer.model import (
     layer_table,
     predict_probabilities,
     preset,
+    resolve_layer_impl,
     spec_from_dict,
     variable_shapes,
 )
@@ -180,3 +181,34 @@ def test_probabilities_sum_to_one():
     probabilities = predict_probabilities(spec, init_variables(spec), np.zeros((3, 28, 28, 1)))
     assert probabilities.shape == (3, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_auto_layers_are_the_hand_written_ones_on_cpu_and_the_native_ones_elsewhere():
+    assert jax.default_backend() == "cpu", "the suite runs on the CPU backend"
+    assert resolve_layer_impl("auto") == "im2col"
+    assert resolve_layer_impl("auto", "cpu") == "im2col"
+    assert resolve_layer_impl("auto", "gpu") == "flax"
+    assert resolve_layer_impl("auto", "tpu") == "flax"
+    assert resolve_layer_impl("im2col", "gpu") == "im2col"
+    assert resolve_layer_impl("flax", "cpu") == "flax"
+    assert ModelSpec((8, 8, 1), 3).layer_impl == "auto"
+
+
+def traced_primitives(spec: ModelSpec) -> set[str]:
+    """Names of the top-level operations of ``spec``'s forward pass on a batch of two."""
+    forward = partial(Network(spec).apply, train=False)
+    images = jnp.zeros((2, *spec.input_shape))
+    return {
+        eqn.primitive.name for eqn in jax.make_jaxpr(forward)(init_variables(spec), images).eqns
+    }
+
+
+def test_auto_traces_the_layers_its_backend_resolves_to(monkeypatch):
+    blocks = (ConvBlock(4, batch_norm=True, pool="max"),)
+    auto = ModelSpec((8, 8, 1), 3, blocks, (DenseLayer(5),))
+    hand_written = traced_primitives(dataclasses.replace(auto, layer_impl="im2col"))
+    native = traced_primitives(dataclasses.replace(auto, layer_impl="flax"))
+    assert {"conv_general_dilated", "reduce_window_max"} <= native - hand_written
+    assert traced_primitives(auto) == hand_written
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert traced_primitives(auto) == native
