@@ -10,6 +10,11 @@ The dataset and the model state are replicated; each batch is split along its fi
 axis across the devices, and XLA inserts the gradient all-reduce. The same code runs
 on one CPU, one GPU or all TPU cores. The batch size must divide by the device count.
 
+Several processes: after :func:`join_processes` (``jax.distributed.initialize``) the mesh
+spans every process's devices. Each process loads the same dataset and runs the same
+program on the same global batches; only process 0 writes the run (checkpoints,
+``metrics.json``, progress).
+
 Determinism: for a given seed, device count and platform, training is bitwise
 repeatable: initialisation, the per-epoch shuffles, dropout and augmentation all
 derive from ``jax.random.key(seed)``.
@@ -418,13 +423,15 @@ class Trainer:
                 batch_sharding=sharded,
             ),
             donate_argnums=0,
+            out_shardings=self.replicated,
         )
         self._eval = jax.jit(
             partial(
                 eval_batches,
                 apply_fn=Network(spec).apply,
                 batch_sharding=sharded,
-            )
+            ),
+            out_shardings=self.replicated,
         )
         self._shuffle = jax.jit(self._epoch_indices, static_argnums=(1,))
 
@@ -625,10 +632,35 @@ def fit(
 
 
 def device_description(devices: list | None = None) -> str:
-    """E.g. "cpu: 2 × TFRT_CPU_0" — the backend and devices a run uses."""
+    """E.g. "cpu: 2 × cpu", or "gpu: 16 × NVIDIA H100 80GB HBM3 in 2 processes" — the
+    backend and devices a run uses."""
     devices = devices if devices is not None else jax.devices()
     kinds = sorted({d.device_kind for d in devices})
-    return f"{jax.default_backend()}: {len(devices)} × {', '.join(kinds)}"
+    processes = len({d.process_index for d in devices})
+    across = f" in {processes} processes" if processes > 1 else ""
+    return f"{jax.default_backend()}: {len(devices)} × {', '.join(kinds)}{across}"
+
+
+def join_processes(
+    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> None:
+    """Join a run of several processes (``jax.distributed.initialize``); call before any
+    other JAX work.
+
+    Each value left None is taken from JAX's own detection: ``$JAX_COORDINATOR_ADDRESS``,
+    and the environments of Slurm, Open MPI, Kubernetes and Cloud TPU.
+
+    Raises:
+        ExplorerError: the values are missing or wrong, or the processes could not meet.
+    """
+    try:
+        jax.distributed.initialize(coordinator, num_processes, process_id)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ExplorerError(
+            f"Could not join the run of several processes ({error}). Give --coordinator, "
+            "--num-processes and --process-id, or start it under Slurm, Open MPI or on a "
+            "Cloud TPU slice, where JAX finds them."
+        ) from None
 
 
 # --- Command line -------------------------------------------------------------------------
@@ -681,11 +713,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--overwrite", action="store_true", help="replace the run already in --out, if any"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    several = parser.add_argument_group(
+        "several processes (jax.distributed)",
+        "Run as one of several processes, data-parallel over all their devices; every "
+        "process gets the same options and only process 0 writes --out. Values not given "
+        "are detected by JAX ($JAX_COORDINATOR_ADDRESS; Slurm, Open MPI, Kubernetes, Cloud "
+        "TPU).",
+    )
+    several.add_argument(
+        "--distributed", action="store_true", help="join with the values JAX detects"
+    )
+    several.add_argument("--coordinator", help="HOST:PORT of process 0, the same for all")
+    several.add_argument("--num-processes", type=int, help="how many processes take part")
+    several.add_argument("--process-id", type=int, help="this process's number, 0 to N-1")
     args = parser.parse_args(argv)
     try:
         validate_config(config_from_args(args, flip_ok=False))
     except ExplorerError as error:
         parser.error(str(error))
+    if args.num_processes is not None and args.num_processes < 1:
+        parser.error("--num-processes must be at least 1.")
+    if None not in (args.num_processes, args.process_id) and not (
+        0 <= args.process_id < args.num_processes
+    ):
+        parser.error(f"--process-id must be from 0 to {args.num_processes - 1}.")
+    args.distributed = args.distributed or any(
+        value is not None for value in (args.coordinator, args.num_processes, args.process_id)
+    )
     return args
 
 
@@ -749,7 +803,8 @@ def run_training(
     improves it; then test it and write the final checkpoint and metrics.json.
 
     ``out`` must be ready (see :func:`prepare_run_folder`). A divergence or Ctrl-C leaves
-    the best checkpoint saved so far in place.
+    the best checkpoint saved so far in place. In a run of several processes every one
+    calls this and only process 0 writes.
 
     Returns:
         The metrics dict written to ``out/metrics.json``; ``learned`` says whether the
@@ -760,6 +815,7 @@ def run_training(
         TrainingDiverged: see :func:`fit`.
     """
     trainer = Trainer(spec, config, len(dataset.train), steps_per_call=CLI_STEPS_PER_CALL)
+    writes = jax.process_index() == 0
     history: list[EpochRecord] = []
     best_variables, saved, started = None, None, time.perf_counter()
     metadata = dataset_metadata(dataset)
@@ -780,7 +836,8 @@ def run_training(
             if update.is_best:
                 best_variables = state_variables(update.state)
                 progress = run_metrics(config, history, best_variables)
-                save_checkpoint(out, best_variables, spec, metadata, progress)
+                if writes:
+                    save_checkpoint(out, best_variables, spec, metadata, progress)
                 saved = update.record
         test = trainer.evaluate(best_variables, trainer.put(dataset.test))
     except KeyboardInterrupt:
@@ -808,8 +865,9 @@ def run_training(
         "train_seconds": time.perf_counter() - started,
         "device": device_description(),
     }
-    save_checkpoint(out, best_variables, spec, metadata, metrics)
-    write_atomically(out / "metrics.json", json.dumps(metrics, indent=2).encode())
+    if writes:
+        save_checkpoint(out, best_variables, spec, metadata, metrics)
+        write_atomically(out / "metrics.json", json.dumps(metrics, indent=2).encode())
     return metrics
 
 
@@ -862,7 +920,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.out).expanduser()
     try:
-        prepare_run_folder(out, args.overwrite)
+        if args.distributed:
+            join_processes(args.coordinator, args.num_processes, args.process_id)
+        writes = jax.process_index() == 0
+        if writes:
+            prepare_run_folder(out, args.overwrite)
         dataset = load_dataset(args.dataset, args.data_dir, args.seed)
         spec = preset(args.arch, dataset.input_shape, len(dataset.class_names))
         config = config_from_args(args, dataset.flip_makes_sense)
@@ -871,7 +933,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(dataset.test)} test; {spec.name}; {device_description()}",
             file=sys.stderr,
         )
-        metrics = run_training(dataset, spec, config, out, not args.quiet)
+        metrics = run_training(dataset, spec, config, out, writes and not args.quiet)
     except TrainingInterrupted as stopped:
         print(f"interrupted: {stopped}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -891,7 +953,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_DID_NOT_LEARN
-    print(f"test accuracy {metrics['test_accuracy']:.4f}; saved to {out}", file=sys.stderr)
+    saved = f"saved to {out}" if writes else f"process {jax.process_index()} saved nothing"
+    print(f"test accuracy {metrics['test_accuracy']:.4f}; {saved}", file=sys.stderr)
     return EXIT_OK
 
 
