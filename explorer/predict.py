@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from explorer.checkpoints import Checkpoint, load_checkpoint
+from explorer.datasets import PREPROCESSINGS
 from explorer.errors import ExplorerError
 from explorer.files import read_regular_file
 from explorer.images import (
@@ -90,15 +91,22 @@ def prepare_image(
 
     Returns:
         float32 ``input_shape`` in [0, 1].
+
+    Raises:
+        ExplorerError: ``preprocessing`` is none of the three.
     """
     height, width, channels = input_shape
     if preprocessing == "digit":
         prepared = mnist_style_digit(white_on_black(image))[..., None]
     elif preprocessing == "invert":
         prepared = white_on_black(image)[..., None]
-    else:
+    elif preprocessing == "resize":
         converted = to_grayscale(image) if channels == 1 else to_rgb(image)
         prepared = converted.astype(np.float32) / 255.0
+    else:
+        raise ExplorerError(
+            f"Unknown preprocessing {preprocessing!r}: use one of {', '.join(PREPROCESSINGS)}."
+        )
     if prepared.shape[:2] != (height, width):
         prepared = _resize(prepared, height, width)
     if prepared.shape[-1] != channels:

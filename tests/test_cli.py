@@ -13,6 +13,7 @@ from PIL import Image
 
 from explorer.checkpoints import load_checkpoint, save_checkpoint
 from explorer.datasets import load_shapes
+from explorer.errors import ExplorerError
 from explorer.images import mnist_style_digit
 from explorer.model import init_variables, preset
 from explorer.predict import main as predict_main
@@ -104,6 +105,11 @@ def test_colour_pictures_are_resized_for_colour_models():
     np.testing.assert_allclose(prepared[..., 0], 1.0)
     gray = prepare_image(image, (28, 28, 1), "resize")
     np.testing.assert_allclose(gray, 0.299, atol=0.01)
+
+
+def test_an_unknown_preprocessing_is_refused_instead_of_resizing():
+    with pytest.raises(ExplorerError, match="Unknown preprocessing 'sharpen': use one of digit"):
+        prepare_image(dark_digit_on_white(), (28, 28, 1), "sharpen")
 
 
 def test_predict_main_in_process_and_a_refused_checkpoint(tmp_path, capsys):
