@@ -589,12 +589,6 @@ def pad_image(image: np.ndarray, padding: Padding) -> np.ndarray:
     return np.pad(image, (*padding, (0, 0)))
 
 
-def multiplication_count(geometry: ConvGeometry, in_channels: int, filters: int) -> int:
-    """Multiplications for a whole layer: k·k·C per output value, times H'·W'·F values."""
-    per_value = geometry.kernel_size**2 * in_channels
-    return per_value * geometry.output_hw[0] * geometry.output_hw[1] * filters
-
-
 def conv_parameter_count(kernel_size: int, in_channels: int, filters: int) -> int:
     """Learnable numbers of a conv layer: k·k·C weights per filter plus one bias each."""
     return kernel_size * kernel_size * in_channels * filters + filters
