@@ -264,3 +264,8 @@ def test_prepare_run_folder_leaves_a_usable_empty_folder(tmp_path):
     with pytest.raises(ExplorerError, match="is a file"):
         (tmp_path / "f").write_text("x")
         train.prepare_run_folder(tmp_path / "f", overwrite=True)
+
+
+def test_the_cli_defaults_are_the_train_config_defaults():
+    args = train.parse_args(["--out", "unused"])
+    assert train.config_from_args(args, flip_ok=True) == train.TrainConfig()
