@@ -724,9 +724,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     several.add_argument(
         "--distributed", action="store_true", help="join with the values JAX detects"
     )
-    several.add_argument("--coordinator", help="HOST:PORT of process 0, the same for all")
-    several.add_argument("--num-processes", type=int, help="how many processes take part")
-    several.add_argument("--process-id", type=int, help="this process's number, 0 to N-1")
+    several.add_argument(
+        "--coordinator", metavar="HOST:PORT", help="process 0's host and a free port"
+    )
+    several.add_argument(
+        "--num-processes", type=int, metavar="N", help="how many processes take part"
+    )
+    several.add_argument("--process-id", type=int, metavar="I", help="this process: 0 to N-1")
     args = parser.parse_args(argv)
     try:
         validate_config(config_from_args(args, flip_ok=False))
