@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -290,6 +291,14 @@ def _check_dataset(dataset: object, spec: ModelSpec) -> None:
     if "train_size" in dataset:
         _require(dataset["train_size"], int, "dataset.train_size", "a whole number")
         _require_number(dataset["train_size"], "dataset.train_size", 0, 2**40)
+    if "split_seed" in dataset:
+        _require(dataset["split_seed"], int, "dataset.split_seed", "a whole number")
+        _require_number(dataset["split_seed"], "dataset.split_seed", 0, 2**32 - 1)
+    if "test_fingerprint" in dataset:
+        fingerprint = dataset["test_fingerprint"]
+        _require(fingerprint, str, "dataset.test_fingerprint", "a string")
+        if not re.fullmatch(r"[0-9a-f]{32}", fingerprint):
+            raise _invalid("dataset.test_fingerprint", "must be 32 hexadecimal digits")
 
 
 def _check_metrics(metrics: object) -> None:

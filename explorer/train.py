@@ -48,7 +48,14 @@ from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from explorer.checkpoints import RUN_FILES, save_checkpoint, write_atomically
-from explorer.datasets import Augmentation, Dataset, Split, augment_batch, load_dataset
+from explorer.datasets import (
+    Augmentation,
+    Dataset,
+    Split,
+    augment_batch,
+    load_dataset,
+    split_fingerprint,
+)
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, Network, count_params, init_variables, preset
 
@@ -910,13 +917,16 @@ def prepare_run_folder(out: Path, overwrite: bool) -> None:
 
 
 def dataset_metadata(dataset: Dataset) -> dict:
-    """What a checkpoint records about its dataset (for prediction and display)."""
+    """What a checkpoint records about its dataset: for prediction and display, and how
+    its splits were made, so its test split can be made again (``reload_test_split``)."""
     return {
         "name": dataset.name,
         "class_names": list(dataset.class_names),
         "input_shape": list(dataset.input_shape),
         "preprocessing": dataset.preprocessing,
         "train_size": len(dataset.train),
+        "split_seed": dataset.split_seed,
+        "test_fingerprint": split_fingerprint(dataset.test),
     }
 
 

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.checkpoints import save_checkpoint
-from explorer.datasets import Dataset, Split
+from explorer.datasets import Dataset, Split, split_fingerprint
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.train import (
@@ -206,6 +206,7 @@ class TrainingSession:
         devices: list | None = None,
     ):
         self.dataset, self.spec, self.config = dataset, spec, config
+        self.test_fingerprint = split_fingerprint(dataset.test)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         if steps_per_call is None:
             steps_per_call = live_steps_per_call(len(dataset.train) // config.batch_size)

@@ -42,7 +42,8 @@ class Inspected:
     """A model to inspect and where its test images come from.
 
     ``key`` fingerprints the weights and ``data_key`` names the test split it is
-    tested on; together they key the caches of picture-independent views.
+    tested on; together they key the caches of picture-independent views. A saved model
+    has no live ``dataset`` but the checkpoint's ``dataset_record`` of how it was split.
     """
 
     label: str
@@ -52,6 +53,7 @@ class Inspected:
     preprocessing: str
     dataset_name: str
     dataset: datasets.Dataset | None
+    dataset_record: dict | None
     key: str
     data_key: str
 
@@ -62,8 +64,8 @@ def _load_checkpoint(path: str, modified: float) -> checkpoints.Checkpoint:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the test images…")
-def _load_dataset(name: str, seed: int) -> datasets.Dataset:
-    return datasets.load_dataset(name, None, seed)
+def _reload_test_split(record: tuple[tuple[str, object], ...]) -> datasets.Split:
+    return datasets.reload_test_split(dict(record))
 
 
 def _saved_checkpoints() -> list[tuple[str, checkpoints.CheckpointSummary]]:
@@ -87,7 +89,8 @@ def load_model(choice: str) -> Inspected | None:
         dataset, variables = session.dataset, session.best_variables
         return Inspected(
             CURRENT_RUN, session.spec, variables, dataset.class_names, dataset.preprocessing,
-            dataset.name, dataset, checkpoints.fingerprint(variables), f"run {run.name}",
+            dataset.name, dataset, None, checkpoints.fingerprint(variables),
+            session.test_fingerprint,
         )  # fmt: skip
     try:
         path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
@@ -95,11 +98,11 @@ def load_model(choice: str) -> Inspected | None:
     except (ExplorerError, OSError) as error:
         st.error(escape_markdown(error), icon=":material/warning:")
         return None
-    name = checkpoint.metadata["dataset"]["name"]
+    record = checkpoint.metadata["dataset"]
     return Inspected(
         choice, checkpoint.spec, checkpoint.variables, checkpoint.class_names,
-        checkpoint.preprocessing, name, None, checkpoints.fingerprint(checkpoint.variables),
-        f"{name} (split seed 0)",
+        checkpoint.preprocessing, record["name"], None, record,
+        checkpoints.fingerprint(checkpoint.variables), record.get("test_fingerprint", "none"),
     )  # fmt: skip
 
 
@@ -116,16 +119,20 @@ def choose_model() -> Inspected | None:
 
 
 def test_split(model: Inspected) -> datasets.Split | None:
-    """The model's test images, when its dataset can be loaded here."""
+    """The model's own test images, when they can be made again here exactly."""
     if model.dataset is not None:
         return model.dataset.test
+    split_record = ("name", "split_seed", "test_fingerprint")
     try:
-        return _load_dataset(model.dataset_name, 0).test
-    except ExplorerError as error:
-        st.caption(
-            f"Test-set views need the dataset “{escape_markdown(model.dataset_name)}”: "
-            + escape_markdown(error)
+        return _reload_test_split(
+            tuple(
+                (key, model.dataset_record[key])
+                for key in split_record
+                if key in model.dataset_record
+            )
         )
+    except ExplorerError as error:
+        st.caption(f"Test-set views are off. {escape_markdown(error)}")
         return None
 
 
@@ -604,7 +611,9 @@ def robustness_comparison(model: Inspected) -> None:
         st.info("Choose a model to test.")
         return
     problem = robustness.comparison_problem(
-        [m.spec.input_shape for m in models], [m.dataset_name for m in models]
+        [m.spec.input_shape for m in models],
+        [m.dataset_name for m in models],
+        [m.data_key for m in models],
     )
     if problem:
         st.warning(problem, icon=":material/swap_horiz:")
@@ -619,17 +628,19 @@ def robustness_comparison(model: Inspected) -> None:
         )
         for legend, m in zip(_legends(models), models, strict=True)
     }
-    _, amounts, x_title = robustness.TRANSFORMS[transform]
+    moves = robustness.TRANSFORMS[transform]
+    chance = 1 / len(models[0].class_names)
     st.plotly_chart(
-        figures.accuracy_curves_figure(
-            amounts, curves, x_title, chance=1 / len(models[0].class_names)
-        ),
+        figures.accuracy_curves_figure(moves.amounts, curves, moves.axis_title, chance=chance),
         width="stretch",
     )
     st.caption(
-        f"Accuracy on the same {len(labels):,} test images, moved more and more. Pooling and "
-        "shared kernels let a CNN find a stroke wherever it lands, so it degrades more "
-        "gracefully under shifts than an MLP, which has one weight per pixel position."
+        f"Accuracy on the same {len(labels):,} test images of the models' own test split, "
+        "moved more and more. "
+        + escape_markdown(robustness.degradation_summary(moves.amounts, curves, chance, moves.unit))
+        + " Shared kernels find a stroke wherever it lands, but a CNN that flattens its maps "
+        "into dense layers still ties each weight to a position: pooling over the whole map "
+        "(global average pooling) or training on moved images is what buys tolerance."
     )
     has_conv = {bool(m.spec.conv_blocks) for m in models}
     if False not in has_conv:

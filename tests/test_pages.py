@@ -239,17 +239,20 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
 def _save_untrained(root: Path, name: str, preset: str, shape: tuple, dataset: str) -> dict:
     """A checkpoint of freshly initialised weights (what matters here is the plumbing)."""
     from explorer import checkpoints, model
-    from explorer.datasets import SHAPE_CLASSES
+    from explorer.datasets import SHAPE_CLASSES, load_shapes, split_fingerprint
 
     spec = model.preset(preset, shape, len(SHAPE_CLASSES))
     variables = model.init_variables(spec, seed=len(name))
     meta = {"name": dataset, "class_names": list(SHAPE_CLASSES), "preprocessing": "resize"}
+    if dataset == "shapes":
+        meta |= {"split_seed": 0, "test_fingerprint": split_fingerprint(load_shapes(0).test)}
     checkpoints.save_checkpoint(root / name, variables, spec, meta, {})
     return {"spec": spec, "variables": variables}
 
 
 def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path, monkeypatch):
     from explorer import datasets, model, robustness
+    from explorer.text import escape_markdown
 
     monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
     own = tmp_path / WORKSPACE
@@ -278,6 +281,9 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
         )
         assert trace["x"] == expected[0] and trace["y"] == pytest.approx(expected[1])
     assert not any("MLP baseline" in info.value for info in app.info)
+    curves = {trace["name"]: trace["y"] for trace in figure["data"]}
+    summary = escape_markdown(robustness.degradation_summary(range(9), curves, 1 / 6, " px"))
+    assert any(summary in caption.value for caption in app.caption)
     app.radio(key="robust_transform").set_value("rotation").run()
     assert chart(app, "Test accuracy as the images")["data"][0]["x"] == [0, 10, 20, 30, 45, 60]
     app.multiselect(key="robust_models").unselect("shapes-mlp").select("colour-cnn").run()
@@ -327,6 +333,22 @@ def test_no_widget_is_given_a_default_and_a_session_state_value():
         policies.removeHandler(handler)
     assert not app.exception
     assert not [text for text in warnings if "created with a default value" in text]
+
+
+def test_a_checkpoint_without_its_split_turns_the_test_set_views_off(tmp_path, monkeypatch):
+    """An older checkpoint does not say how its test split was made: no "test" accuracy."""
+    from explorer import checkpoints
+    from explorer.datasets import SHAPE_CLASSES
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    folder = tmp_path / WORKSPACE / "old"
+    old = _save_untrained(folder.parent, "old", "tiny", (28, 28, 1), "shapes")
+    meta = {"name": "shapes", "class_names": list(SHAPE_CLASSES), "preprocessing": "resize"}
+    checkpoints.save_checkpoint(folder, old["variables"], old["spec"], meta, {})
+    app = open_page("6_inspect.py", inspect_view="Test-set mistakes", workspace_id=WORKSPACE)
+    assert not app.exception
+    assert any("does not record how its test split was made" in c.value for c in app.caption)
+    assert not [m for m in app.metric if m.label == "Test accuracy"]
 
 
 def _checkpoint_data(name: str, class_names=None, dataset: str = "shapes") -> bytes:
