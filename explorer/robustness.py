@@ -1,13 +1,15 @@
 """How accuracy holds up when test images are shifted, rotated or scaled.
 
-The experiment behind "why CNNs": a CNN's shared kernels and pooling make it
-tolerate small translations that throw an MLP off. Images are uint8 or float
+The experiment behind "why CNNs": do a CNN's shared kernels and pooling make it
+tolerate translations that throw an MLP off? (Only partly: a CNN that flattens its maps
+into dense layers still ties each weight to a position.) Images are uint8 or float
 (N, H, W, C); transforms keep the size and fill with black (0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -36,10 +38,19 @@ def scale_batch(images: np.ndarray, factor: float) -> np.ndarray:
     return ndimage.affine_transform(images, matrix, offset=offset, order=1, mode="constant")
 
 
-TRANSFORMS: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], Sequence[float], str]] = {
-    "shift": (shift_batch, tuple(range(0, 9)), "shift (pixels right and down)"),
-    "rotation": (rotate_batch, (0, 10, 20, 30, 45, 60), "rotation (degrees)"),
-    "scale": (scale_batch, (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3), "zoom factor"),
+class Transform(NamedTuple):
+    """A way to move test images: ``move(images, amount)`` for each of ``amounts``."""
+
+    move: Callable[[np.ndarray, float], np.ndarray]
+    amounts: Sequence[float]
+    axis_title: str
+    unit: str
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "shift": Transform(shift_batch, tuple(range(0, 9)), "shift (pixels right and down)", " px"),
+    "rotation": Transform(rotate_batch, (0, 10, 20, 30, 45, 60), "rotation (degrees)", "°"),
+    "scale": Transform(scale_batch, (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3), "zoom factor", "×"),
 }
 
 
@@ -63,12 +74,15 @@ def fixed_subset(
 
 
 def comparison_problem(
-    input_shapes: Sequence[tuple[int, int, int]], dataset_names: Sequence[str]
+    input_shapes: Sequence[tuple[int, int, int]],
+    dataset_names: Sequence[str],
+    test_splits: Sequence[str],
 ) -> str | None:
     """Why models cannot be compared on the same test images, or None if they can.
 
     Args:
         input_shapes: each model's input (H, W, C). dataset_names: what each was trained on.
+        test_splits: a fingerprint of each model's own test split.
     """
     shapes = list(dict.fromkeys(tuple(shape) for shape in input_shapes))
     if len(shapes) > 1:
@@ -83,7 +97,47 @@ def comparison_problem(
             f"These models were trained on different datasets ({' vs '.join(names)}), so one "
             "test set cannot judge both fairly. Compare two models of the same dataset."
         )
+    if len(set(test_splits)) > 1:
+        return (
+            "These models split the dataset differently (another split seed), so each one's "
+            "test images include the other's training images. Train both with the same seed "
+            "to compare them fairly."
+        )
     return None
+
+
+def degradation_summary(
+    amounts: Sequence[float], curves: dict[str, Sequence[float]], chance: float, unit: str
+) -> str:
+    """One Markdown sentence per claim, each read off the accuracy curves shown.
+
+    Args:
+        amounts: the transform's settings, first the untouched one (0 px, 0°) or the
+            smallest. curves: legend → accuracy (fraction) per amount.
+        chance: accuracy of guessing (1 / number of classes). unit: appended to amounts.
+    """
+    first, last = amounts[0], amounts[-1]
+    lines = [
+        "From {} to {}: ".format(f"{first:g}{unit}", f"{last:g}{unit}")
+        + "; ".join(
+            f"{legend} {accuracy[0]:.0%} → {accuracy[-1]:.0%}"
+            for legend, accuracy in curves.items()
+        )
+        + "."
+    ]
+    if len(curves) == 2:
+        (name_a, a), (name_b, b) = curves.items()
+        pairs = list(zip(a, b, strict=True))
+        if all(x > y for x, y in pairs) or all(y > x for x, y in pairs):
+            leader = name_a if a[0] > b[0] else name_b
+            lines.append(f"{leader} stays ahead at every setting shown.")
+        else:
+            lines.append("Neither model is ahead at every setting: the curves cross or touch.")
+    for legend, accuracy in curves.items():
+        below = [amount for amount, value in zip(amounts, accuracy, strict=True) if value < chance]
+        if below:
+            lines.append(f"{legend} falls below chance ({chance:.0%}) from {below[0]:g}{unit}.")
+    return " ".join(lines)
 
 
 def accuracy_under(
@@ -105,11 +159,11 @@ def accuracy_under(
     Returns:
         (amounts, accuracies), one accuracy per amount.
     """
-    function, defaults, _ = TRANSFORMS[transform]
-    amounts = list(defaults if amounts is None else amounts)
+    move = TRANSFORMS[transform].move
+    amounts = list(TRANSFORMS[transform].amounts if amounts is None else amounts)
     accuracies = []
     for amount in amounts:
-        moved = function(np.asarray(images, np.float32), amount)
+        moved = move(np.asarray(images, np.float32), amount)
         predictions = explain.probabilities(spec, variables, moved).argmax(axis=1)
         accuracies.append(float((predictions == labels).mean()))
     return amounts, accuracies

@@ -62,9 +62,42 @@ def test_fixed_subset_is_repeatable_scaled_and_keeps_labels_with_their_images():
 
 def test_comparison_problem_explains_what_cannot_be_compared():
     mnist = (28, 28, 1)
-    assert robustness.comparison_problem([mnist, mnist], ["mnist", "mnist"]) is None
-    assert robustness.comparison_problem([mnist], ["mnist"]) is None
-    shapes = robustness.comparison_problem([mnist, (32, 32, 3)], ["mnist", "cifar10"])
+    same = ["a" * 32, "a" * 32]
+    assert robustness.comparison_problem([mnist, mnist], ["mnist", "mnist"], same) is None
+    assert robustness.comparison_problem([mnist], ["mnist"], same[:1]) is None
+    shapes = robustness.comparison_problem([mnist, (32, 32, 3)], ["mnist", "cifar10"], same)
     assert "28×28×1 vs 32×32×3" in shapes
-    data = robustness.comparison_problem([mnist, mnist], ["mnist", "fashion-mnist"])
+    data = robustness.comparison_problem([mnist, mnist], ["mnist", "fashion-mnist"], same)
     assert "mnist vs fashion-mnist" in data
+    seeds = robustness.comparison_problem([mnist, mnist], ["mnist", "mnist"], ["a" * 32, "b" * 32])
+    assert "each one's test images include the other's training images" in seeds
+
+
+# The measurement on MNIST-5k after 3 epochs (tiny CNN vs MLP, 0-4 px).
+TINY_CNN = [0.96, 0.90, 0.59, 0.20, 0.09]
+MLP = [0.92, 0.72, 0.32, 0.10, 0.05]
+
+
+def test_the_summary_reads_its_claims_off_the_curves():
+    summary = robustness.degradation_summary(
+        range(5), {"tiny CNN": TINY_CNN, "MLP": MLP}, 0.1, " px"
+    )
+    assert summary.startswith("From 0 px to 4 px: tiny CNN 96% → 9%; MLP 92% → 5%.")
+    assert "tiny CNN stays ahead at every setting shown." in summary
+    assert "tiny CNN falls below chance (10%) from 4 px." in summary
+    assert "MLP falls below chance (10%) from 4 px." in summary
+    assert "more gracefully" not in summary
+
+
+def test_the_summary_says_when_the_curves_cross_and_names_the_leader_either_way():
+    crossing = robustness.degradation_summary(
+        range(3), {"A": [0.9, 0.5, 0.3], "B": [0.8, 0.6, 0.2]}, 0.1, " px"
+    )
+    assert "Neither model is ahead at every setting" in crossing
+    assert "below chance" not in crossing
+    second = robustness.degradation_summary(
+        range(3), {"A": [0.5, 0.4, 0.3], "B": [0.8, 0.6, 0.5]}, 0.1, "°"
+    )
+    assert "B stays ahead at every setting shown." in second
+    tied = robustness.degradation_summary(range(2), {"A": [0.5, 0.4], "B": [0.5, 0.3]}, 0.1, "")
+    assert "Neither model is ahead" in tied
