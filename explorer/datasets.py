@@ -227,8 +227,8 @@ def split_fingerprint(split: Split) -> str:
     return digest.hexdigest()
 
 
-def reload_test_split(recorded: dict, data_folder: str | os.PathLike | None = None) -> Split:
-    """The test split a checkpoint's model was tested on, made again from its record.
+def reload_dataset(recorded: dict, data_folder: str | os.PathLike | None = None) -> Dataset:
+    """The dataset a checkpoint's model was trained and tested on, split again as it was.
 
     Args:
         recorded: a checkpoint's ``dataset`` metadata with ``name``, ``split_seed`` and
@@ -253,7 +253,7 @@ def reload_test_split(recorded: dict, data_folder: str | os.PathLike | None = No
             "is not the one this model was tested on (the dataset files differ), so the "
             "test-set views are off."
         )
-    return dataset.test
+    return dataset
 
 
 def class_counts(split: Split, num_classes: int) -> np.ndarray:

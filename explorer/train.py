@@ -918,7 +918,7 @@ def prepare_run_folder(out: Path, overwrite: bool) -> None:
 
 def dataset_metadata(dataset: Dataset) -> dict:
     """What a checkpoint records about its dataset: for prediction and display, and how
-    its splits were made, so its test split can be made again (``reload_test_split``)."""
+    its splits were made, so they can be made again (``datasets.reload_dataset``)."""
     return {
         "name": dataset.name,
         "class_names": list(dataset.class_names),

@@ -22,6 +22,7 @@ from explorer import (
     figures,
     frequency,
     labs,
+    novelty,
     ops,
     predict,
     robustness,
@@ -63,9 +64,14 @@ def _load_checkpoint(path: str, modified: float) -> checkpoints.Checkpoint:
     return checkpoints.load_checkpoint(path)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the test images…")
-def _reload_test_split(record: tuple[tuple[str, object], ...]) -> datasets.Split:
-    return datasets.reload_test_split(dict(record))
+@st.cache_resource(max_entries=2, show_spinner="Loading the model's dataset…")
+def _reload_dataset(record: tuple[tuple[str, object], ...]) -> datasets.Dataset:
+    return datasets.reload_dataset(dict(record))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _novelty_reference(data_key: str, _dataset: datasets.Dataset) -> novelty.Reference:
+    return novelty.build_reference(_dataset.train.images, _dataset.validation.images)
 
 
 def _saved_checkpoints() -> list[tuple[str, checkpoints.CheckpointSummary]]:
@@ -118,13 +124,14 @@ def choose_model() -> Inspected | None:
     )
 
 
-def test_split(model: Inspected) -> datasets.Split | None:
-    """The model's own test images, when they can be made again here exactly."""
+def model_dataset(model: Inspected, quiet: bool = False) -> datasets.Dataset | None:
+    """The model's dataset split exactly as when it was trained, when that can be done here;
+    otherwise None and (unless ``quiet``) a caption that says why the test-set views are off."""
     if model.dataset is not None:
-        return model.dataset.test
+        return model.dataset
     split_record = ("name", "split_seed", "test_fingerprint")
     try:
-        return _reload_test_split(
+        return _reload_dataset(
             tuple(
                 (key, model.dataset_record[key])
                 for key in split_record
@@ -132,8 +139,15 @@ def test_split(model: Inspected) -> datasets.Split | None:
             )
         )
     except ExplorerError as error:
-        st.caption(f"Test-set views are off. {escape_markdown(error)}")
+        if not quiet:
+            st.caption(f"Test-set views are off. {escape_markdown(error)}")
         return None
+
+
+def test_split(model: Inspected) -> datasets.Split | None:
+    """The model's own test images, when they can be made again here exactly."""
+    dataset = model_dataset(model)
+    return None if dataset is None else dataset.test
 
 
 def network_input(model: Inspected, original: np.ndarray) -> np.ndarray:
@@ -169,6 +183,19 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
             f"{probabilities[best]:.0%} for “{escape_markdown(model.class_names[best])}” "
             "means nothing. Draw, upload or pick a real picture.",
             icon=":material/visibility_off:",
+        )
+        return probabilities
+    dataset = model_dataset(model, quiet=True)
+    reference = None if dataset is None else _novelty_reference(model.data_key, dataset)
+    reasons = novelty.unlike_training_reasons(original, prepared, reference)
+    if reasons:
+        columns[2].warning(
+            "This picture is unlike the images the network learned from: "
+            + "; ".join(reasons)
+            + f". A classifier must pick one of its classes, so the {probabilities[best]:.0%} "
+            f"for “{escape_markdown(model.class_names[best])}” says nothing about what the "
+            "picture is: confidence is not familiarity.",
+            icon=":material/help:",
         )
     return probabilities
 

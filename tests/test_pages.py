@@ -335,6 +335,15 @@ def test_no_widget_is_given_a_default_and_a_session_state_value():
     assert not [text for text in warnings if "created with a default value" in text]
 
 
+def test_a_photo_shown_to_a_shapes_model_gets_a_remark_beside_the_prediction(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    _save_untrained(tmp_path / WORKSPACE, "shapes-cnn", "tiny", (28, 28, 1), "shapes")
+    app = open_page("6_inspect.py", sample="cat (photo)", workspace_id=WORKSPACE)
+    assert not app.exception
+    (remark,) = [w.value for w in app.warning if "unlike the images" in w.value]
+    assert "colour picture" in remark and "confidence is not familiarity" in remark
+
+
 def test_a_checkpoint_without_its_split_turns_the_test_set_views_off(tmp_path, monkeypatch):
     """An older checkpoint does not say how its test split was made: no "test" accuracy."""
     from explorer import checkpoints

@@ -27,7 +27,7 @@ def seed_7_run(tmp_path_factory):
 def test_the_split_is_recorded_and_made_again_without_training_images(seed_7_run):
     record = seed_7_run.metadata["dataset"]
     assert record["split_seed"] == 7
-    test = datasets.reload_test_split(record)
+    test = datasets.reload_dataset(record).test
     trained_on = datasets.load_mnist_5k(7).train
     assert not image_digests(test.images) & image_digests(trained_on.images)
     assert len(test) == 500
@@ -43,13 +43,13 @@ def test_the_old_way_of_reloading_would_have_tested_on_training_images(seed_7_ru
 
 def test_a_checkpoint_without_a_recorded_split_is_refused_with_advice():
     with pytest.raises(ExplorerError, match="does not record how its test split was made"):
-        datasets.reload_test_split({"name": "mnist-5k"})
+        datasets.reload_dataset({"name": "mnist-5k"})
 
 
 def test_a_split_that_comes_out_different_is_refused(seed_7_run):
     record = dict(seed_7_run.metadata["dataset"], test_fingerprint="0" * 32)
     with pytest.raises(ExplorerError, match="is not the one this model was tested on"):
-        datasets.reload_test_split(record)
+        datasets.reload_dataset(record)
 
 
 def test_the_fingerprint_sees_order_labels_and_pixels():
