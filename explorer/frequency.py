@@ -97,9 +97,10 @@ def energy_fraction(image: np.ndarray, mask: np.ndarray) -> float:
 
 
 def high_frequency_share(image: np.ndarray, cutoff: float) -> float:
-    """Fraction of an (H, W) image's detail energy above ``cutoff`` (Gaussian split), in [0, 1].
+    """Fraction of an (H, W) image's detail energy at radii above ``cutoff``, in [0, 1].
 
-    A flat image has no detail at all and gives 0.
+    A hard split (an ideal mask): a wave below the cutoff counts 0, one above it 1. A flat
+    image has no detail at all and gives 0.
 
     The average brightness (the DC term) is removed first: it says nothing
     about detail and would otherwise dominate every image's energy.
@@ -107,8 +108,7 @@ def high_frequency_share(image: np.ndarray, cutoff: float) -> float:
     detail = np.asarray(image, dtype=np.float64) - np.mean(image)
     if not np.any(np.abs(detail) > 1e-12):
         return 0.0
-    low_pass = frequency_mask(detail.shape, "gaussian", "low-pass", cutoff)
-    return 1.0 - energy_fraction(detail, low_pass)
+    return energy_fraction(detail, frequency_mask(detail.shape, "ideal", "high-pass", cutoff))
 
 
 def kernel_frequency_response(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -139,12 +139,16 @@ def kernel_on_grid(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return grid
 
 
+OPERATIONS = ("cross-correlation", "convolution")
+"""Sliding a kernel as CNN layers do (unflipped), or as the textbook convolution (flipped)."""
+
+
 @dataclass(frozen=True)
 class ConvolutionTheoremCheck:
-    """Convolving in space against multiplying spectra, on one image and kernel.
+    """Filtering in space against multiplying spectra, on one image and kernel.
 
     Attributes:
-        spatial: (H, W) circular convolution computed by ``scipy.ndimage``.
+        spatial: (H, W) circular cross-correlation or convolution by ``scipy.ndimage``.
         spectral: (H, W) inverse DFT of the product of the two spectra.
         max_abs_difference: largest |spatial - spectral|; round-off only, ~1e-15.
     """
@@ -154,16 +158,28 @@ class ConvolutionTheoremCheck:
     max_abs_difference: float
 
 
-def check_convolution_theorem(image: np.ndarray, kernel: np.ndarray) -> ConvolutionTheoremCheck:
-    """Show numerically that convolution in space equals multiplication of spectra.
+def check_convolution_theorem(
+    image: np.ndarray, kernel: np.ndarray, operation: str
+) -> ConvolutionTheoremCheck:
+    """Show numerically that filtering in space equals multiplication of spectra.
 
-    Uses circular (wrap-around) boundaries, for which the theorem is exact.
-    ``scipy.ndimage.convolve`` centres the kernel at index k // 2, which
-    :func:`kernel_on_grid` matches.
+    Convolution multiplies the image's spectrum by the kernel's, K; cross-correlation (an
+    unflipped kernel, as in CNN layers) by its complex conjugate. Uses circular
+    (wrap-around) boundaries, for which both theorems are exact. ``scipy.ndimage`` centres
+    the kernel at index k // 2, which :func:`kernel_on_grid` matches.
+
+    Args:
+        operation: one of :data:`OPERATIONS`.
     """
+    if operation not in OPERATIONS:
+        raise ExplorerError(f"Choose an operation in {OPERATIONS}.")
     image = np.asarray(image, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
-    spatial = ndimage.convolve(image, kernel, mode="wrap")
     transfer = np.fft.fft2(kernel_on_grid(kernel, image.shape))
+    if operation == "convolution":
+        spatial = ndimage.convolve(image, kernel, mode="wrap")
+    else:
+        spatial = ndimage.correlate(image, kernel, mode="wrap")
+        transfer = np.conj(transfer)
     spectral = np.real(np.fft.ifft2(np.fft.fft2(image) * transfer))
     return ConvolutionTheoremCheck(spatial, spectral, float(np.max(np.abs(spatial - spectral))))

@@ -81,7 +81,10 @@ for column, name in zip(columns, ["grass (texture)", "moon surface (photo)"], st
     photo = images.to_working_image(samples.load_sample(name), "grayscale", 128)[..., 0]
     share = frequency.high_frequency_share(photo, cutoff)
     column.plotly_chart(figures.image_figure(photo, name, 260), width="stretch")
-    column.caption(f"{share:.1%} of the energy above {cutoff:.0%} of Nyquist")
+    column.caption(
+        f"{share:.1%} of its detail energy (brightness around its mean) lies above "
+        f"{cutoff:.0%} of Nyquist"
+    )
 columns[2].plotly_chart(
     figures.image_figure(frequency.filter_image(gray, mask), "Your image: low part", 260, None),
     width="stretch",
@@ -96,7 +99,10 @@ columns[3].plotly_chart(
     ),
     width="stretch",
 )
-st.caption("Texture is mostly high frequency; smooth shading is low. Low part + high part = image.")
+st.caption(
+    "Texture is mostly high frequency; smooth shading is low. Your image's low and high parts "
+    "use a smooth (Gaussian) split at the same cutoff, so low part + high part = image."
+)
 
 st.subheader("What your kernels do to frequencies")
 with st.expander("Convolution settings (shared with the Convolution page)"):
@@ -126,17 +132,31 @@ st.plotly_chart(
 st.caption(
     "Each tile is stretched from its own weakest (dark) to strongest (bright) gain. A blur is "
     "bright in the centre (low-pass); an edge detector is dark in the centre and bright "
-    "towards the edges (high-pass); Sobel x passes horizontal frequencies only."
+    "towards the edges (high-pass); Sobel x passes horizontal frequencies only. Flipping a "
+    "kernel changes only the phase of its response, so these tiles are the same for "
+    "convolution and cross-correlation."
 )
 
 st.subheader("Convolution in space = multiplication of spectra")
-choice = st.selectbox(
+columns = st.columns(2)
+choice = columns[0].selectbox(
     "Kernel", range(len(bank.names)), format_func=lambda i: bank.names[i], key="theorem_kernel"
 )
-check = frequency.check_convolution_theorem(gray, kernels[..., choice])
+operation = columns[1].radio(
+    "Slide the kernel as", frequency.OPERATIONS, horizontal=True, key="theorem_operation"
+)
+st.caption(
+    "CNN layers, and the Convolution lab, compute **cross-correlation**: the kernel slides "
+    "unflipped. Textbook **convolution** flips it first, which for Sobel x swaps the colours "
+    "of the result. Both are products of spectra: convolution multiplies the image's spectrum "
+    "by the kernel's, cross-correlation by its complex conjugate."
+)
+check = frequency.check_convolution_theorem(gray, kernels[..., choice], operation)
 columns = st.columns(3)
 columns[0].plotly_chart(
-    figures.image_figure(check.spatial, "Convolve in space", 320, None, figures.DIVERGING),
+    figures.image_figure(
+        check.spatial, f"{operation.capitalize()} in space", 320, None, figures.DIVERGING
+    ),
     width="stretch",
 )
 columns[1].plotly_chart(
@@ -147,6 +167,7 @@ columns[1].plotly_chart(
 )
 columns[2].metric("Largest difference", f"{check.max_abs_difference:.2e}")
 columns[2].write(
-    f"Over {gray.size:,} pixels the two results differ only by floating-point round-off, "
-    "so a convolution is exactly a product in the frequency domain (with wrap-around borders)."
+    f"Over {gray.size:,} pixels the two results differ by at most "
+    f"{check.max_abs_difference:.1e}, floating-point round-off: the {operation} is exactly a "
+    "product in the frequency domain (with wrap-around borders)."
 )

@@ -203,15 +203,21 @@ def test_high_frequency_share_orders_textures():
     noise = rng.random((64, 64))
     rows, cols = np.mgrid[0:64, 0:64]
     smooth = 0.5 + 0.4 * np.sin(2 * np.pi * cols / 64)
-    # One cycle across 64 px sits at radius 2/64 of Nyquist; the Gaussian low-pass keeps
-    # exp(-r^2 / c^2) of its energy (the mask is squared), the rest counts as detail.
-    expected = 1 - np.exp(-((2 / 64) ** 2) / 0.1**2)
-    assert frequency.high_frequency_share(smooth, 0.1) == pytest.approx(expected, rel=1e-6)
+    assert frequency.high_frequency_share(smooth, 0.1) == pytest.approx(0.0, abs=1e-12)
     assert frequency.high_frequency_share(noise, 0.1) > 0.9
     # Adding a constant (brightness) does not change the share of detail.
     assert frequency.high_frequency_share(noise * 0.5 + 0.3, 0.1) == pytest.approx(
         frequency.high_frequency_share(noise, 0.1)
     )
+
+
+@pytest.mark.parametrize(("cycles", "share"), [(4, 0.0), (12, 1.0), (6, 0.0), (7, 1.0)])
+def test_a_pure_wave_counts_wholly_below_or_wholly_above_the_cutoff(cycles, share):
+    """The issue's case: a wave at 5% of Nyquist read 22.1% "above 10%", one at 15% 89.5%.
+    ``cycles`` across 128 px sit at radius 2·cycles/128 of Nyquist (4 → 6%, 12 → 19%)."""
+    cols = np.arange(128)[None, :] * np.ones((128, 1))
+    wave = 0.5 + 0.4 * np.cos(2 * np.pi * cycles * cols / 128)
+    assert frequency.high_frequency_share(wave, 0.1) == pytest.approx(share, abs=1e-9)
 
 
 def test_high_frequency_share_of_a_flat_image_is_zero():
@@ -280,6 +286,19 @@ def circular_convolution(image, kernel):
     return out
 
 
+def circular_correlation(image, kernel):
+    """out[i, j] = sum_mn k[m, n] * x[(i + m - c_r) mod H, (j + n - c_c) mod W]: no flip."""
+    centre_r, centre_c = kernel.shape[0] // 2, kernel.shape[1] // 2
+    out = np.zeros_like(image)
+    for m in range(kernel.shape[0]):
+        for n in range(kernel.shape[1]):
+            out += kernel[m, n] * np.roll(image, (centre_r - m, centre_c - n), axis=(0, 1))
+    return out
+
+
+NAIVE = {"convolution": circular_convolution, "cross-correlation": circular_correlation}
+
+
 @FAST
 @given(
     st.integers(1, 11).map(lambda n: 2 * n + 1),
@@ -287,19 +306,36 @@ def circular_convolution(image, kernel):
     st.integers(1, 6),
     st.integers(1, 6),
     st.integers(0, 10**6),
+    st.sampled_from(frequency.OPERATIONS),
 )
-def test_convolution_theorem_holds_for_odd_and_even_kernels(height, width, k_rows, k_cols, seed):
+def test_convolution_theorem_holds_for_odd_and_even_kernels(
+    height, width, k_rows, k_cols, seed, operation
+):
     assume(k_rows <= height and k_cols <= width)  # larger kernels: tested below
     rng = np.random.default_rng(seed)
     image = rng.random((height, width))
     kernel = rng.standard_normal((k_rows, k_cols))
-    check = frequency.check_convolution_theorem(image, kernel)
+    check = frequency.check_convolution_theorem(image, kernel, operation)
     assert check.spatial.shape == check.spectral.shape == (height, width)
     assert check.max_abs_difference < 1e-10
     assert check.max_abs_difference == pytest.approx(np.max(np.abs(check.spatial - check.spectral)))
-    # Both sides are circular convolution centred at k // 2, checked with plain loops.
-    np.testing.assert_allclose(check.spatial, circular_convolution(image, kernel), atol=1e-10)
-    np.testing.assert_allclose(check.spectral, circular_convolution(image, kernel), atol=1e-10)
+    # Both sides are the circular operation centred at k // 2, checked with plain loops.
+    np.testing.assert_allclose(check.spatial, NAIVE[operation](image, kernel), atol=1e-10)
+    np.testing.assert_allclose(check.spectral, NAIVE[operation](image, kernel), atol=1e-10)
+
+
+def test_cross_correlation_is_what_the_convolution_lab_computes():
+    """Inside the border, Lab 4's cross-correlation equals Lab 2's feature map; convolution
+    with Sobel x flips its sign (the "opposite colours" a learner sees)."""
+    rng = np.random.default_rng(1)
+    image = rng.random((12, 14))
+    sobel_x = ops.kernel_preset("sobel x", 3)
+    geometry = ops.conv_geometry(image.shape, 3, 1, "valid", 1)
+    lab_2 = ops.feature_maps(image[..., None], sobel_x[:, :, None, None], geometry)[..., 0]
+    correlated = frequency.check_convolution_theorem(image, sobel_x, "cross-correlation")
+    convolved = frequency.check_convolution_theorem(image, sobel_x, "convolution")
+    np.testing.assert_allclose(correlated.spatial[1:-1, 1:-1], lab_2, atol=1e-5)
+    np.testing.assert_allclose(convolved.spatial[1:-1, 1:-1], -lab_2, atol=1e-5)
 
 
 @pytest.mark.parametrize(("image_shape", "kernel_shape"), [((5, 5), (7, 7)), ((3, 3), (1, 4))])
@@ -307,9 +343,10 @@ def test_convolution_theorem_with_a_kernel_larger_than_the_image(image_shape, ke
     rng = np.random.default_rng(0)
     image = rng.random(image_shape)
     kernel = rng.standard_normal(kernel_shape)
-    check = frequency.check_convolution_theorem(image, kernel)
-    assert check.max_abs_difference < 1e-10
-    np.testing.assert_allclose(check.spectral, circular_convolution(image, kernel), atol=1e-10)
+    for operation, naive in NAIVE.items():
+        check = frequency.check_convolution_theorem(image, kernel, operation)
+        assert check.max_abs_difference < 1e-10
+        np.testing.assert_allclose(check.spectral, naive(image, kernel), atol=1e-10)
 
 
 def test_kernel_on_grid_puts_the_centre_at_the_origin():

@@ -162,6 +162,18 @@ def test_frequency_page_shows_convolution_theorem_holds():
     assert not app.exception
 
 
+def test_frequency_page_shows_both_ways_of_sliding_a_kernel():
+    """Lab 4 defaults to what Lab 2 computes (cross-correlation); convolution flips Sobel x."""
+    app = open_page("4_frequency.py", working_size=64)
+    assert app.radio(key="theorem_operation").value == "cross-correlation"
+    correlated = plotly_array(chart(app, "Cross-correlation in space")["data"][0]["z"])
+    app.radio(key="theorem_operation").set_value("convolution").run()
+    assert not app.exception
+    convolved = plotly_array(chart(app, "Convolution in space")["data"][0]["z"])
+    inside = (slice(2, -2), slice(2, -2))
+    np.testing.assert_allclose(convolved[inside], -correlated[inside], atol=1e-4)
+
+
 def test_settings_are_shared_between_pages():
     app = open_page("2_convolution.py", working_size=28)
     app.slider(key="filter_count").set_value(6).run()
