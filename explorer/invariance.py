@@ -57,6 +57,8 @@ def compare_shift(
     pool_window: int,
     pool_stride: int,
     shift: tuple[int, int],
+    *,
+    negative_slope: float = 0.01,
 ) -> ShiftComparison:
     """Shift an (H, W, C) image by whole pixels and measure how each stage changes.
 
@@ -65,7 +67,9 @@ def compare_shift(
     divided by the stride and rounded.
     """
     settings = (activation, pool_kind, pool_window, pool_stride)
-    return compare_shifts(image, kernels, geometry, *settings, [shift])[0]
+    return compare_shifts(
+        image, kernels, geometry, *settings, [shift], negative_slope=negative_slope
+    )[0]
 
 
 def compare_shifts(
@@ -77,13 +81,16 @@ def compare_shifts(
     pool_window: int,
     pool_stride: int,
     shifts: list[tuple[int, int]],
+    *,
+    negative_slope: float = 0.01,
 ) -> list[ShiftComparison]:
     """:func:`compare_shift` for several shifts, with the original and every shifted
     image run through the layer as one batch."""
     pictures = np.stack([image] + [images.shift_image(image, *shift) for shift in shifts])
     stages = ops.conv_activate_pool_batch(
-        pictures, kernels, geometry, activation, 0.01, pool_kind, pool_window, pool_stride
-    )
+        pictures, kernels, geometry, activation, negative_slope, pool_kind, pool_window,
+        pool_stride,
+    )  # fmt: skip
     return [
         _comparison(image, pictures[index + 1], stages, index + 1, shift, geometry)
         for index, shift in enumerate(shifts)

@@ -235,6 +235,24 @@ def pool2d(values: jax.Array, kind_index: jax.Array | int, window: int, stride: 
     return lax.switch(kind_index, (max_pool, average_pool), values)
 
 
+def activate_maps(maps: np.ndarray, activation: str, negative_slope: float) -> np.ndarray:
+    """One image's (H, W, F) feature maps through an activation, as in :func:`conv_activate_pool`
+    (run as a batch of one, so it reuses that function's compiled shapes)."""
+    batch = jnp.asarray(maps, jnp.float32)[None]
+    return np.asarray(activate(batch, activation_index(activation), negative_slope)[0])
+
+
+def pool_maps(maps: np.ndarray, kind: str, window: int, stride: int) -> np.ndarray:
+    """One image's (H, W, F) maps pooled to (H', W', F), as in :func:`conv_activate_pool`.
+
+    Raises:
+        ExplorerError: unknown kind, or a window larger than the maps.
+    """
+    check_pooling(maps.shape[:2], window, stride)
+    batch = jnp.asarray(maps, jnp.float32)[None]
+    return np.asarray(pool2d(batch, pooling_index(kind), window, stride)[0])
+
+
 def pooling_example(
     feature_map: np.ndarray, window: int, stride: int, cells: int = 3
 ) -> tuple[np.ndarray, tuple[int, int]]:

@@ -1,10 +1,17 @@
-"""Lab 3: non-linearities, pooling, and a little translation invariance."""
+"""Lab 3: non-linearities, pooling, and a little translation invariance.
+
+Each section owns its controls: the activation reruns the page, the pooling controls rerun
+only sections 2 and 3 (a fragment), the shift sliders only section 3 (a nested fragment).
+"""
 
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, invariance, ops, ui
+from explorer import figures, images, invariance, ops, samples, ui
 from explorer.errors import ExplorerError
+
+SHIFT_DIGIT = "MNIST digit 3"
+SHIFT_PICTURES = ("an MNIST digit", "your picture")
 
 ui.enter_page()
 ui.lab_title(__file__)
@@ -14,35 +21,24 @@ height, width, channels = pixels.shape
 
 with st.expander("Convolution settings (shared with the Convolution page)"):
     settings = ui.conv_controls()
-columns = st.columns(5)
+
+st.subheader("1 · Activation: bend the response")
+columns = st.columns([2, 2, 3])
 activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, key="activation")
 slope = columns[1].slider(
     "Leaky slope", 0.0, 0.5, step=0.01, key="negative_slope", disabled=activation != "leaky_relu"
 )
-pool_kind = columns[2].radio("Pooling", ops.POOLING_KINDS, horizontal=True, key="pool_kind")
-pool_window = columns[3].slider("Pool window", 1, 8, key="pool_window")
-pool_stride = columns[4].slider("Pool stride", 1, 8, key="pool_stride")
-
 try:
     geometry = ops.conv_geometry(
         (height, width), settings.kernel_size, settings.stride, settings.padding, settings.dilation
     )
     bank = ui.filter_bank(settings, channels)
-    stages = ops.conv_activate_pool(
-        pixels, bank.kernels, geometry, activation, slope, pool_kind, pool_window, pool_stride
-    )
+    conv = ops.feature_maps(pixels, bank.kernels, geometry)
 except ExplorerError as error:
     ui.show_error(error)
     st.stop()
+activated = ops.activate_maps(conv, activation, slope)
 
-conv_h, conv_w, filters = stages.conv.shape
-pool_h, pool_w, _ = stages.pooled.shape
-columns = st.columns(3)
-columns[0].metric("Feature maps", f"{conv_h}×{conv_w}×{filters}")
-columns[1].metric("After pooling", f"{pool_h}×{pool_w}×{filters}")
-columns[2].metric("Values kept", f"{stages.pooled.size / stages.conv.size:.0%}")
-
-st.subheader("1 · Activation: bend the response")
 left, right = st.columns([1, 2])
 curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
 curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
@@ -52,61 +48,69 @@ left.plotly_chart(
 )
 right.plotly_chart(
     figures.histogram_figure(
-        {"before (conv output)": stages.conv, f"after {activation}": stages.activated},
+        {"before (conv output)": conv, f"after {activation}": activated},
         "Values of all feature maps",
     ),
     width="stretch",
 )
 columns = st.columns(2)
 columns[0].plotly_chart(
-    figures.map_grid_figure(stages.conv, bank.names, "Before activation"), width="stretch"
+    figures.map_grid_figure(conv, bank.names, "Before activation"), width="stretch"
 )
 columns[1].plotly_chart(
-    figures.map_grid_figure(stages.activated, bank.names, f"After {activation}"),
-    width="stretch",
+    figures.map_grid_figure(activated, bank.names, f"After {activation}"), width="stretch"
 )
 st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
 
-st.subheader(f"2 · {pool_kind.title()} pooling: summarise each {pool_window}×{pool_window} window")
-region, (block_row, block_col) = ops.pooling_example(
-    stages.activated[..., 0], pool_window, pool_stride
-)
-block = stages.pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
-left, right = st.columns(2)
-left.plotly_chart(
-    figures.map_grid_figure(
-        stages.pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (its input: the maps above, right)"
-    ),
-    width="stretch",
-)
-right.html(figures.value_table_html(region, "Map 1 around its strongest response"))
-right.html(
-    figures.value_table_html(
-        block, f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}"
-    )
-)
 
-
-# The picture and the layer that the translation views shift and compare.
-layer = (pixels, bank.kernels, geometry, activation, pool_kind, pool_window, pool_stride)
+def shift_picture(choice: str) -> np.ndarray:
+    """The picture the translation demo shifts: a digit on black (the default, where the
+    lesson shows) or the sidebar picture, float32 (H, W, C) with the lab's C channels."""
+    if choice == SHIFT_PICTURES[1]:
+        return pixels
+    digit = images.to_working_image(samples.load_sample(SHIFT_DIGIT), "grayscale", 28)
+    return np.repeat(digit, channels, axis=-1)
 
 
 @st.fragment
-def translation_demo() -> None:
+def translation_demo(pool_kind: str, pool_window: int, pool_stride: int) -> None:
     st.subheader("3 · Translation: shift the input, compare the representations")
-    if not image.is_drawing and "digit" not in image.label:
-        st.info(
-            "Tip: this demo is clearest with a digit on a black background (a drawing or an "
-            "MNIST sample): a photo's edges fill the border with new content when shifted."
+    columns = st.columns([2, 1, 1])
+    choice = columns[0].segmented_control(
+        "Picture to shift",
+        SHIFT_PICTURES,
+        default=SHIFT_PICTURES[0],
+        key="shift_picture",
+        required=True,
+    )
+    rows = columns[1].slider("Shift down (px)", -8, 8, 1, key="shift_rows")
+    cols = columns[2].slider("Shift right (px)", -8, 8, 1, key="shift_cols")
+    picture = shift_picture(choice)
+    try:
+        shift_geometry = ops.conv_geometry(
+            picture.shape[:2], settings.kernel_size, settings.stride, settings.padding,
+            settings.dilation,
+        )  # fmt: skip
+        layer = (picture, bank.kernels, shift_geometry, activation, pool_kind, pool_window)
+        comparison = invariance.compare_shift(
+            *layer, pool_stride, (rows, cols), negative_slope=slope
         )
-    columns = st.columns(2)
-    rows = columns[0].slider("Shift down (px)", -8, 8, 1, key="shift_rows")
-    cols = columns[1].slider("Shift right (px)", -8, 8, 1, key="shift_cols")
-    comparison = invariance.compare_shift(*layer, (rows, cols))
+        shifts = list(range(0, 9))
+        sweep = invariance.compare_shifts(
+            *layer, pool_stride, [(step, step) for step in shifts], negative_slope=slope
+        )
+    except ExplorerError as error:
+        ui.show_error(error)
+        return
+    if choice == SHIFT_PICTURES[1] and not image.is_drawing and "digit" not in image.label:
+        st.info(
+            "A photo's edges fill the border with new content when shifted, so its maps "
+            "change more than a digit's on a black background."
+        )
     columns = st.columns([1, 1, 2])
-    columns[0].plotly_chart(figures.image_figure(pixels, "Original", 260), width="stretch")
+    columns[0].plotly_chart(figures.image_figure(picture, "Original", 260), width="stretch")
     columns[1].plotly_chart(
-        figures.image_figure(images.shift_image(pixels, rows, cols), "Shifted", 260),
+        figures.image_figure(images.shift_image(picture, rows, cols), "Shifted", 260),
         width="stretch",
     )
     with columns[2]:
@@ -134,29 +138,65 @@ def translation_demo() -> None:
             },
         )
     st.caption(
-        "Convolution is **equivariant**: shifted back, the maps match except at the borders "
-        f"(here {comparison.feature_maps_realigned:.3f}). Pooling keeps the strongest response "
-        "in each window, and one global maximum per map forgets where the pattern was."
+        "Convolution is **equivariant**: shifted back, the maps differ only near the borders "
+        f"(here by {comparison.feature_maps_realigned:.3f}). Pooling keeps the strongest "
+        "response in each window, and one global maximum per map forgets where the pattern was."
     )
     st.markdown(invariance.shift_verdict(comparison, pool_kind))
+    st.plotly_chart(
+        figures.line_figure(
+            shifts,
+            {
+                "pixels": [c.pixels for c in sweep],
+                "feature maps": [c.feature_maps for c in sweep],
+                f"{pool_kind}-pooled": [c.pooled_maps for c in sweep],
+                "global max": [c.global_max for c in sweep],
+            },
+            "Change against diagonal shift",
+            "shift (pixels down and right)",
+            "relative change",
+        ),
+        width="stretch",
+    )
 
 
-translation_demo()
+@st.fragment
+def pooling_sections() -> None:
+    st.subheader("2 · Pooling: summarise each window")
+    columns = st.columns(3)
+    pool_kind = columns[0].radio("Pooling", ops.POOLING_KINDS, horizontal=True, key="pool_kind")
+    pool_window = columns[1].slider("Pool window", 1, 8, key="pool_window")
+    pool_stride = columns[2].slider("Pool stride", 1, 8, key="pool_stride")
+    try:
+        pooled = ops.pool_maps(activated, pool_kind, pool_window, pool_stride)
+    except ExplorerError as error:
+        ui.show_error(error)
+        return
+    conv_h, conv_w, filters = conv.shape
+    pool_h, pool_w, _ = pooled.shape
+    columns = st.columns(3)
+    columns[0].metric("Feature maps", f"{conv_h}×{conv_w}×{filters}")
+    columns[1].metric("After pooling", f"{pool_h}×{pool_w}×{filters}")
+    columns[2].metric("Values kept", f"{pooled.size / conv.size:.0%}")
+    region, (block_row, block_col) = ops.pooling_example(
+        activated[..., 0], pool_window, pool_stride
+    )
+    block = pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.map_grid_figure(
+            pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (its input: the maps above, right)"
+        ),
+        width="stretch",
+    )
+    right.html(figures.value_table_html(region, "Map 1 around its strongest response"))
+    right.html(
+        figures.value_table_html(
+            block,
+            f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}",
+        )
+    )
+    translation_demo(pool_kind, pool_window, pool_stride)
 
-shifts = list(range(0, 9))
-sweep = invariance.compare_shifts(*layer, [(step, step) for step in shifts])
-st.plotly_chart(
-    figures.line_figure(
-        shifts,
-        {
-            "pixels": [c.pixels for c in sweep],
-            "feature maps": [c.feature_maps for c in sweep],
-            f"{pool_kind}-pooled": [c.pooled_maps for c in sweep],
-            "global max": [c.global_max for c in sweep],
-        },
-        "Change against diagonal shift",
-        "shift (pixels down and right)",
-        "relative change",
-    ),
-    width="stretch",
-)
+
+pooling_sections()

@@ -572,6 +572,11 @@ def test_conv_activate_pool_matches_references(activation, pool_kind, padding, s
     np.testing.assert_allclose(stages.activated, activated, atol=1e-4)
     np.testing.assert_allclose(stages.pooled, naive_pool(activated, pool_kind, 2, 2), atol=1e-4)
     np.testing.assert_allclose(ops.feature_maps(image, bank.kernels, geometry), conv, atol=1e-4)
+    # Lab 3 runs the same stages one at a time; they agree with the references too.
+    one_by_one = ops.activate_maps(conv, activation, 0.1)
+    np.testing.assert_allclose(one_by_one, activated, atol=1e-4)
+    pooled = ops.pool_maps(one_by_one, pool_kind, 2, 2)
+    np.testing.assert_allclose(pooled, naive_pool(activated, pool_kind, 2, 2), atol=1e-4)
 
 
 def test_conv_activate_pool_refuses_oversized_pooling():
@@ -579,6 +584,8 @@ def test_conv_activate_pool_refuses_oversized_pooling():
     kernels = ops.build_filter_bank(3, 1, 1).kernels
     with pytest.raises(ExplorerError, match="larger"):
         ops.conv_activate_pool(np.zeros((6, 6, 1)), kernels, geometry, "relu", 0.01, "max", 5, 1)
+    with pytest.raises(ExplorerError, match="larger"):
+        ops.pool_maps(np.zeros((4, 4, 1)), "max", 5, 1)
 
 
 def test_changing_values_does_not_recompile():

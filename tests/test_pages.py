@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, labs, ui_inspect, ui_training
+from explorer import datasets, labs, ui, ui_inspect, ui_training
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -139,6 +139,23 @@ def test_pooling_controls_change_sizes():
     assert metric(app, "After pooling") == "8×8×4"
     app.selectbox(key="activation").select("tanh").run()
     assert not app.exception
+
+
+def test_the_shift_demo_shows_a_digit_by_default_and_its_verdict_holds_in_its_numbers():
+    from explorer import images, invariance, ops, samples
+
+    app = open_page("3_activation_pooling.py", sample="cat (photo)")
+    assert app.get("button_group")[0].value == "an MNIST digit"
+    digit = images.to_working_image(samples.load_sample("MNIST digit 3"), "grayscale", 28)
+    kernels = ops.build_filter_bank(3, 1, 4, ui.DEFAULT_PRESETS).kernels
+    geometry = ops.conv_geometry((28, 28), 3, 1, ui.SETTING_DEFAULTS["padding_mode"], 1)
+    expected = invariance.compare_shift(digit, kernels, geometry, "relu", "max", 2, 2, (1, 1))
+    (verdict,) = [md.value for md in app.markdown if md.value.startswith("This shift changed")]
+    assert verdict == invariance.shift_verdict(expected, "max")
+    assert f"**{expected.pixels:.3f}**" in verdict and expected.global_max < expected.pixels
+    app.get("button_group")[0].set_value("your picture").run()
+    assert not app.exception
+    assert any("A photo's edges" in info.value for info in app.info)
 
 
 def test_pooling_window_too_large_is_explained():
