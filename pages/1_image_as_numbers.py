@@ -107,24 +107,32 @@ else:
             width="stretch",
         )
 
-st.subheader("Normalisation")
-method = st.radio(
-    "Transform",
-    list(images.NORMALISATIONS),
-    horizontal=True,
-    key="normalisation",
-    help="Networks train better on small, centred inputs.",
-)
-raw = np.round(pixels * 255.0)
-normalised = images.NORMALISATIONS[method](raw)
-columns = st.columns(2)
-columns[0].plotly_chart(figures.histogram_figure({"raw 0–255": raw}, "Before"), width="stretch")
-columns[1].plotly_chart(figures.histogram_figure({method: normalised}, "After"), width="stretch")
-stats = images.describe(normalised)
-st.write(
-    f"After **{method}**: mean {stats['mean']:.3f}, standard deviation {stats['std']:.3f}, "
-    f"range [{stats['min']:.3f}, {stats['max']:.3f}]."
-)
+
+@st.fragment
+def normalisation() -> None:
+    st.subheader("Normalisation")
+    method = st.radio(
+        "Transform",
+        list(images.NORMALISATIONS),
+        horizontal=True,
+        key="normalisation",
+        help="Networks train better on small, centred inputs.",
+    )
+    raw = np.round(pixels * 255.0)
+    normalised = images.NORMALISATIONS[method](raw)
+    columns = st.columns(2)
+    columns[0].plotly_chart(figures.histogram_figure({"raw 0–255": raw}, "Before"), width="stretch")
+    columns[1].plotly_chart(
+        figures.histogram_figure({method: normalised}, "After"), width="stretch"
+    )
+    stats = images.describe(normalised)
+    st.write(
+        f"After **{method}**: mean {stats['mean']:.3f}, standard deviation {stats['std']:.3f}, "
+        f"range [{stats['min']:.3f}, {stats['max']:.3f}]."
+    )
+
+
+normalisation()
 
 st.subheader("Flattening: what a fully connected network (MLP) needs")
 st.write(
@@ -133,28 +141,36 @@ st.write(
     "to every unit of the first layer. Neighbouring pixels lose their neighbourhood."
 )
 st.plotly_chart(figures.flattened_figure(pixels), width="stretch")
-columns = st.columns(3)
-units = columns[0].number_input("Dense units", 1, 100_000, 1000, key="dense_units")
-filters = columns[1].number_input("Conv filters", 1, 1024, 64, key="conv_filters_compare")
-kernel = columns[2].number_input("Conv kernel size", 1, 11, 3, key="conv_kernel_compare")
-rows = []
-for label, shape in [
-    ("this image", (height, width, channels)),
-    ("MNIST digit", (28, 28, 1)),
-    ("ImageNet photo", (224, 224, 3)),
-]:
-    counts = ops.dense_versus_conv(*shape, int(units), int(filters), int(kernel))
-    rows.append(
-        {
-            "input": f"{label} {shape[0]}×{shape[1]}×{shape[2]}",
-            "flattened length": counts.flattened_length,
-            f"dense layer, {units} units": counts.dense_parameters,
-            f"conv layer, {filters} filters {kernel}×{kernel}": counts.conv_parameters,
-            "ratio": f"{counts.dense_parameters / counts.conv_parameters:,.0f}×",
-        }
+
+
+@st.fragment
+def parameter_counts() -> None:
+    columns = st.columns(3)
+    units = columns[0].number_input("Dense units", 1, 100_000, 1000, key="dense_units")
+    filters = columns[1].number_input("Conv filters", 1, 1024, 64, key="conv_filters_compare")
+    kernel = columns[2].number_input("Conv kernel size", 1, 11, 3, key="conv_kernel_compare")
+    rows = []
+    for label, shape in [
+        ("this image", (height, width, channels)),
+        ("MNIST digit", (28, 28, 1)),
+        ("ImageNet photo", (224, 224, 3)),
+    ]:
+        counts = ops.dense_versus_conv(*shape, int(units), int(filters), int(kernel))
+        rows.append(
+            {
+                "input": f"{label} {shape[0]}×{shape[1]}×{shape[2]}",
+                "flattened length": counts.flattened_length,
+                f"dense layer, {units} units": counts.dense_parameters,
+                f"conv layer, {filters} filters {kernel}×{kernel}": counts.conv_parameters,
+                "ratio": f"{counts.dense_parameters / counts.conv_parameters:,.0f}×",
+            }
+        )
+    st.dataframe(rows, width="stretch", hide_index=True)
+    st.caption(
+        "Weights + biases. A conv layer shares one small kernel across all positions, so its "
+        "size does not grow with the image: this is **local connectivity** and **weight "
+        "sharing**."
     )
-st.dataframe(rows, width="stretch", hide_index=True)
-st.caption(
-    "Weights + biases. A conv layer shares one small kernel across all positions, so its size "
-    "does not grow with the image: this is **local connectivity** and **weight sharing**."
-)
+
+
+parameter_counts()
