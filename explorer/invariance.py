@@ -14,6 +14,10 @@ import numpy as np
 
 from explorer import images, ops
 
+DEMO_DIGIT = "MNIST digit 3"
+"""The sample Lab 3 shifts by default: a digit on black, where the lesson shows (a photo's
+borders bring in new content when it moves)."""
+
 
 def relative_change(before: np.ndarray, after: np.ndarray) -> float:
     """||after - before|| / ||before|| (Euclidean over all entries); 0 when both are zero."""

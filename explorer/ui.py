@@ -370,15 +370,21 @@ def warm_up() -> threading.Thread:
 
 def _warm_defaults() -> None:
     """Run each lab's default JAX computation once (it compiles per shape) for the default
-    photo in both colour modes and a drawn digit. Only JAX work: importing modules from a
+    photo in both colour modes and a drawn digit, and read the built-in MNIST digits (the
+    Train page's default dataset). Only JAX and NumPy work: importing modules from a
     second thread while the page's script imports them can see half-initialised modules."""
     original = samples.load_sample(SETTING_DEFAULTS["sample_name"])
+    digit_sample = images.to_working_image(
+        samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28
+    )
     for colour_mode in images.COLOUR_MODES:
         pixels = images.to_working_image(original, colour_mode, SETTING_DEFAULTS["working_size"])
         bank = ops.build_filter_bank(3, pixels.shape[-1], 4, DEFAULT_PRESETS)
         geometry = ops.conv_geometry(pixels.shape[:2], 3, 1, "valid", 1)
         ops.conv_activate_pool(pixels, bank.kernels, geometry, "relu", 0.1, "max", 2, 2)
-        settings = (pixels, bank.kernels, geometry, "relu", "max", 2, 2)
+        shifted = np.repeat(digit_sample, pixels.shape[-1], axis=-1)
+        shift_geometry = ops.conv_geometry(shifted.shape[:2], 3, 1, "valid", 1)
+        settings = (shifted, bank.kernels, shift_geometry, "relu", "max", 2, 2)
         invariance.compare_shift(*settings, (1, 1))
         invariance.compare_shifts(*settings, [(step, step) for step in range(9)])
     digit = np.zeros((28, 28, 1), np.float32)

@@ -10,7 +10,6 @@ import streamlit as st
 from explorer import figures, images, invariance, ops, samples, ui
 from explorer.errors import ExplorerError
 
-SHIFT_DIGIT = "MNIST digit 3"
 SHIFT_PICTURES = ("an MNIST digit", "your picture")
 
 ui.enter_page()
@@ -68,7 +67,7 @@ def shift_picture(choice: str) -> np.ndarray:
     lesson shows) or the sidebar picture, float32 (H, W, C) with the lab's C channels."""
     if choice == SHIFT_PICTURES[1]:
         return pixels
-    digit = images.to_working_image(samples.load_sample(SHIFT_DIGIT), "grayscale", 28)
+    digit = images.to_working_image(samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28)
     return np.repeat(digit, channels, axis=-1)
 
 

