@@ -65,8 +65,8 @@ LABS = (
         "3_activation_pooling.py",
         "Activation & pooling",
         ":material/compress:",
-        "ReLU, leaky ReLU, sigmoid and tanh; max and average pooling; and why shifting a "
-        "digit by a few pixels changes pooled features less than raw pixels.",
+        "ReLU, leaky ReLU, sigmoid and tanh; max and average pooling; and what shifting a "
+        "digit does to feature maps, pooled maps and one global maximum per map.",
     ),
     Lab(
         "4_frequency.py",
