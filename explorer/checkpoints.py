@@ -40,6 +40,7 @@ from flax import serialization
 from explorer.datasets import PREPROCESSINGS
 from explorer.errors import ExplorerError
 from explorer.files import read_regular_file, remove_orphans
+from explorer.losses import DEFAULT_LOSS, LOSSES
 from explorer.model import ModelSpec, spec_from_dict, variable_shapes
 
 CHECKPOINT_FILE = "checkpoint.msgpack"
@@ -68,6 +69,12 @@ class Checkpoint:
     def preprocessing(self) -> str:
         """How a single picture must be prepared (see ``explorer.datasets.PREPROCESSINGS``)."""
         return self.metadata["dataset"].get("preprocessing", "resize")
+
+    @property
+    def loss(self) -> str:
+        """The loss the run minimised (one of ``explorer.losses.LOSSES``); checkpoints
+        written before the choice existed were trained with cross-entropy."""
+        return training_loss(self.metadata)
 
 
 @dataclass(frozen=True)
@@ -314,8 +321,15 @@ def _check_metrics(metrics: object) -> None:
             _require(record, dict, f"metrics.epochs[{index}]", "a map")
     if "config" in metrics:
         _require(metrics["config"], dict, "metrics.config", "a map")
+        if metrics["config"].get("loss", DEFAULT_LOSS) not in LOSSES:
+            raise _invalid("metrics.config.loss", f"must be one of {', '.join(LOSSES)}")
     if "params" in metrics:
         _require(metrics["params"], int, "metrics.params", "a whole number")
+
+
+def training_loss(metadata: dict) -> str:
+    """The loss named in validated metadata's training settings, else cross-entropy."""
+    return metadata.get("metrics", {}).get("config", {}).get("loss", DEFAULT_LOSS)
 
 
 def validate_metadata(metadata: object) -> ModelSpec:
@@ -324,7 +338,9 @@ def validate_metadata(metadata: object) -> ModelSpec:
     ``spec`` must build a model; ``dataset.name`` and every class name are non-empty
     strings of at most :data:`MAX_NAME_LENGTH` characters, the class names unique and
     one per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
-    accuracies are numbers in [0, 1]; ``created`` is a string and ``versions`` a map.
+    accuracies are numbers in [0, 1] and whose training ``config.loss``, when present, is
+    one of ``explorer.losses.LOSSES`` (absent: cross-entropy); ``created`` is a string
+    and ``versions`` a map.
 
     Raises:
         ExplorerError: naming the first field that is wrong and why.

@@ -57,6 +57,7 @@ from explorer.datasets import (
     split_fingerprint,
 )
 from explorer.errors import ExplorerError
+from explorer.losses import DEFAULT_LOSS, LOSSES, batch_loss, check_loss, one_hot, per_image_loss
 from explorer.model import ModelSpec, Network, count_params, init_variables, preset
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -70,6 +71,7 @@ class TrainConfig:
     """Hyperparameters of one run (all plain values, JSON-friendly via :meth:`to_dict`)."""
 
     optimizer: str = "adam"
+    loss: str = DEFAULT_LOSS
     learning_rate: float = 3e-3
     schedule: str = "one-cycle"
     weight_decay: float = 0.0
@@ -86,7 +88,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; a dict without ``loss`` (an older run) reads as
+        cross-entropy."""
         data = dict(data)
         data["augmentation"] = Augmentation(**data.get("augmentation", {}))
         return cls(**data)
@@ -119,6 +122,7 @@ def validate_config(config: TrainConfig, device_count: int = 1) -> None:
     """
     if config.optimizer not in OPTIMIZERS:
         raise ExplorerError(f"Unknown optimizer {config.optimizer!r}; use one of {OPTIMIZERS}.")
+    check_loss(config.loss)
     if config.schedule not in SCHEDULES:
         raise ExplorerError(f"Unknown schedule {config.schedule!r}; use one of {SCHEDULES}.")
     if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
@@ -144,6 +148,40 @@ def validate_config(config: TrainConfig, device_count: int = 1) -> None:
             f"The batch size {config.batch_size} must be a multiple of the {device_count} "
             "devices it is split across."
         )
+
+
+@dataclass(frozen=True)
+class EpochCounts:
+    """How a training set becomes optimisation steps (what the Train page spells out).
+
+    An *epoch* is one pass over the training set in a new random order; it is cut into
+    ``steps_per_epoch`` full batches of ``batch_size`` images, and each batch gives one
+    *iteration* (one gradient step). The ``left_out`` images that do not fill a last batch
+    wait for a later epoch (each epoch reshuffles, so a different few each time).
+    """
+
+    train_size: int
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int
+    left_out: int
+    total_steps: int
+    images_seen: int
+
+
+def epoch_counts(train_size: int, batch_size: int, epochs: int) -> EpochCounts:
+    """The :class:`EpochCounts` of ``train_size`` images in batches of ``batch_size`` (≥ 1)
+    for ``epochs`` epochs; the same arithmetic the :class:`Trainer` runs."""
+    steps = train_size // batch_size
+    return EpochCounts(
+        train_size,
+        batch_size,
+        epochs,
+        steps,
+        train_size - steps * batch_size,
+        steps * epochs,
+        steps * epochs * batch_size,
+    )
 
 
 def learning_rate_schedule(config: TrainConfig, total_steps: int) -> optax.Schedule:
@@ -203,16 +241,20 @@ def _model_variables(params: Any, batch_stats: Any) -> dict:
 
 
 def loss_and_accuracy(
-    logits: jax.Array, labels: jax.Array, num_classes: int, smoothing: float = 0.0
+    logits: jax.Array,
+    labels: jax.Array,
+    num_classes: int,
+    smoothing: float = 0.0,
+    loss: str = DEFAULT_LOSS,
 ) -> tuple[jax.Array, jax.Array]:
-    """Mean cross-entropy (with optional label smoothing) and accuracy of a batch.
+    """Mean ``loss`` (one of :data:`explorer.losses.LOSSES`, with optional label smoothing)
+    and accuracy of a batch.
 
     Args:
         logits: (B, classes). labels: int (B,).
     """
-    targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes), smoothing)
-    loss = optax.softmax_cross_entropy(logits, targets).mean()
-    return loss, (logits.argmax(-1) == labels).mean()
+    mean_loss = batch_loss(loss, logits, labels, num_classes, smoothing)
+    return mean_loss, (logits.argmax(-1) == labels).mean()
 
 
 def _as_float_images(images: jax.Array) -> jax.Array:
@@ -248,7 +290,9 @@ def train_step(
             rngs={"dropout": dropout_key},
             mutable=["batch_stats"],
         )
-        loss, accuracy = loss_and_accuracy(logits, labels, num_classes, config.label_smoothing)
+        loss, accuracy = loss_and_accuracy(
+            logits, labels, num_classes, config.label_smoothing, config.loss
+        )
         return loss, (accuracy, updates.get("batch_stats", state.batch_stats))
 
     (loss, (accuracy, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -331,9 +375,10 @@ def eval_batches(
     valid: jax.Array,
     *,
     apply_fn: Any,
+    loss: str = DEFAULT_LOSS,
     batch_sharding: NamedSharding | None = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """Summed loss over valid rows and per-row predictions, one ``lax.scan`` over batches.
+    """Summed ``loss`` over valid rows and per-row predictions, one ``lax.scan`` over batches.
 
     Args:
         batch_indices: int (batches, B) rows of ``images``; valid: bool (batches, B).
@@ -348,7 +393,7 @@ def eval_batches(
         if batch_sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
         logits = apply_fn(variables, batch, train=False)
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels[rows])
+        losses = per_image_loss(loss, logits, one_hot(labels[rows], logits.shape[-1]))
         return total + jnp.where(mask, losses, 0.0).sum(), logits.argmax(-1).astype(jnp.int32)
 
     return jax.lax.scan(body, jnp.float32(0.0), (batch_indices, valid))
@@ -411,7 +456,9 @@ class Trainer:
         self.mesh = make_mesh(devices)
         validate_config(config, self.mesh.size)
         self.spec, self.config = spec, config
-        self.steps_per_epoch = train_size // config.batch_size
+        self.steps_per_epoch = epoch_counts(
+            train_size, config.batch_size, config.epochs
+        ).steps_per_epoch
         if self.steps_per_epoch < 1:
             raise ExplorerError(
                 f"The training split has {train_size} images, fewer than one batch of "
@@ -436,6 +483,7 @@ class Trainer:
             partial(
                 eval_batches,
                 apply_fn=Network(spec).apply,
+                loss=config.loss,
                 batch_sharding=sharded,
             ),
             out_shardings=self.replicated,
@@ -519,6 +567,12 @@ class EpochRecord:
     val_accuracy: float
     seconds: float
     images_per_second: float
+
+
+def best_epoch(val_accuracies: list[float]) -> int:
+    """The 1-based epoch whose weights a run keeps: the first with the highest validation
+    accuracy (as :func:`fit` marks ``is_best``). ``val_accuracies`` must not be empty."""
+    return int(np.argmax(val_accuracies)) + 1
 
 
 @dataclass(frozen=True)
@@ -710,6 +764,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--optimizer", default=defaults.optimizer, choices=OPTIMIZERS)
+    parser.add_argument(
+        "--loss", default=defaults.loss, choices=LOSSES, help="what training minimises"
+    )
     parser.add_argument("--lr", type=float, default=defaults.learning_rate)
     parser.add_argument("--schedule", default=defaults.schedule, choices=SCHEDULES)
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
@@ -762,6 +819,7 @@ def config_from_args(args: argparse.Namespace, flip_ok: bool) -> TrainConfig:
     )
     return TrainConfig(
         optimizer=args.optimizer,
+        loss=args.loss,
         learning_rate=args.lr,
         schedule=args.schedule,
         weight_decay=args.weight_decay,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, datasets, explain, figures, labs, model, runs, train
+from explorer import checkpoints, datasets, explain, figures, labs, losses, model, runs, train
 from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
@@ -323,7 +323,7 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
     )
     schedule = columns[2].selectbox("Schedule", train.SCHEDULES, index=2, key="schedule")
     epochs = columns[3].slider("Epochs", 1, 30, 3, key="epochs")
-    columns = st.columns(4)
+    columns = st.columns(5)
     batch_size = columns[0].select_slider(
         "Batch size", [16, 32, 64, 128, 256, 512], value=128, key="batch_size"
     )
@@ -334,6 +334,14 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
         "Label smoothing", 0.0, 0.3, 0.0, 0.05, key="label_smoothing"
     )
     seed = int(columns[3].number_input("Seed", 0, 9999, 0, key="train_seed"))
+    loss = columns[4].selectbox(
+        "Loss",
+        losses.LOSSES,
+        format_func=losses.LOSS_TITLES.get,
+        key="loss",
+        help="Cross-entropy −log p(true class), or mean squared error ½Σ(y − p)² between the "
+        "one-hot label and the probabilities. See the lab “How a network learns”.",
+    )
     info = datasets.DATASETS.get(dataset.name)
     flip_ok = bool(info and info.flip_makes_sense)
     with st.expander("Data augmentation: random changes to every training batch"):
@@ -358,7 +366,7 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
             width="stretch",
         )
     config = train.TrainConfig(
-        optimizer=optimizer, learning_rate=float(learning_rate), schedule=schedule,
+        optimizer=optimizer, loss=loss, learning_rate=float(learning_rate), schedule=schedule,
         weight_decay=float(weight_decay), label_smoothing=float(label_smoothing),
         batch_size=int(batch_size), epochs=int(epochs), seed=seed, augmentation=augmentation,
     )  # fmt: skip
@@ -495,7 +503,10 @@ def _draw_progress() -> None:
         columns = st.columns(2)
         columns[0].plotly_chart(
             figures.loss_curve_figure(
-                snapshot.loss_points, epochs, [record.val_loss for record in snapshot.history]
+                snapshot.loss_points,
+                epochs,
+                [record.val_loss for record in snapshot.history],
+                f"Loss ({losses.LOSS_TITLES[run.config.loss]})",
             ),
             width="stretch",
         )
@@ -565,6 +576,7 @@ def _record_run(run: RunRecord, evaluation: train.Evaluation) -> None:
             "architecture": run.spec.name,
             "parameters": snapshot.params,
             "optimizer": config.optimizer,
+            "loss": config.loss,
             "learning rate": config.learning_rate,
             "batch": config.batch_size,
             "epochs": len(snapshot.history),

@@ -179,6 +179,7 @@ CRAFTED = [
     ("spec.input_shape", [12, 12, 10**9], r"spec.input_shape\[2\] is 1000000000"),
     ("created", 5, "created is a number; expected a string"),
     ("versions", "jax", "versions is a string; expected a map"),
+    ("metrics.config", {"loss": "hinge"}, "metrics.config.loss must be one of"),
 ]
 
 
@@ -189,6 +190,14 @@ def test_each_field_of_the_description_is_checked_with_one_clear_message(
     data = crafted(variables, _set(field, value))
     with pytest.raises(ExplorerError, match=f"^This checkpoint was refused: .*({message})"):
         load_checkpoint_bytes(data)
+
+
+def test_the_loss_is_recorded_and_an_older_checkpoint_reads_as_cross_entropy(variables):
+    recorded = crafted(variables, _set("metrics", {"config": {"loss": "mse"}}))
+    assert load_checkpoint_bytes(recorded).loss == "mse"
+    assert load_checkpoint_bytes(crafted(variables, lambda m: None)).loss == "cross-entropy"
+    older = crafted(variables, _set("metrics", {"config": {"optimizer": "adam"}}))
+    assert load_checkpoint_bytes(older).loss == "cross-entropy"
 
 
 def test_a_description_that_is_not_a_map_or_lacks_the_dataset_is_refused(variables):

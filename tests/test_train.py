@@ -15,17 +15,20 @@ import pytest
 
 from explorer.datasets import Dataset, load_shapes
 from explorer.errors import ExplorerError
-from explorer.model import ConvBlock, ModelSpec, init_variables, preset
+from explorer.model import ConvBlock, ModelSpec, Network, init_variables, preset
 from explorer.train import (
     TrainConfig,
     Trainer,
     TrainingDiverged,
+    best_epoch,
     confusion_matrix,
+    epoch_counts,
     fit,
     learning_rate_schedule,
     loss_and_accuracy,
     per_class_accuracy,
     state_variables,
+    validate_config,
 )
 from explorer.training_session import (
     FAILED,
@@ -66,6 +69,44 @@ def test_training_reduces_the_loss_beats_chance_and_is_deterministic(shapes):
     assert records[-1].val_accuracy > 0.6  # chance is 1/6
     again = run(trainer, shapes)
     assert params_equal(state_variables(updates[-1].state), state_variables(again[-1].state))
+
+
+def test_training_can_minimise_the_squared_error_and_reports_it(shapes):
+    config = TrainConfig(loss="mse", batch_size=32, epochs=2, learning_rate=1e-2, seed=3)
+    trainer = Trainer(SMALL_SPEC, config, len(shapes.train))
+    updates = run(trainer, shapes)
+    records = [u.record for u in updates if u.kind == "epoch"]
+    assert records[-1].train_loss < records[0].train_loss < 0.5  # ½Σ(y − p)² starts near 0.42
+    assert records[-1].val_accuracy > 0.5
+    variables = state_variables(updates[-1].state)
+    images = shapes.validation.images.astype(np.float32) / 255.0
+    logits = np.asarray(Network(SMALL_SPEC).apply(variables, images, train=False), np.float64)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    targets = np.eye(6)[shapes.validation.labels]
+    expected = 0.5 * ((targets - probabilities) ** 2).sum(-1).mean()
+    assert records[-1].val_loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_an_unknown_loss_is_refused_and_an_old_config_reads_as_cross_entropy():
+    with pytest.raises(ExplorerError, match="Unknown loss 'hinge'"):
+        validate_config(TrainConfig(loss="hinge"))
+    old = TrainConfig().to_dict()
+    del old["loss"]
+    assert TrainConfig.from_dict(old).loss == "cross-entropy"
+
+
+def test_epoch_counts_by_hand_match_the_trainer():
+    counts = epoch_counts(4000, 128, 3)
+    assert (counts.steps_per_epoch, counts.left_out) == (31, 32)  # 31 × 128 = 3968
+    assert (counts.total_steps, counts.images_seen) == (93, 93 * 128)
+    assert Trainer(SMALL_SPEC, TrainConfig(batch_size=128), 4000).steps_per_epoch == 31
+    assert epoch_counts(96, 32, 1).left_out == 0
+
+
+def test_the_best_epoch_is_the_first_with_the_highest_validation_accuracy():
+    assert best_epoch([0.5, 0.7, 0.7, 0.6]) == 2
+    assert best_epoch([0.9]) == 1
 
 
 def test_stop_and_resume_continues_exactly(shapes):

@@ -192,6 +192,17 @@ def test_a_real_sigint_stops_cleanly_and_keeps_the_best_checkpoint(tmp_path):
     assert load_checkpoint(out).metadata["metrics"]["epochs"]
 
 
+def test_the_loss_is_chosen_on_the_command_line_and_recorded_in_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert train.main([*QUICK, "--epochs", "1", "--loss", "mse", "--out", str(out)]) in (0, 3)
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.loss == "mse"
+    assert checkpoint.metadata["metrics"]["config"]["loss"] == "mse"
+    assert 0 <= json.loads((out / "metrics.json").read_text())["test_loss"] <= 1  # ½Σ(y − p)²
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", "unused", "--loss", "hinge"])
+
+
 def test_a_run_that_did_not_learn_says_so_and_exits_3(tmp_path, capsys):
     out = tmp_path / "run"
     status = train.main([*QUICK, "--epochs", "2", "--lr", "1000", "--out", str(out)])
