@@ -40,6 +40,10 @@ CHANNEL_SCALES = {
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 """Distinct line colours that stay apart on a projector (theme colourways use close blues)."""
 
+RATE_COLOURS = ("#2ca02c", "#1f77b4", "#d62728")
+"""A small, a good and a too-large learning rate: the same colour in every chart of one
+comparison, and each visible on the gray loss surface."""
+
 FILM_FILTERS = 16
 """Filters shown per row of :func:`filter_film_figure` (more would make tiles too small)."""
 
@@ -290,6 +294,8 @@ def value_table_html(
     decimals: int = 2,
     colorscale: str | tuple = DIVERGING,
     value_range: tuple[float, float] | None = None,
+    row_names: Sequence[str] | None = None,
+    column_names: Sequence[str] | None = None,
 ) -> str:
     """A small (h, w) array as an HTML table of coloured cells with each number printed.
 
@@ -301,9 +307,10 @@ def value_table_html(
         values: (h, w) numbers.
         value_range: (low, high) mapped to the ends of ``colorscale``; None means symmetric
             about zero, ±max|value| (so 0 is the middle colour, white on :data:`DIVERGING`).
+        row_names, column_names: headers (escaped) instead of the row and column numbers.
 
     Returns:
-        An HTML fragment: a ``<table>`` with a caption, row and column numbers.
+        An HTML fragment: a ``<table>`` with a caption, row and column headers.
     """
     values = np.asarray(values, dtype=np.float64)
     limit = float(np.max(np.abs(values))) if values.size else 0.0
@@ -312,9 +319,12 @@ def value_table_html(
     light_text = colours.astype(np.float64) @ np.array([0.299, 0.587, 0.114]) < 140
     cell = "padding:0.25em 0.45em;text-align:right;font-variant-numeric:tabular-nums;"
     head = "padding:0 0.4em;color:#888;font-size:0.8em;text-align:center;"
+    row_names = [str(r) for r in range(values.shape[0])] if row_names is None else row_names
+    if column_names is None:
+        column_names = [str(c) for c in range(values.shape[1])]
     rows = [
         "<tr><th></th>"
-        + "".join(f'<th style="{head}">{c}</th>' for c in range(values.shape[1]))
+        + "".join(f'<th style="{head}">{html.escape(name)}</th>' for name in column_names)
         + "</tr>"
     ]
     for r, row in enumerate(values):
@@ -323,7 +333,7 @@ def value_table_html(
             f'color:{"#fff" if light_text[r, c] else "#000"}">{value:.{decimals}f}</td>'
             for c, value in enumerate(row)
         )
-        rows.append(f'<tr><th style="{head}">{r}</th>{cells}</tr>')
+        rows.append(f'<tr><th style="{head}">{html.escape(row_names[r])}</th>{cells}</tr>')
     caption_style = "caption-side:top;text-align:left;font-weight:600;white-space:nowrap"
     caption = f'<caption style="{caption_style}">{html.escape(title)}</caption>'
     return (
@@ -564,27 +574,58 @@ def histogram_figure(
     )
 
 
+def _finite_or_gap(values: Sequence[float | None]) -> list[float | None]:
+    """Plain floats, with None (a gap in a line) for missing, NaN and infinite values."""
+    return [
+        float(value) if value is not None and math.isfinite(float(value)) else None
+        for value in values
+    ]
+
+
 def line_figure(
     x: Sequence[float],
-    series: Mapping[str, Sequence[float]],
+    series: Mapping[str, Sequence[float | None]],
     title: str = "",
     x_title: str = "",
     y_title: str = "",
     height: int = 340,
+    log_x: bool = False,
+    log_y: bool = False,
+    colours: Sequence[str] = LINE_COLOURS,
 ) -> go.Figure:
-    """Lines with markers, one per named series, sharing the x values."""
+    """Lines with markers, one per named series, sharing the x values; missing, NaN and
+    infinite values leave gaps. ``log_x``/``log_y`` put an axis on a log scale. Up to
+    ``len(colours)`` lines get those colours, in order."""
+    distinct = len(series) <= len(colours)
     traces = [
-        go.Scatter(x=list(x), y=list(values), name=name, mode="lines+markers")
-        for name, values in series.items()
+        go.Scatter(
+            x=list(x),
+            y=_finite_or_gap(values),
+            name=name,
+            mode="lines+markers",
+            line={"color": colours[index]} if distinct else None,
+        )
+        for index, (name, values) in enumerate(series.items())
     ]
     return _figure(
         traces,
         title,
         height,
-        xaxis={"title": x_title},
-        yaxis={"title": y_title},
+        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        yaxis={"title": y_title, "type": "log" if log_y else "linear"},
         legend={"orientation": "h", "y": -0.25},
     )
+
+
+def mark_epoch(fig: go.Figure, epoch: int, text: str) -> go.Figure:
+    """A dotted vertical line at ``epoch`` with ``text`` on top (e.g. the best epoch)."""
+    fig.add_vline(
+        x=epoch,
+        line={"dash": "dot", "color": "gray", "width": 2},
+        annotation_text=text,
+        annotation_position="top",
+    )
+    return fig
 
 
 def counts_figure(
@@ -593,10 +634,12 @@ def counts_figure(
     title: str = "",
     percent: bool = False,
     height: int = 340,
+    value_format: str = ",.0f",
 ) -> go.Figure:
-    """Vertical bars, one per label, with each value printed (as a percentage if ``percent``)."""
+    """Vertical bars, one per label, with each value printed (as a percentage on a 0–110%
+    axis if ``percent``, else with the Python format ``value_format``)."""
     values = [float(v) for v in values]
-    text = [f"{v:.1%}" if percent else f"{v:,.0f}" for v in values]
+    text = [f"{v:.1%}" if percent else f"{v:{value_format}}" for v in values]
     bars = go.Bar(x=list(labels), y=values, text=text, textposition="outside")
     yaxis = {"range": [0, 1.1], "tickformat": ".0%"} if percent else {}
     return _figure(bars, title, height, xaxis={"type": "category"}, yaxis=yaxis)
@@ -809,3 +852,175 @@ def accuracy_curves_figure(
             annotation_position="bottom right",
         )
     return fig
+
+
+def stage_figure(
+    values: np.ndarray, title: str, class_names: Sequence[str] | None = None, height: int = 460
+) -> go.Figure:
+    """One stage of a forward pass: (H, W, C) maps as a grid named 1…C, the logits (when
+    ``class_names`` are given) as bars per class, any other vector as bars per unit."""
+    values = np.asarray(values)
+    if values.ndim == 3:
+        names = [str(index + 1) for index in range(values.shape[-1])]
+        return map_grid_figure(values, names, title, height=height)
+    labels = class_names or [str(index) for index in range(len(values))]
+    return counts_figure(labels, values, title, value_format=".2f")
+
+
+def loss_slice_figure(
+    step_sizes: Sequence[float],
+    losses: Sequence[float],
+    marks: Mapping[str, tuple[float, float]],
+    title: str = "",
+    height: int = 360,
+    top: float | None = None,
+) -> go.Figure:
+    """The loss against the step size η along the downhill direction (log x axis; η = 0 is
+    left out of the line, the loss there is drawn as a dotted level), with labelled
+    markers at ``marks`` {name: (η, loss)} in :data:`RATE_COLOURS`; non-finite losses
+    leave gaps. ``top`` fixes the top of the loss axis (higher losses run off the chart)."""
+    step_sizes, losses = np.asarray(step_sizes, float), np.asarray(losses, float)
+    positive = step_sizes > 0
+    curve = go.Scatter(
+        x=step_sizes[positive],
+        y=_finite_or_gap(losses[positive]),
+        name="loss after one step of size η",
+        mode="lines",
+        line={"color": "#444444", "width": 3},
+    )
+    points = [
+        go.Scatter(
+            x=[rate],
+            y=_finite_or_gap([loss]),
+            name=name,
+            mode="markers",
+            marker={"size": 14, "color": RATE_COLOURS[index % len(RATE_COLOURS)]},
+        )
+        for index, (name, (rate, loss)) in enumerate(marks.items())
+    ]
+    fig = _figure(
+        [curve, *points],
+        title,
+        height,
+        xaxis={"title": "step size η (log scale)", "type": "log"},
+        yaxis={"title": "loss on the batch", "range": None if top is None else [0, top]},
+        legend={"orientation": "h", "y": -0.3},
+    )
+    if not positive.all() and np.isfinite(losses[~positive][0]):
+        fig.add_hline(
+            y=float(losses[~positive][0]),
+            line={"dash": "dot", "color": "gray"},
+            annotation_text="loss now (η = 0)",
+            annotation_position="bottom left",
+        )
+    return fig
+
+
+def loss_surface_figure(
+    alphas: np.ndarray,
+    betas: np.ndarray,
+    surface: np.ndarray,
+    paths: Mapping[str, np.ndarray],
+    title: str = "",
+    height: int = 520,
+) -> go.Figure:
+    """A 2-D slice of the loss as gray filled contours of log₁₀(loss) (white is low), the
+    colour bar labelled in losses, with descent paths on it in :data:`RATE_COLOURS`.
+
+    Args:
+        alphas, betas: the grid's coordinates (A,) and (B,) along the two directions.
+        surface: losses (B, A); non-finite cells are left blank.
+        paths: {name: (T, 2) points (α, β)}, drawn as lines with markers from a start
+            marker; NaN points (after a divergence) end the line.
+    """
+    surface = np.asarray(surface, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logged = np.where(np.isfinite(surface) & (surface > 0), np.log10(surface), np.nan)
+    finite = logged[np.isfinite(logged)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    ticks = [
+        value
+        for decade in range(-3, 7)
+        for value in (10.0**decade, 2 * 10.0**decade, 5 * 10.0**decade)
+        if low <= math.log10(value) <= high
+    ]
+    contours = go.Contour(
+        x=np.asarray(alphas, np.float32),
+        y=np.asarray(betas, np.float32),
+        z=logged.astype(np.float32),
+        customdata=surface.astype(np.float32),
+        colorscale="Greys",
+        ncontours=18,
+        colorbar={
+            "title": {"text": "loss"},
+            "thickness": 12,
+            "tickvals": [math.log10(value) for value in ticks],
+            "ticktext": [f"{value:g}" for value in ticks],
+        },
+        hovertemplate="α %{x:.3g}, β %{y:.3g}<br>loss %{customdata:.4g}<extra></extra>",
+        name="loss",
+    )
+    lines = [
+        go.Scatter(
+            x=_finite_or_gap(points[:, 0]),
+            y=_finite_or_gap(points[:, 1]),
+            name=name,
+            mode="lines+markers",
+            line={"color": colour, "width": 3},
+            marker={"size": 7, "color": colour},
+        )
+        for index, (name, points) in enumerate(paths.items())
+        for colour in [RATE_COLOURS[index % len(RATE_COLOURS)]]
+    ]
+    start = go.Scatter(
+        x=[0.0],
+        y=[0.0],
+        name="current weights",
+        mode="markers",
+        marker={"size": 15, "symbol": "x", "color": "#ff7f0e"},
+    )
+    reach = (float(np.min(alphas)), float(np.max(alphas)))
+    return _figure(
+        [contours, *lines, start],
+        title,
+        height,
+        xaxis={"title": "α: along −gradient", "range": list(reach), "constrain": "domain"},
+        yaxis={
+            "title": "β: across",
+            "range": [float(np.min(betas)), float(np.max(betas))],
+            "scaleanchor": "x",
+        },
+        legend={"orientation": "h", "y": -0.18},
+    )
+
+
+def gradient_norms_figure(
+    norms: np.ndarray, activations: Sequence[str], title: str = "", height: int = 420
+) -> go.Figure:
+    """Gradient norm per layer (log y axis) of a deep stack: one colour per activation,
+    solid without batch norm, dashed with it.
+
+    Args:
+        norms: (activations, 2, depth) as from ``explorer.learning.deep_stack_gradient_norms``.
+    """
+    depth = norms.shape[-1]
+    layers = list(range(1, depth + 1))
+    traces = [
+        go.Scatter(
+            x=layers,
+            y=_finite_or_gap(norms[index, with_norm]),
+            name=f"{activation}{' + batch norm' if with_norm else ''}",
+            mode="lines+markers",
+            line={"color": LINE_COLOURS[index], "dash": "dash" if with_norm else "solid"},
+        )
+        for index, activation in enumerate(activations)
+        for with_norm in (0, 1)
+    ]
+    return _figure(
+        traces,
+        title,
+        height,
+        xaxis={"title": "conv layer (1 = nearest the input)", "dtick": 1},
+        yaxis={"title": "‖dL/dW‖ (log scale)", "type": "log", "exponentformat": "power"},
+        legend={"orientation": "h", "y": -0.25},
+    )

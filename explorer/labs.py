@@ -76,6 +76,14 @@ LABS = (
         "the spectrum, and a live check that convolution is multiplication of spectra.",
     ),
     Lab(
+        "learning.py",
+        "How a network learns",
+        ":material/school:",
+        "One-hot targets, cross-entropy and squared error; one step of gradient descent with "
+        "every number shown; learning rates too small, good and too large on the loss "
+        "landscape; vanishing gradients; epochs, batches and iterations.",
+    ),
+    Lab(
         "5_train.py",
         "Train a CNN",
         ":material/model_training:",

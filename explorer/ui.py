@@ -49,7 +49,13 @@ SETTING_DEFAULTS = {
 """Every shared lab setting (a widget key) and its value on a first visit. Widgets with these
 keys take their value from session state and are created without a default of their own."""
 
-KEPT_WIDGET_KEYS = ("inspect_model", "inspect_view", "robust_models", "robust_transform")
+KEPT_WIDGET_KEYS = (
+    "inspect_model",
+    "inspect_view",
+    "robust_models",
+    "robust_transform",
+    "learn_section",
+)
 """Widgets without a fixed default whose value is kept while their view is not shown."""
 
 

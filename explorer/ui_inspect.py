@@ -215,17 +215,9 @@ def show_stages(model: Inspected, prepared: np.ndarray) -> None:
         key="stage_key",
     )
     stage = stages[keys.index(chosen)]
-    if stage.values.ndim == 3:
-        names = [f"{index + 1}" for index in range(stage.values.shape[-1])]
-        figure = figures.map_grid_figure(
-            stage.values, names, labels[keys.index(chosen)], height=460
-        )
-    elif stage.key == "logits":
-        figure = figures.counts_figure(model.class_names, stage.values, "Class scores (logits)")
-    else:
-        units = [str(index) for index in range(len(stage.values))]
-        figure = figures.counts_figure(units, stage.values, labels[keys.index(chosen)])
-    st.plotly_chart(figure, width="stretch")
+    title = "Class scores (logits)" if stage.key == "logits" else labels[keys.index(chosen)]
+    names = model.class_names if stage.key == "logits" else None
+    st.plotly_chart(figures.stage_figure(stage.values, title, names), width="stretch")
     st.caption(
         f"{len(stages)} stages from the picture to the scores. Each map is scaled to its own "
         "largest value (red positive, blue negative); after flattening, one bar per unit."

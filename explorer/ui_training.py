@@ -26,6 +26,7 @@ from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
 from explorer.training_session import TrainingSession
+from explorer.ui_learning import epoch_sentence
 
 OWN_ZIP = "Your own zip of class-named folders"
 PRESET_DESCRIPTIONS = {
@@ -375,6 +376,9 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
     except ExplorerError as error:
         st.error(str(error), icon=":material/warning:")
         return None
+    counts = train.epoch_counts(len(dataset.train), config.batch_size, config.epochs)
+    if counts.steps_per_epoch:
+        st.caption(epoch_sentence(counts))
     return config
 
 
@@ -501,27 +505,24 @@ def _draw_progress() -> None:
     epochs = [record.epoch for record in snapshot.history]
     if snapshot.loss_points:
         columns = st.columns(2)
-        columns[0].plotly_chart(
-            figures.loss_curve_figure(
-                snapshot.loss_points,
-                epochs,
-                [record.val_loss for record in snapshot.history],
-                f"Loss ({losses.LOSS_TITLES[run.config.loss]})",
-            ),
-            width="stretch",
+        loss_figure = figures.loss_curve_figure(
+            snapshot.loss_points,
+            epochs,
+            [record.val_loss for record in snapshot.history],
+            f"Loss ({losses.LOSS_TITLES[run.config.loss]})",
         )
         if snapshot.history:
-            columns[1].plotly_chart(
-                figures.line_figure(
-                    epochs, _accuracies(snapshot.history), "Accuracy", "epoch", "fraction correct"
-                ),
-                width="stretch",
+            accuracies = _accuracies(snapshot.history)
+            best = train.best_epoch(accuracies["validation accuracy"])
+            accuracy_figure = figures.line_figure(
+                epochs, accuracies, "Accuracy", "epoch", "fraction correct"
             )
-            st.caption(
-                f"Best validation accuracy so far: {snapshot.best_val_accuracy:.2%}; that "
-                "epoch's weights are the ones kept and saved."
-            )
-        else:
+            for figure in (loss_figure, accuracy_figure):
+                figures.mark_epoch(figure, best, f"best: epoch {best}")
+            columns[1].plotly_chart(accuracy_figure, width="stretch")
+            st.caption(_best_epoch_caption(snapshot.history, best))
+        columns[0].plotly_chart(loss_figure, width="stretch")
+        if not snapshot.history:
             columns[1].caption("Validation loss and accuracy appear after each epoch.")
     elif snapshot.active:
         st.caption("The loss curve starts after the first steps (the first seconds compile them).")
@@ -532,6 +533,29 @@ def _draw_progress() -> None:
         run.last_status = snapshot.status
         if was_active and not snapshot.active:
             st.rerun(scope="app")
+
+
+def _best_epoch_caption(history: tuple, best: int) -> str:
+    """Which epoch is kept and, once later epochs have not beaten it, what that shows."""
+    record = history[best - 1]
+    text = (
+        f"Best validation accuracy so far: {record.val_accuracy:.2%} in epoch {best} (dotted "
+        "line); that epoch's weights are the ones kept and saved."
+    )
+    later = history[best:]
+    if not later:
+        return text
+    train_gain = later[-1].train_accuracy - record.train_accuracy
+    trend = (
+        f"training accuracy rose by {train_gain:.1%} meanwhile: the network is fitting its "
+        "training images more than it learns what generalises (overfitting)"
+        if train_gain > 0
+        else f"training accuracy did not rise either ({train_gain:+.1%})"
+    )
+    return (
+        f"{text} The {len(later)} epoch(s) after it did not beat it; {trend}. Choosing the "
+        "epoch by validation accuracy keeps the test images unseen."
+    )
 
 
 def _filter_film(filters: tuple) -> None:

@@ -318,3 +318,45 @@ def test_one_control_step_sends_at_most_the_byte_budget(page, server_url, path, 
         tab.close()
     assert received, "the step reached the server and came back"
     assert sent <= BYTES_PER_CHANGE_BUDGET, f"{path}: {slider} step sent {sent:,} bytes"
+
+
+def choose_section(tab, name: str) -> None:
+    tab.get_by_text(name, exact=True).first.click()
+    wait_for_app(tab)
+    assert tab.locator('[data-testid="stException"]').count() == 0
+
+
+def wait_for_charts(tab) -> None:
+    """Wait until the page shows charts and every one of them has been drawn."""
+    tab.wait_for_function(
+        """() => {
+            const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+            return charts.length > 0 && charts.every(chart => chart.querySelector('.main-svg'));
+        }"""
+    )
+
+
+def test_learning_lab_takes_a_step_and_shows_each_section(page, server_url):
+    open_lab(page, server_url, "learning")
+    page.get_by_text("Target, prediction and each loss").first.wait_for()
+    wait_for_charts(page)
+    page.screenshot(path=str(SHOTS / "learning_losses.png"), full_page=True)
+    choose_section(page, "2 · One step")
+    before = metric_value(page, "Loss after this step")
+    page.get_by_role("button", name="One more step").click()
+    wait_for_app(page)
+    assert metric_value(page, "Steps taken") == "1"
+    assert metric_value(page, "Loss now") == before
+    wait_for_charts(page)
+    page.screenshot(path=str(SHOTS / "learning_one_step.png"), full_page=True)
+    choose_section(page, "3 · Learning rate")
+    plotly_chart(page, "2-D slice").wait_for()
+    wait_for_charts(page)
+    page.screenshot(path=str(SHOTS / "learning_rate.png"), full_page=True)
+    choose_section(page, "4 · Initialisation & depth")
+    plotly_chart(page, "10 conv layers").wait_for()
+    wait_for_charts(page)
+    page.screenshot(path=str(SHOTS / "learning_depth.png"), full_page=True)
+    choose_section(page, "5 · Epochs & batches")
+    assert metric_value(page, "Iterations (steps) per epoch") == "31"
+    page.screenshot(path=str(SHOTS / "learning_epochs.png"), full_page=True)

@@ -356,3 +356,60 @@ def test_accuracy_curves_one_line_per_model_and_a_chance_level():
     assert [shape.y0 for shape in fig.layout.shapes] == [0.1]
     assert fig.layout.yaxis.tickformat == ".0%" and fig.layout.showlegend
     assert not figures.accuracy_curves_figure([0], {"a": [1.0]}, "shift").layout.shapes
+
+
+def test_value_table_names_rows_and_columns_and_escapes_them():
+    table = figures.value_table_html(
+        np.array([[1.0, 0.0], [0.25, 0.75]]), row_names=["y", "<p>"], column_names=["a", "b"]
+    )
+    assert ">y</th>" in table and "&lt;p&gt;" in table and "<p>" not in table
+    assert re.findall(r">([ab])</th>", table) == ["a", "b"]
+
+
+def test_line_figure_leaves_gaps_for_non_finite_values_and_can_use_log_axes():
+    fig = figures.line_figure([0, 1, 2, 3], {"path": [2.3, math.inf, math.nan, None]}, log_y=True)
+    assert list(fig.data[0].y) == [2.3, None, None, None]
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.type == "linear"
+    coloured = figures.line_figure([0], {"a": [1], "b": [2]}, colours=figures.RATE_COLOURS)
+    assert [trace.line.color for trace in coloured.data] == list(figures.RATE_COLOURS[:2])
+
+
+def test_mark_epoch_draws_one_dotted_line_at_the_epoch():
+    fig = figures.mark_epoch(figures.line_figure([1, 2, 3], {"a": [1, 2, 3]}), 2, "best")
+    assert [(shape.x0, shape.x1, shape.line.dash) for shape in fig.layout.shapes] == [(2, 2, "dot")]
+    assert fig.layout.annotations[0].text == "best"
+
+
+def test_loss_slice_leaves_out_zero_on_its_log_axis_and_draws_the_start_level():
+    fig = figures.loss_slice_figure(
+        [0.0, 0.1, 1.0, 10.0], [2.3, 2.0, 1.5, math.nan], {"good": (0.1, 2.0)}, top=5.0
+    )
+    assert list(fig.data[0].x) == [0.1, 1.0, 10.0] and list(fig.data[0].y) == [2.0, 1.5, None]
+    assert fig.data[1].name == "good" and fig.data[1].marker.color == figures.RATE_COLOURS[0]
+    assert fig.layout.shapes[0].y0 == 2.3 and list(fig.layout.yaxis.range) == [0, 5.0]
+
+
+def test_loss_surface_colours_log_losses_and_labels_the_bar_in_losses():
+    surface = np.array([[1.0, 10.0], [100.0, math.inf]])
+    path = np.array([[0.0, 0.0], [0.5, 0.1], [np.nan, np.nan]])
+    fig = figures.loss_surface_figure(
+        np.array([-1.0, 1.0]), np.array([-1.0, 1.0]), surface, {"p": path}
+    )
+    z = np.asarray(fig.data[0].z, dtype=float)
+    np.testing.assert_allclose(z[:, :1].ravel(), [0.0, 2.0])
+    assert np.isnan(z[1, 1])
+    assert list(fig.data[0].colorbar.ticktext) == ["1", "2", "5", "10", "20", "50", "100"]
+    assert list(fig.data[1].x) == [0.0, 0.5, None]
+
+
+def test_gradient_norms_one_line_per_activation_and_batch_norm():
+    norms = np.arange(1, 13, dtype=float).reshape(3, 2, 2)
+    fig = figures.gradient_norms_figure(norms, ["sigmoid", "tanh", "relu"])
+    assert [trace.name for trace in fig.data][:2] == ["sigmoid", "sigmoid + batch norm"]
+    assert list(fig.data[3].y) == [7.0, 8.0] and fig.data[3].line.dash == "dash"
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_counts_figure_formats_small_values():
+    fig = figures.counts_figure(["a", "b"], [0.123456, 2.5], value_format=".3g")
+    assert list(fig.data[0].text) == ["0.123", "2.5"]

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, labs, ui, ui_inspect, ui_training
+from explorer import datasets, labs, ui, ui_inspect, ui_learning, ui_training
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -218,6 +218,10 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     loss = chart(app, "Loss (cross-entropy)")
     assert len(loss["data"][0]["x"]) == 9 and loss["data"][0]["x"][-1] == pytest.approx(1.0)
     assert loss["data"][1]["x"] == [1], "one validation marker per epoch"
+    assert [shape["x0"] for shape in loss["layout"]["shapes"]] == [1], "the best epoch marked"
+    assert any("in epoch 1 (dotted line)" in caption.value for caption in app.caption)
+    counts = "2,400 images in batches of 128 make **18 iterations**"
+    assert any(counts in caption.value for caption in app.caption)
     film = chart(app, "First-layer filters over training")
     assert plotly_array(film["data"][0]["z"]).shape == (2 * 4 - 1, 16 * 4 - 1), "init + epoch 1"
     assert film["layout"]["yaxis"]["ticktext"][0] == "init"
@@ -590,3 +594,76 @@ def test_a_reload_keeps_the_workspace_named_in_the_url():
     forged.run()
     assert forged.session_state["workspace_id"] not in (workspace, "../" + workspace[3:])
     assert forged.query_params["workspace"] == forged.session_state["workspace_id"]
+
+
+LEARNING = "learning.py"
+
+
+def test_learning_lab_takes_steps_on_real_digits_and_resets():
+    app = open_page(LEARNING)
+    assert not app.exception
+    app.radio(key="learn_section").set_value("2 · One step").run()
+    before = float(metric(app, "Loss now (cross-entropy)"))
+    predicted = float(metric(app, "Loss after this step (same 20 digits)"))
+    assert predicted < before and metric(app, "Steps taken") == "0"
+    assert any(f"from {before:.4f} to {predicted:.4f}" in c.value for c in app.caption)
+    app.button[0].click().run()
+    assert metric(app, "Steps taken") == "1"
+    assert float(metric(app, "Loss now (cross-entropy)")) == pytest.approx(predicted, abs=1e-4)
+    app.button[0].click().run()
+    history = chart(app, "Loss after each step")
+    np.testing.assert_allclose(history["data"][0]["y"][:2], [before, predicted], atol=1e-4)
+    app.button[1].click().run()
+    assert metric(app, "Steps taken") == "0"
+    assert float(metric(app, "Loss now (cross-entropy)")) == pytest.approx(before, abs=1e-4)
+    for stage in ("conv1", "pool2", "logits"):
+        app.select_slider(key="learn_stage").set_value(stage).run()
+        assert not app.exception, stage
+    app.slider(key="learn_filter").set_value(3).run()
+    assert not app.exception
+
+
+def test_learning_lab_losses_are_computed_from_the_numbers_shown():
+    app = open_page(LEARNING)
+    text = next(md.value for md in app.markdown if md.value.startswith("**Cross-entropy**"))
+    # "**Cross-entropy** = −log p(0) = −log 0.109 = **2.216**  \n**Mean squared error** …"
+    probability = float(text.split("−log ")[2].split(" ")[0])
+    shown = float(text.split("= **")[1].split("**")[0])
+    assert shown == pytest.approx(-np.log(probability), abs=0.01)
+    app.radio(key="learn_loss").set_value("mse").run()
+    app.radio(key="learn_section").set_value("2 · One step").run()
+    assert not app.exception
+    assert float(metric(app, "Loss now (mean squared error)")) < 1
+
+
+def test_learning_lab_shows_overshooting_and_vanishing_gradients():
+    app = open_page(LEARNING)
+    app.radio(key="learn_section").set_value("3 · Learning rate").run()
+    assert not app.exception
+    assert any("η = 10 (too large): the loss rose" in w.value for w in app.warning)
+    surface = chart(app, "2-D slice")
+    assert [trace["name"] for trace in surface["data"][1:4]] == [
+        "η = 0.01 (small)",
+        "η = 0.1 (good)",
+        "η = 10 (too large)",
+    ]
+    app.select_slider(key="learn_rate_2").set_value(30.0).run()
+    assert not app.exception
+    app.radio(key="learn_section").set_value("4 · Initialisation & depth").run()
+    assert not app.exception
+    assert any("vanishing gradients" in c.value for c in app.caption)
+    assert any("near ln 10 = 2.303" in c.value for c in app.caption)
+    app.radio(key="learn_section").set_value("5 · Epochs & batches").run()
+    assert metric(app, "Iterations (steps) per epoch") == "31"
+    assert metric(app, "Iterations in all") == "93"
+
+
+def test_learning_lab_learns_from_the_sidebar_image_with_a_chosen_label():
+    app = open_page(LEARNING, sample="MNIST digit 7")
+    app.radio(key="learn_source").set_value(ui_learning.OWN_IMAGE).run()
+    app.selectbox(key="learn_label").select("7").run()
+    app.radio(key="learn_section").set_value("2 · One step").run()
+    assert not app.exception
+    assert float(metric(app, "Loss after this step (same 1 image)")) < float(
+        metric(app, "Loss now (cross-entropy)")
+    )
