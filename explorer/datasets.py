@@ -36,7 +36,7 @@ import urllib.request
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -299,6 +299,27 @@ def split_three_ways(
     """Train/validation/test :class:`Split` of one pool of images (stratified, seeded)."""
     train, val, test = stratified_split(labels, fractions, seed)
     return tuple(_subset(images, labels, part) for part in (train, val, test))
+
+
+def fewer_training_images(dataset: Dataset, count: int, seed: int) -> Dataset:
+    """The dataset with only ``count`` of its training images; validation and test unchanged.
+
+    Every class keeps about the same share as in the full training split: each class is
+    shuffled (seeded), and images are taken in order of their rank within their class
+    divided by the class's size. ``count`` ≥ the training size returns ``dataset`` itself.
+    """
+    train = dataset.train
+    if count >= len(train):
+        return dataset
+    if count < 1:
+        raise ExplorerError("Training needs at least one image.")
+    rng = np.random.default_rng(seed)
+    share = np.empty(len(train))
+    for label in np.unique(train.labels):
+        members = rng.permutation(np.flatnonzero(train.labels == label))
+        share[members] = (np.arange(len(members)) + 0.5) / len(members)
+    kept = np.sort(np.argsort(share, kind="stable")[:count])
+    return replace(dataset, train=_subset(train.images, train.labels, kept))
 
 
 def carve_validation(train: Split, size: int, seed: int) -> tuple[Split, Split]:

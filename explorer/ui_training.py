@@ -172,6 +172,21 @@ def dataset_overview(dataset: datasets.Dataset) -> None:
     )
 
 
+def training_size_control(dataset: datasets.Dataset, seed: int) -> datasets.Dataset:
+    """Train on a share of the training split (the same share of every class) to see what
+    more data buys; validation and test stay whole, so runs compare fairly."""
+    total = len(dataset.train)
+    percent = st.select_slider(
+        "Training images used",
+        [5, 10, 25, 50, 100],
+        value=100,
+        format_func=lambda share: f"{share}% ({max(1, round(total * share / 100)):,})",
+        key="train_share",
+        help="Train twice with different amounts and compare the runs' validation curves.",
+    )
+    return datasets.fewer_training_images(dataset, max(1, round(total * percent / 100)), seed)
+
+
 def _first_of_each_class(names: list[str]) -> list[str]:
     """Each class name once, over its first example (blank over the rest), so that long
     names do not overlap in a gallery of small images."""
@@ -599,6 +614,7 @@ def _record_run(run: RunRecord, evaluation: train.Evaluation) -> None:
             "dataset": run.dataset_name,
             "architecture": run.spec.name,
             "parameters": snapshot.params,
+            "train images": len(run.session.dataset.train),
             "optimizer": config.optimizer,
             "loss": config.loss,
             "learning rate": config.learning_rate,

@@ -33,6 +33,7 @@ except ExplorerError as error:
 if dataset is None:
     st.stop()
 ui_training.dataset_overview(dataset)
+dataset = ui_training.training_size_control(dataset, split_seed)
 
 st.header("2 · Architecture")
 spec = ui_training.architecture_editor(dataset)

@@ -299,3 +299,19 @@ def test_augmentation_preview_grid():
     assert grid.min() >= 0 and grid.max() <= 1
     np.testing.assert_allclose(grid[:, 0], images / 255.0)
     assert not np.allclose(grid[:, 1:], grid[:, :1])
+
+
+def test_fewer_training_images_keeps_each_class_share_and_the_other_splits():
+    dataset = datasets.load_shapes(seed=0, count=600)
+    fewer = datasets.fewer_training_images(dataset, 120, seed=3)
+    assert len(fewer.train) == 120
+    full_counts = np.bincount(dataset.train.labels, minlength=6)
+    np.testing.assert_allclose(
+        np.bincount(fewer.train.labels, minlength=6), full_counts / 4, atol=1
+    )
+    rows = {image.tobytes() for image in dataset.train.images}
+    assert all(image.tobytes() in rows for image in fewer.train.images), "a subset of train"
+    assert fewer.validation is dataset.validation and fewer.test is dataset.test
+    again = datasets.fewer_training_images(dataset, 120, seed=3)
+    np.testing.assert_array_equal(again.train.images, fewer.train.images)
+    assert datasets.fewer_training_images(dataset, 10_000, seed=3) is dataset

@@ -191,6 +191,16 @@ def test_frequency_page_shows_both_ways_of_sliding_a_kernel():
     np.testing.assert_allclose(convolved[inside], -correlated[inside], atol=1e-4)
 
 
+def test_train_page_uses_a_share_of_the_training_images_and_counts_the_iterations():
+    app = open_page("5_train.py", train_dataset="shapes", working_size=28)
+    assert any(
+        "2,400 images in batches of 128 make **18 iterations**" in c.value for c in app.caption
+    )
+    app.select_slider(key="train_share").set_value(25).run()
+    assert not app.exception
+    assert any("600 images in batches of 128 make **4 iterations**" in c.value for c in app.caption)
+
+
 def test_settings_are_shared_between_pages():
     app = open_page("2_convolution.py", working_size=28)
     app.slider(key="filter_count").set_value(6).run()
