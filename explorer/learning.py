@@ -276,16 +276,16 @@ def plane_directions(
 
 @partial(jax.jit, static_argnums=(0, 4))
 def _loss_plane(spec, params, images, labels, kind, first, second, alphas, betas):
+    """One point after another (``lax.map``): on a CPU about twice as fast as ``vmap``,
+    which turns every layer into a batch of per-point weight products."""
     flat, unravel = ravel_pytree(params)
 
-    def row(beta):
-        def loss_at(alpha):
-            weights = unravel(flat + alpha * first + beta * second)
-            return batch_loss_of(spec, weights, images, labels, kind)
+    def loss_at(point):
+        weights = unravel(flat + point[0] * first + point[1] * second)
+        return batch_loss_of(spec, weights, images, labels, kind)
 
-        return jax.vmap(loss_at)(alphas)
-
-    return jax.lax.map(row, betas)
+    grid = jnp.stack(jnp.meshgrid(alphas, betas), axis=-1)
+    return jax.lax.map(loss_at, grid.reshape(-1, 2)).reshape(grid.shape[:2])
 
 
 def loss_plane(
@@ -345,7 +345,7 @@ def loss_landscape(
     kind: str,
     learning_rates: list[float],
     steps: int = 10,
-    grid: int = 21,
+    grid: int = 17,
     reference: int = 1,
 ) -> Landscape:
     """The 1-D slice along the gradient, descent paths at each rate, and a 2-D slice.

@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import streamlit as st
 
-from explorer import explain, images, invariance, labs, model, ops, samples
+from explorer import explain, images, invariance, labs, learning, model, ops, samples
 from explorer.errors import ExplorerError
 from explorer.text import escape_markdown
 
@@ -376,9 +376,10 @@ def warm_up() -> threading.Thread:
 
 def _warm_defaults() -> None:
     """Run each lab's default JAX computation once (it compiles per shape) for the default
-    photo in both colour modes and a drawn digit, and read the built-in MNIST digits (the
-    Train page's default dataset). Only JAX and NumPy work: importing modules from a
-    second thread while the page's script imports them can see half-initialised modules."""
+    photo in both colour modes, a drawn digit and the learning lab's first step, and read the
+    built-in MNIST digits (the Train page's default dataset). Only JAX and NumPy work:
+    importing modules from a second thread while the page's script imports them can see
+    half-initialised modules."""
     original = samples.load_sample(SETTING_DEFAULTS["sample_name"])
     digit_sample = images.to_working_image(
         samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28
@@ -398,3 +399,7 @@ def _warm_defaults() -> None:
     variables = model.init_variables(spec)
     explain.probabilities(spec, variables, digit[None])
     explain.forward_stages(spec, variables, digit)
+    digits, labels = learning.lesson_batch()
+    params = model.init_variables(learning.LAB_SPEC)["params"]
+    learning.gradient_step(learning.LAB_SPEC, params, digits, labels, "cross-entropy", 0.1)
+    explain.forward_stages(learning.LAB_SPEC, {"params": params}, digits[0])
