@@ -211,21 +211,20 @@ def _batch(images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array
 
 
 @partial(jax.jit, static_argnums=(0, 4, 6))
-def _descent(spec, params, images, labels, kind, learning_rates, steps):
+def _descent(spec, params, images, labels, kind, rate, steps):
+    """One rate's path; called once per rate (a ``vmap`` over the rates batched every
+    layer's weights: slower to compile and to run on a CPU)."""
     flat, unravel = ravel_pytree(params)
 
     def loss_of(vector):
         return batch_loss_of(spec, unravel(vector), images, labels, kind)
 
-    def path(rate):
-        def step(vector, _):
-            loss, gradient = jax.value_and_grad(loss_of)(vector)
-            return vector - rate * gradient, (vector, loss)
+    def step(vector, _):
+        loss, gradient = jax.value_and_grad(loss_of)(vector)
+        return vector - rate * gradient, (vector, loss)
 
-        last, (vectors, losses) = jax.lax.scan(step, flat, length=steps)
-        return jnp.concatenate([vectors, last[None]]), jnp.append(losses, loss_of(last))
-
-    return jax.vmap(path)(learning_rates)
+    last, (vectors, losses) = jax.lax.scan(step, flat, length=steps)
+    return jnp.concatenate([vectors, last[None]]), jnp.append(losses, loss_of(last))
 
 
 def descent_paths(
@@ -244,10 +243,12 @@ def descent_paths(
         losses float64 (R, steps + 1) at those weights). Once a path's loss is not
         finite, its later weights and losses are NaN or inf too.
     """
-    vectors, losses = _descent(
-        spec, params, *_batch(images, labels), kind, jnp.asarray(learning_rates, jnp.float32), steps
-    )
-    return np.asarray(vectors), np.asarray(losses, np.float64)
+    batch = _batch(images, labels)
+    paths = [
+        _descent(spec, params, *batch, kind, jnp.float32(rate), steps) for rate in learning_rates
+    ]
+    vectors = np.stack([np.asarray(vectors) for vectors, _ in paths])
+    return vectors, np.stack([np.asarray(losses, np.float64) for _, losses in paths])
 
 
 def first_divergence(losses: np.ndarray) -> int | None:
@@ -444,18 +445,16 @@ def _deep_stack_loss(params, images, labels, activation_index, use_batch_norm, d
     return batch_loss("cross-entropy", logits, labels, 10)
 
 
-@partial(jax.jit, static_argnums=4)
-def _deep_gradients(params, images, labels, configurations, depth):
-    def norms(configuration):
-        activation_index, use_batch_norm = configuration[0], configuration[1] > 0
-        gradients = jax.grad(_deep_stack_loss)(
-            params, images, labels, activation_index, use_batch_norm, depth
-        )
-        return jnp.stack(
-            [tree_norm(gradients[f"conv{index}"]["kernel"]) for index in range(1, depth + 1)]
-        )
-
-    return jax.vmap(norms)(configurations)
+@partial(jax.jit, static_argnums=5)
+def _deep_gradients(params, images, labels, activation_index, use_batch_norm, depth):
+    """Kernel gradient norms (depth,) of one configuration; the activation and batch norm
+    are traced, so all six configurations share one compiled function."""
+    gradients = jax.grad(_deep_stack_loss)(
+        params, images, labels, activation_index, use_batch_norm, depth
+    )
+    return jnp.stack(
+        [tree_norm(gradients[f"conv{index}"]["kernel"]) for index in range(1, depth + 1)]
+    )
 
 
 def deep_stack_gradient_norms(
@@ -467,10 +466,16 @@ def deep_stack_gradient_norms(
     Returns:
         float64 (activations, 2, depth): [activation, batch norm off/on, layer 1…depth].
     """
-    configurations = jnp.array(
-        [[index, norm] for index in range(len(DEPTH_ACTIVATIONS)) for norm in (0, 1)], jnp.int32
+    params, batch = deep_stack_params(depth, seed), _batch(images, labels)
+    return np.array(
+        [
+            [
+                np.asarray(
+                    _deep_gradients(params, *batch, jnp.int32(index), jnp.bool_(norm), depth)
+                )
+                for norm in (False, True)
+            ]
+            for index in range(len(DEPTH_ACTIVATIONS))
+        ],
+        np.float64,
     )
-    norms = _deep_gradients(
-        deep_stack_params(depth, seed), *_batch(images, labels), configurations, depth
-    )
-    return np.asarray(norms, np.float64).reshape(len(DEPTH_ACTIVATIONS), 2, depth)
