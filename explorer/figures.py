@@ -1024,3 +1024,37 @@ def gradient_norms_figure(
         yaxis={"title": "‖dL/dW‖ (log scale)", "type": "log", "exponentformat": "power"},
         legend={"orientation": "h", "y": -0.25},
     )
+
+
+def target_prediction_figure(
+    class_names: Sequence[str],
+    target: Sequence[float],
+    probabilities: Sequence[float],
+    title: str = "",
+    height: int = 300,
+) -> go.Figure:
+    """The target y (e.g. one-hot) and the predicted probabilities p as side-by-side bars per
+    class, on a 0–100% axis, each bar's value printed."""
+    bars = [
+        go.Bar(
+            x=list(class_names),
+            y=[float(v) for v in values],
+            name=name,
+            text=[f"{float(v):.0%}" for v in values],
+            textposition="outside",
+            marker={"color": colour},
+        )
+        for name, values, colour in (
+            ("target y", target, "#bbbbbb"),
+            ("prediction p", probabilities, LINE_COLOURS[0]),
+        )
+    ]
+    return _figure(
+        bars,
+        title,
+        height,
+        barmode="group",
+        xaxis={"type": "category", "title": "class"},
+        yaxis={"range": [0, 1.15], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.3},
+    )

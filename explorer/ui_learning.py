@@ -149,6 +149,12 @@ def targets_and_losses(batch: Batch, params: dict, kind: str) -> None:
     left, right = st.columns([1, 3])
     title = f"Image {index}: a {label}" if len(batch.labels) > 1 else f"Labelled {label}"
     left.plotly_chart(figures.image_figure(batch.images[index], title, 260), width="stretch")
+    right.plotly_chart(
+        figures.target_prediction_figure(
+            CLASS_NAMES, target, probabilities, "The label as a one-hot target, and the softmax"
+        ),
+        width="stretch",
+    )
     table = np.stack([target, probabilities, gradients["cross-entropy"], gradients["mse"]])
     right.html(
         figures.value_table_html(

@@ -413,3 +413,10 @@ def test_gradient_norms_one_line_per_activation_and_batch_norm():
 def test_counts_figure_formats_small_values():
     fig = figures.counts_figure(["a", "b"], [0.123456, 2.5], value_format=".3g")
     assert list(fig.data[0].text) == ["0.123", "2.5"]
+
+
+def test_target_and_prediction_bars_side_by_side():
+    fig = figures.target_prediction_figure(["0", "1"], [0.0, 1.0], [0.25, 0.75])
+    assert [trace.name for trace in fig.data] == ["target y", "prediction p"]
+    assert list(fig.data[1].y) == [0.25, 0.75] and list(fig.data[1].text) == ["25%", "75%"]
+    assert fig.layout.barmode == "group"
