@@ -32,7 +32,7 @@ SECTIONS = (
 )
 BUILT_IN = "20 real digits (2 of each class)"
 OWN_IMAGE = "The sidebar image, with a label you choose"
-STEP_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+STEP_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SLICE_TOP = 2.5
 """The 1-D slice's loss axis ends at this multiple of the current loss."""
 DEFAULT_RATES = (0.01, 0.1, 10.0)
@@ -220,7 +220,7 @@ def one_step(batch: Batch, params: dict, kind: str) -> None:
     st.subheader("Loss, backward pass and update")
     _loss_before_after(step, batch, kind)
     _gradient_sizes(step)
-    _first_layer_update(step)
+    _first_layer_update(step, params)
     _loss_history(step)
 
 
@@ -311,10 +311,8 @@ def _weight_count(step: learning.Step) -> str:
     return f"{sum(leaf.size for leaf in jax.tree_util.tree_leaves(step.gradients)):,}"
 
 
-def _first_layer_update(step: learning.Step) -> None:
-    kernels = np.asarray(step.new_params["conv1"]["kernel"]) + step.learning_rate * np.asarray(
-        step.gradients["conv1"]["kernel"]
-    )
+def _first_layer_update(step: learning.Step, params: dict) -> None:
+    kernels = np.asarray(params["conv1"]["kernel"])
     gradient = np.asarray(step.gradients["conv1"]["kernel"])
     count = kernels.shape[-1]
     names = [str(index + 1) for index in range(count)]
@@ -454,12 +452,16 @@ def _slice_caption(land: learning.Landscape, rates: tuple[float, ...]) -> str:
         if above.size
         else ""
     )
+    beyond = (
+        "beyond it a step jumps past the valley and the loss rises again."
+        if best < len(slice_losses) - 1
+        else "the loss is still falling at the largest step shown."
+    )
     return (
         f"Left: one step of size η from the current weights (loss {start:.3f}; "
         f"‖dL/dW‖ = {land.gradient_norm:.3g}). The lowest loss along this line, "
-        f"{land.slice_losses[best]:.3f}, is at η ≈ {land.step_sizes[best]:.3g}; beyond it a "
-        f"step jumps past the valley and the loss rises again.{off_chart} Right: after "
-        f"{land.path_losses.shape[1] - 1} steps, {ends}."
+        f"{land.slice_losses[best]:.3f}, is at η ≈ {land.step_sizes[best]:.3g}; {beyond}"
+        f"{off_chart} Right: after {land.path_losses.shape[1] - 1} steps, {ends}."
     )
 
 
@@ -475,7 +477,7 @@ def _divergence_notes(land: learning.Landscape, names: list[str]) -> None:
             peak = int(np.argmax(curve))
             st.warning(
                 f"{name}: the loss rose from {curve[0]:.3f} to {curve[peak]:.4g} at step "
-                f"{peak}: each step overshoots the valley.",
+                f"{peak}: its steps overshoot the valley.",
                 icon=":material/trending_up:",
             )
 

@@ -651,6 +651,7 @@ def test_learning_lab_shows_overshooting_and_vanishing_gradients():
     app.radio(key="learn_section").set_value("3 · Learning rate").run()
     assert not app.exception
     assert any("η = 10 (too large): the loss rose" in w.value for w in app.warning)
+    assert any("beyond it a step jumps past the valley" in c.value for c in app.caption)
     surface = chart(app, "2-D slice")
     assert [trace["name"] for trace in surface["data"][1:4]] == [
         "η = 0.01 (small)",
