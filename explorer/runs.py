@@ -129,6 +129,8 @@ class RunRecord:
         recorded: added to the session's table of runs.
         evaluation: the kept model's test result, once computed.
         last_status: the status the page last drew (to redraw once when a run ends).
+        drawn_films: how many filter snapshots the page's film strip last showed (a new
+            epoch's snapshot redraws the page once, not the film every second).
     """
 
     session: TrainingSession
@@ -141,6 +143,7 @@ class RunRecord:
     recorded: bool = False
     evaluation: Evaluation | None = None
     last_status: str | None = None
+    drawn_films: int = 0
 
     @property
     def folder(self) -> Path:

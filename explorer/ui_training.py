@@ -493,14 +493,19 @@ def _format_seconds(seconds: float) -> str:
 
 
 def training_monitor() -> None:
-    """Live progress and curves; refreshes itself every second while a run is active."""
+    """Live progress and curves, refreshed every second while a run is active, then the
+    film strip of first-layer filters (about 170 KB), redrawn only when an epoch adds to it."""
     run = _current_run()
     if run is None:
         st.info("Press **Start training**. The page stays usable while the network learns.")
         return
     st.query_params[RUN_PARAMETER] = run.token
-    interval = 1.0 if run.session.snapshot().active else None
+    snapshot = run.session.snapshot()
+    interval = 1.0 if snapshot.active else None
+    run.drawn_films = len(snapshot.filters)
     st.fragment(run_every=interval)(_draw_progress)()
+    if snapshot.filters:
+        _filter_film(snapshot.filters)
 
 
 def _draw_progress() -> None:
@@ -541,13 +546,10 @@ def _draw_progress() -> None:
             columns[1].caption("Validation loss and accuracy appear after each epoch.")
     elif snapshot.active:
         st.caption("The loss curve starts after the first steps (the first seconds compile them).")
-    if snapshot.filters:
-        _filter_film(snapshot.filters)
-    if run.last_status != snapshot.status:
-        was_active = run.last_status in ("running", "stopping")
-        run.last_status = snapshot.status
-        if was_active and not snapshot.active:
-            st.rerun(scope="app")
+    ended = run.last_status in ("running", "stopping") and not snapshot.active
+    run.last_status = snapshot.status
+    if ended or len(snapshot.filters) != run.drawn_films:
+        st.rerun(scope="app")
 
 
 def _best_epoch_caption(history: tuple, best: int) -> str:
