@@ -23,6 +23,7 @@ Flax's array encoding carry only data; nothing in a checkpoint can run code.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -249,16 +250,25 @@ def _check_spec(spec: ModelSpec) -> None:
         _require(side, int, f"spec.input_shape[{index}]", "a whole number")
     _require_number(spec.num_classes, "spec.num_classes", 2, MAX_CLASSES)
     for index, block in enumerate(spec.conv_blocks):
-        for name in ("filters", "kernel_size", "stride", "pool_size"):
-            value = getattr(block, name)
-            _require(value, int, f"spec.conv_blocks[{index}].{name}", "a whole number")
-            _require_number(value, f"spec.conv_blocks[{index}].{name}", 1, MAX_UNITS)
-        _require_number(block.dropout, f"spec.conv_blocks[{index}].dropout", 0, 0.99)
-        _require(block.batch_norm, bool, f"spec.conv_blocks[{index}].batch_norm", "true/false")
+        _check_block_numbers(block, f"spec.conv_blocks[{index}]")
     for index, layer in enumerate(spec.dense_layers):
         _require(layer.units, int, f"spec.dense_layers[{index}].units", "a whole number")
         _require_number(layer.units, f"spec.dense_layers[{index}].units", 1, MAX_UNITS)
         _require_number(layer.dropout, f"spec.dense_layers[{index}].dropout", 0, 0.99)
+
+
+def _check_block_numbers(block: object, where: str) -> None:
+    """A block's fields by their declared types: whole numbers from 1 to
+    :data:`MAX_UNITS`, dropout rates from 0 to 0.99, true/false flags."""
+    for item in dataclasses.fields(block):
+        value, name = getattr(block, item.name), f"{where}.{item.name}"
+        if item.type == "int":
+            _require(value, int, name, "a whole number")
+            _require_number(value, name, 1, MAX_UNITS)
+        elif item.type == "float":
+            _require_number(value, name, 0, 0.99)
+        elif item.type == "bool":
+            _require(value, bool, name, "true/false")
 
 
 def _parse_spec(data: object) -> ModelSpec:

@@ -19,18 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from explorer import model
+from explorer.architecture import receptive_fields
 from explorer.errors import ExplorerError
-from explorer.model import ModelSpec, Network, conv_padding
-
-STAGE_TITLES = {
-    "conv": "convolution",
-    "bn": "batch norm",
-    "act": "activation",
-    "pool": "pooling",
-    "flatten": "flattened vector",
-    "dense": "dense layer",
-    "logits": "class scores (logits)",
-}
+from explorer.model import ModelSpec, Network
 
 
 @dataclass(frozen=True)
@@ -48,14 +40,6 @@ class Stage:
     values: np.ndarray
 
 
-def _stage_title(key: str) -> str:
-    kind = key.rstrip("0123456789")
-    number = key[len(kind) :]
-    if kind in ("conv", "bn", "act", "pool"):
-        return f"block {number} · {STAGE_TITLES[kind]}"
-    return f"{STAGE_TITLES[kind]} {number}".strip()
-
-
 @partial(jax.jit, static_argnums=0)
 def _intermediates(spec: ModelSpec, variables: dict, images: jax.Array) -> dict:
     _, state = Network(spec).apply(variables, images, train=False, mutable=["intermediates"])
@@ -64,29 +48,40 @@ def _intermediates(spec: ModelSpec, variables: dict, images: jax.Array) -> dict:
 
 def stage_keys(spec: ModelSpec) -> list[str]:
     """The recorded stages of a network in forward order, e.g. ["conv1", "act1", "pool1", ...]."""
-    keys = []
-    for index, block in enumerate(spec.conv_blocks, start=1):
-        keys += [f"conv{index}"] + [f"bn{index}"] * block.batch_norm + [f"act{index}"]
-        keys += [f"pool{index}"] * (block.pool != "none")
-    keys.append("flatten")
-    keys += [f"dense{index}" for index in range(1, len(spec.dense_layers) + 1)]
-    return [*keys, "logits"]
+    return [step.key for step in model.steps(spec)]
+
+
+def spatial_stage_keys(spec: ModelSpec) -> list[str]:
+    """The stages whose outputs are maps (H, W, C), in forward order."""
+    return [step.key for step in model.steps(spec) if len(step.shape) == 3]
+
+
+def feature_blocks(spec: ModelSpec) -> dict[int, str]:
+    """Block number → the stage of its output maps, for blocks that have one (a pooling
+    block has none): the maps Grad-CAM weighs and unit preferences look at."""
+    return {
+        index: step.key
+        for index, block_steps in enumerate(model.block_steps(spec), start=1)
+        for step in block_steps
+        if step.feature
+    }
 
 
 def forward_stages(spec: ModelSpec, variables: dict, image: np.ndarray) -> list[Stage]:
     """Every stage of the forward pass for one (H, W, C) image, in forward order."""
     recorded = _intermediates(spec, variables, jnp.asarray(image, jnp.float32)[None])
     return [
-        Stage(key, _stage_title(key), np.asarray(recorded[f"{key}_out"][0]))
-        for key in stage_keys(spec)
+        Stage(step.key, step.title, np.asarray(recorded[f"{step.key}_out"][0]))
+        for step in model.steps(spec)
     ]
 
 
 def _zero_perturbations(spec: ModelSpec, variables: dict, images: jax.Array) -> dict:
     recorded = _intermediates(spec, variables, images)
     return {
-        f"act{index}": jnp.zeros_like(recorded[f"act{index}_out"])
-        for index in range(1, len(spec.conv_blocks) + 1)
+        step.key: jnp.zeros_like(recorded[f"{step.key}_out"])
+        for step in model.steps(spec)
+        if step.feature
     }
 
 
@@ -121,11 +116,15 @@ def saliency_map(
     return gradient / peak if peak > 0 else gradient
 
 
-def _check_block(spec: ModelSpec, block: int) -> None:
-    if not 1 <= block <= len(spec.conv_blocks):
+def _feature_stage(spec: ModelSpec, block: int) -> str:
+    """The stage of block ``block``'s output maps; refused for a block without maps."""
+    features = feature_blocks(spec)
+    if block not in features:
         raise ExplorerError(
-            f"This network has {len(spec.conv_blocks)} conv block(s); there is no block {block}."
+            f"This network's blocks with maps are {sorted(features) or 'none'}; "
+            f"there is no block {block} to explain."
         )
+    return features[block]
 
 
 @partial(jax.jit, static_argnums=(0, 3))
@@ -133,21 +132,22 @@ def _activation_and_gradient(
     spec: ModelSpec, variables: dict, image: jax.Array, block: int, class_index: jax.Array | int
 ) -> tuple[jax.Array, jax.Array]:
     images = image[None]
+    key = _feature_stage(spec, block)
     zeros = _zero_perturbations(spec, variables, images)
-    activation = _intermediates(spec, variables, images)[f"act{block}_out"][0]
+    activation = _intermediates(spec, variables, images)[f"{key}_out"][0]
 
     def score(perturbation):
-        perturbations = {**zeros, f"act{block}": perturbation}
+        perturbations = {**zeros, key: perturbation}
         return _logits(spec, variables, images, perturbations)[0, class_index]
 
-    gradient = jax.grad(score)(zeros[f"act{block}"])[0]
+    gradient = jax.grad(score)(zeros[key])[0]
     return activation, gradient
 
 
 def grad_cam(
     spec: ModelSpec, variables: dict, image: np.ndarray, class_index: int, block: int
 ) -> np.ndarray:
-    """Grad-CAM (Selvaraju et al., 2017) of a conv block's activations for one class.
+    """Grad-CAM (Selvaraju et al., 2017) of a block's output maps for one class.
 
     Each map of the block is weighted by the spatial mean of the class score's
     gradient with respect to it; the weighted sum is rectified and upsampled.
@@ -155,7 +155,7 @@ def grad_cam(
     Returns:
         float32 (H, W) in [0, 1] at the input's size (zeros where nothing supports the class).
     """
-    _check_block(spec, block)
+    _feature_stage(spec, block)
     activation, gradient = _activation_and_gradient(
         spec, variables, jnp.asarray(image, jnp.float32), block, class_index
     )
@@ -235,36 +235,20 @@ class Window:
 
 
 def receptive_window(spec: ModelSpec, stage: str, row: int, col: int) -> Window:
-    """The input window that output cell (row, col) of a conv-block stage can see.
+    """The input window that output cell (row, col) of a map stage can see.
 
-    Standard receptive-field arithmetic: through each conv (kernel k, stride s,
-    padding p) and pooling (window = stride = w) layer the window grows by
-    (k - 1)·jump, the jump multiplies by the stride, and the first centre moves
-    by ((k - 1)/2 - p)·jump.
+    Receptive-field arithmetic (:func:`explorer.architecture.receptive_fields`) over
+    the steps up to ``stage``, assuming a square input.
 
     Args:
-        stage: "conv1", "act2", "pool2", ... (batch norm and activation keep the window).
+        stage: a stage with maps, e.g. "conv1", "act2", "pool2" (see
+            :func:`spatial_stage_keys`; batch norm and activation keep the window).
     """
-    kind = stage.rstrip("0123456789")
-    block = int(stage[len(kind) :])
-    _check_block(spec, block)
-    size, jump, start = 1.0, 1.0, 0.0
-    height = spec.input_shape[0]
-    for index, conv in enumerate(spec.conv_blocks, start=1):
-        before, _ = conv_padding(conv, height)
-        size += (conv.kernel_size - 1) * jump
-        start += ((conv.kernel_size - 1) / 2 - before) * jump
-        jump *= conv.stride
-        height = (height + sum(conv_padding(conv, height)) - conv.kernel_size) // conv.stride + 1
-        if index == block and kind != "pool":
-            break
-        if conv.pool != "none":
-            size += (conv.pool_size - 1) * jump
-            start += (conv.pool_size - 1) / 2 * jump
-            jump *= conv.pool_size
-            height //= conv.pool_size
-        if index == block:
-            break
+    walk = model.steps(spec)
+    if stage not in spatial_stage_keys(spec):
+        raise ExplorerError(f"This network has no stage {stage!r} with maps.")
+    fields = receptive_fields(walk)
+    size, jump, start = fields[[step.key for step in walk].index(stage)]
     half = (size - 1) / 2
     return Window(start + row * jump - half, start + col * jump - half, int(size))
 
@@ -310,10 +294,9 @@ def _ascend(
 ) -> jax.Array:  # fmt: skip
     optimizer = optax.adam(learning_rate)
 
-    source = target
-    if target.startswith("act"):
-        block = int(target[3:])
-        source = f"bn{block}" if spec.conv_blocks[block - 1].batch_norm else f"conv{block}"
+    source = next(
+        step.ascent_source or step.key for step in model.steps(spec) if step.key == target
+    )
 
     def objective(latent):
         image = jax.nn.sigmoid(latent)

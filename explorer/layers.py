@@ -33,6 +33,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from explorer.architecture import output_size
+
 
 def _tap_window(i: int, j: int, stride: int, out_hw: tuple[int, int]) -> tuple[slice, ...]:
     """The index of (N, H, W, C) that kernel tap (i, j) sees at every output position."""
@@ -71,8 +73,8 @@ def _pad_and_size(
 ) -> tuple[jax.Array, tuple[int, int]]:
     top, bottom, left, right = padding
     padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    out_h = (padded.shape[1] - kernel_hw[0]) // stride + 1
-    out_w = (padded.shape[2] - kernel_hw[1]) // stride + 1
+    out_h = output_size(x.shape[1], kernel_hw[0], stride, top + bottom)
+    out_w = output_size(x.shape[2], kernel_hw[1], stride, left + right)
     return padded, (out_h, out_w)
 
 

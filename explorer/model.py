@@ -38,81 +38,65 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from explorer.architecture import (
+    ACTIVATIONS,
+    HEADS,
+    KINDS,
+    ConvArgs,
+    ConvBlock,
+    DenseLayer,
+    Step,
+    dense_step,
+    padding_pair,
+    receptive_fields,
+)
 from explorer.errors import ExplorerError
 from explorer.layers import batch_norm, batch_statistics, block_pool, im2col_conv
 
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": nn.relu,
-    "leaky_relu": nn.leaky_relu,
-    "elu": nn.elu,
-    "gelu": nn.gelu,
-    "silu": nn.silu,
-    "tanh": jnp.tanh,
-    "sigmoid": nn.sigmoid,
-    "linear": lambda x: x,
-}
-POOLINGS = ("none", "max", "avg")
-PADDINGS = ("same", "valid")
 LAYER_IMPLS = ("auto", "im2col", "flax")
 BATCH_NORM_MOMENTUM = 0.9
 MODEL_COLLECTIONS = ("params", "batch_stats")
 """The variable collections a model is made of; "intermediates" and "perturbations"
 are only filled on request, for inspection."""
 
-
-@dataclass(frozen=True)
-class ConvBlock:
-    """One convolution block: conv → [batch norm] → activation → [pool] → [dropout].
-
-    ``padding`` is "same" (output size ceil(in / stride)), "valid" (no padding) or a
-    number of zero pixels added on every side. Pooling windows are square and do not
-    overlap (stride = ``pool_size``); leftover rows/columns are dropped.
-    """
-
-    filters: int
-    kernel_size: int = 3
-    stride: int = 1
-    padding: str | int = "same"
-    activation: str = "relu"
-    pool: str = "max"
-    pool_size: int = 2
-    batch_norm: bool = False
-    dropout: float = 0.0
-
-
-@dataclass(frozen=True)
-class DenseLayer:
-    """A hidden fully connected layer: dense → activation → [dropout]."""
-
-    units: int
-    activation: str = "relu"
-    dropout: float = 0.0
+Block = ConvBlock
+"""Any of the block kinds of :data:`explorer.architecture.KINDS`."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A whole network: input (H, W, C), conv blocks, hidden dense layers, classes."""
+    """A whole network: input (H, W, C), blocks, head, hidden dense layers, classes.
+
+    ``conv_blocks`` holds blocks of any kind of :data:`explorer.architecture.KINDS`,
+    numbered from 1 in the layer table, the stages and the variables' names.
+    """
 
     input_shape: tuple[int, int, int]
     num_classes: int
-    conv_blocks: tuple[ConvBlock, ...] = ()
+    conv_blocks: tuple[Block, ...] = ()
     dense_layers: tuple[DenseLayer, ...] = ()
     layer_impl: str = "auto"
     name: str = "custom"
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable dict (see :func:`spec_from_dict` for the inverse)."""
-        return dataclasses.asdict(self)
+        """A JSON-serialisable dict (see :func:`spec_from_dict` for the inverse); each block
+        carries its ``kind``."""
+        data = dataclasses.asdict(self)
+        data["conv_blocks"] = [
+            {"kind": block.KIND, **dataclasses.asdict(block)} for block in self.conv_blocks
+        ]
+        return data
 
 
 @dataclass(frozen=True)
 class LayerRow:
     """One row of the per-layer table.
 
-    ``flops`` counts one multiply-add as two floating-point operations for conv and
-    dense layers and one operation per input element for pooling, per image, forward
-    pass only. ``receptive_field`` is the side of the input window (in pixels) that
-    one output unit sees; dense layers see the whole input.
+    ``flops`` counts one multiply-add as two floating-point operations, one batch-norm
+    value as four and one pooled input as one, per image, forward pass only; ``macs``
+    counts the multiply-adds of convolutions and dense layers alone.
+    ``receptive_field`` is the side of the input window (in pixels) that one output
+    unit sees; ``None`` where it sees the whole input (dense layers).
     """
 
     name: str
@@ -122,15 +106,25 @@ class LayerRow:
     flops: int
     receptive_field: int | None = None
     detail: str = field(default="")
+    macs: int = 0
+
+
+def _block_from_dict(data: dict) -> Block:
+    fields = dict(data)
+    kind = fields.pop("kind", ConvBlock.KIND)
+    if kind not in KINDS:
+        raise ExplorerError(f"Unknown kind of block {kind!r}; use one of {tuple(KINDS)}.")
+    return KINDS[kind](**fields)
 
 
 def spec_from_dict(data: dict) -> ModelSpec:
-    """Rebuild and validate a :class:`ModelSpec` from :meth:`ModelSpec.to_dict` output."""
+    """Rebuild and validate a :class:`ModelSpec` from :meth:`ModelSpec.to_dict` output
+    (a block without a ``kind`` is a conv block, as saved before kinds existed)."""
     try:
         spec = ModelSpec(
             input_shape=tuple(int(v) for v in data["input_shape"]),
             num_classes=int(data["num_classes"]),
-            conv_blocks=tuple(ConvBlock(**block) for block in data.get("conv_blocks", ())),
+            conv_blocks=tuple(_block_from_dict(block) for block in data.get("conv_blocks", ())),
             dense_layers=tuple(DenseLayer(**layer) for layer in data.get("dense_layers", ())),
             layer_impl=str(data.get("layer_impl", "auto")),
             name=str(data.get("name", "custom")),
@@ -155,85 +149,80 @@ def resolve_layer_impl(layer_impl: str, backend: str | None = None) -> str:
     return "im2col" if (backend or jax.default_backend()) == "cpu" else "flax"
 
 
-def conv_padding(block: ConvBlock, size: int) -> tuple[int, int]:
-    """Zero pixels (before, after) along one spatial axis of length ``size``."""
-    if block.padding == "valid":
-        return 0, 0
-    if block.padding == "same":
-        out = -(-size // block.stride)
-        total = max((out - 1) * block.stride + block.kernel_size - size, 0)
-        return total // 2, total - total // 2
-    return int(block.padding), int(block.padding)
-
-
-def conv_output_size(block: ConvBlock, size: int) -> int:
-    """Output length along one axis of a convolution (before pooling)."""
-    before, after = conv_padding(block, size)
-    return (size + before + after - block.kernel_size) // block.stride + 1
-
-
 def validate_spec(spec: ModelSpec) -> None:
     """Raise :class:`ExplorerError` if the spec cannot be built or shrinks the image to nothing."""
-    height, width, channels = spec.input_shape
-    if min(height, width, channels) < 1:
+    if min(spec.input_shape) < 1:
         raise ExplorerError(f"The input shape {spec.input_shape} must be positive.")
     if spec.num_classes < 2:
         raise ExplorerError("A classifier needs at least two classes.")
     if spec.layer_impl not in LAYER_IMPLS:
         raise ExplorerError(f"Unknown layer implementation {spec.layer_impl!r}: {LAYER_IMPLS}.")
+    shape = spec.input_shape
     for index, block in enumerate(spec.conv_blocks, start=1):
-        where = f"Conv block {index}"
-        if block.filters < 1 or block.kernel_size < 1 or block.stride < 1:
-            raise ExplorerError(f"{where}: filters, kernel size and stride must be at least 1.")
-        if block.padding not in PADDINGS and not (
-            isinstance(block.padding, int) and block.padding >= 0
-        ):
-            raise ExplorerError(f"{where}: padding must be 'same', 'valid' or a number ≥ 0.")
-        _check_common(where, block.activation, block.dropout)
-        if block.pool not in POOLINGS:
-            raise ExplorerError(f"{where}: pooling must be one of {POOLINGS}.")
-        height, width = (conv_output_size(block, side) for side in (height, width))
-        if block.pool != "none":
-            if block.pool_size < 1:
-                raise ExplorerError(f"{where}: the pooling size must be at least 1.")
-            height, width = height // block.pool_size, width // block.pool_size
-        if min(height, width) < 1:
+        where = f"Block {index} ({block.TITLE.lower()})"
+        block.check(where)
+        shape = block.steps(index, shape)[-1].shape
+        if min(shape) < 1:
             raise ExplorerError(
                 f"{where} shrinks the image to nothing: use a smaller kernel, stride or "
                 "pooling, 'same' padding, or fewer blocks."
             )
     for index, layer in enumerate(spec.dense_layers, start=1):
-        if layer.units < 1:
-            raise ExplorerError(f"Dense layer {index} needs at least one unit.")
-        _check_common(f"Dense layer {index}", layer.activation, layer.dropout)
+        layer.check(f"Dense layer {index}")
 
 
-def _check_common(where: str, activation: str, dropout: float) -> None:
-    if activation not in ACTIVATIONS:
-        raise ExplorerError(
-            f"{where}: unknown activation {activation!r}; use one of {tuple(ACTIVATIONS)}."
+def block_steps(spec: ModelSpec) -> list[list[Step]]:
+    """Each block's steps (see :class:`explorer.architecture.Step`), block 1 first."""
+    shape, walk = spec.input_shape, []
+    for index, block in enumerate(spec.conv_blocks, start=1):
+        walk.append(block.steps(index, shape))
+        shape = walk[-1][-1].shape
+    return walk
+
+
+def steps(spec: ModelSpec) -> list[Step]:
+    """Every step of the network in forward order, from the first block to the logits.
+
+    The one walk through a spec that the layer table, the forward-pass stages and the
+    receptive-field arithmetic read.
+    """
+    walk = [step for block in block_steps(spec) for step in block]
+    shape = walk[-1].shape if walk else spec.input_shape
+    walk.append(HEADS["flatten"].step(shape, bool(spec.conv_blocks)))
+    features = walk[-1].shape[0]
+    for index, layer in enumerate(spec.dense_layers, start=1):
+        walk.append(
+            dense_step(
+                f"dense{index}", f"dense layer {index}", features, layer.units, layer.activation
+            )  # fmt: skip
         )
-    if not 0.0 <= dropout < 1.0:
-        raise ExplorerError(f"{where}: dropout must be in [0, 1).")
+        features = layer.units
+    walk.append(
+        dense_step("logits", "class scores (logits)", features, spec.num_classes, "softmax")
+    )
+    return walk
 
 
 class Conv(nn.Module):
     """A convolution with ``kernel``/``bias`` parameters computed by :func:`im2col_conv`."""
 
-    block: ConvBlock
-    use_bias: bool = True
+    args: ConvArgs
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        k, c_in = self.block.kernel_size, x.shape[-1]
-        kernel = self.param(
-            "kernel", nn.initializers.lecun_normal(), (k, k, c_in, self.block.filters)
-        )
-        padding = conv_padding(self.block, x.shape[1]) + conv_padding(self.block, x.shape[2])
-        y = im2col_conv(x, kernel, self.block.stride, padding)
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros_init(), (self.block.filters,))
+        k, c_in, filters = self.args.kernel_size, x.shape[-1], self.args.filters
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, c_in, filters))
+        y = im2col_conv(x, kernel, self.args.stride, _conv_padding(self.args, x.shape))
+        if self.args.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros_init(), (filters,))
         return y
+
+
+def _conv_padding(args: ConvArgs, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) zero pixels of a convolution on (N, H, W, C) ``shape``."""
+    return padding_pair(args.padding, shape[1], args.kernel_size, args.stride) + padding_pair(
+        args.padding, shape[2], args.kernel_size, args.stride
+    )
 
 
 class BatchNorm(nn.Module):
@@ -274,7 +263,8 @@ class Network(nn.Module):
     Call with float32 images (N, H, W, C) in [0, 1] and ``train`` (batch statistics
     and dropout on); returns logits (N, num_classes). Uses the ``dropout`` RNG stream
     when training with dropout and the mutable ``batch_stats`` collection when the
-    spec has batch norm.
+    spec has batch norm. Each block builds itself (``build`` of its kind) from the
+    primitive layers below, which follow ``spec.layer_impl``.
     """
 
     spec: ModelSpec
@@ -282,65 +272,66 @@ class Network(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         for index, block in enumerate(self.spec.conv_blocks, start=1):
-            x = self._record(f"conv{index}_out", self._conv(block, index, x))
-            if block.batch_norm:
-                x = self._batch_norm(index, train, x)
-                x = self._record(f"bn{index}_out", x)
-            x = self.perturb(f"act{index}", ACTIVATIONS[block.activation](x))
-            x = self._record(f"act{index}_out", x)
-            if block.pool != "none":
-                x = self._record(f"pool{index}_out", self._pool(block, x))
-            if block.dropout:
-                x = nn.Dropout(block.dropout, deterministic=not train)(x)
-        x = self._record("flatten_out", x.reshape(x.shape[0], -1))
+            x = block.build(self, index, x, train)
+        x = self.record("flatten", HEADS["flatten"].apply(x))
         for index, layer in enumerate(self.spec.dense_layers, start=1):
-            x = ACTIVATIONS[layer.activation](nn.Dense(layer.units, name=f"dense{index}")(x))
-            x = self._record(f"dense{index}_out", x)
-            if layer.dropout:
-                x = nn.Dropout(layer.dropout, deterministic=not train)(x)
-        return self._record("logits_out", nn.Dense(self.spec.num_classes, name="logits")(x))
+            x = self.activate(layer.activation, nn.Dense(layer.units, name=f"dense{index}")(x))
+            x = self.dropout(layer.dropout, self.record(f"dense{index}", x), train)
+        return self.record("logits", nn.Dense(self.spec.num_classes, name="logits")(x))
 
-    def _record(self, name: str, x: jax.Array) -> jax.Array:
-        """Keep a stage's output in the "intermediates" collection when it is asked for.
+    def record(self, key: str, x: jax.Array) -> jax.Array:
+        """Keep stage ``key``'s output as ``{key}_out`` in "intermediates" when asked for.
 
         A no-op unless ``apply`` is called with ``mutable=["intermediates"]``, so
         training pays nothing for it; :mod:`explorer.explain` reads the stages.
         """
-        self.sow("intermediates", name, x)
+        self.sow("intermediates", f"{key}_out", x)
         return x
 
     def _hand_written(self) -> bool:
         """Whether this trace uses :mod:`explorer.layers` (see :func:`resolve_layer_impl`)."""
         return resolve_layer_impl(self.spec.layer_impl) == "im2col"
 
-    def _conv(self, block: ConvBlock, index: int, x: jax.Array) -> jax.Array:
-        name, use_bias = f"conv{index}", not block.batch_norm
+    def activate(self, name: str, x: jax.Array) -> jax.Array:
+        """The activation function ``name`` of :data:`ACTIVATIONS`."""
+        return ACTIVATIONS[name](x)
+
+    def dropout(self, rate: float, x: jax.Array, train: bool) -> jax.Array:
+        """Dropout of ``rate`` while training (nothing when the rate is 0)."""
+        return nn.Dropout(rate, deterministic=not train)(x) if rate else x
+
+    def conv(self, name: str, args: ConvArgs, x: jax.Array) -> jax.Array:
+        """A convolution named ``name``: the fast path's :class:`Conv` or ``nn.Conv``."""
         if self._hand_written():
-            return Conv(block, use_bias=use_bias, name=name)(x)
-        padding = [conv_padding(block, x.shape[1]), conv_padding(block, x.shape[2])]
+            return Conv(args, name=name)(x)
+        padding = _conv_padding(args, x.shape)
         return nn.Conv(
-            block.filters,
-            (block.kernel_size, block.kernel_size),
-            strides=block.stride,
-            padding=padding,
-            use_bias=use_bias,
+            args.filters,
+            (args.kernel_size, args.kernel_size),
+            strides=args.stride,
+            padding=[padding[:2], padding[2:]],
+            use_bias=args.use_bias,
             name=name,
         )(x)
 
-    def _batch_norm(self, index: int, train: bool, x: jax.Array) -> jax.Array:
-        name = f"bn{index}"
+    def batch_norm(self, name: str, x: jax.Array, train: bool) -> jax.Array:
+        """Batch norm named ``name``: the fast path's :class:`BatchNorm` or ``nn.BatchNorm``."""
         if self._hand_written():
             return BatchNorm(name=name)(x, train)
         return nn.BatchNorm(use_running_average=not train, momentum=BATCH_NORM_MOMENTUM, name=name)(
             x
         )
 
-    def _pool(self, block: ConvBlock, x: jax.Array) -> jax.Array:
+    def pool(self, kind: str, size: int, stride: int, padding: str | int, x: jax.Array):
+        """``size``×``size`` max or average pooling of (N, H, W, C) at ``stride``.
+
+        The fast path pools non-overlapping "valid" windows with :func:`block_pool`.
+        """
         if self._hand_written():
-            return block_pool(x, block.pool, block.pool_size)
-        window = (block.pool_size, block.pool_size)
-        pool = nn.max_pool if block.pool == "max" else nn.avg_pool
-        return pool(x, window, strides=window, padding="VALID")
+            return block_pool(x, kind, size)
+        window = (size, size)
+        pooling = nn.max_pool if kind == "max" else nn.avg_pool
+        return pooling(x, window, strides=(stride, stride), padding="VALID")
 
 
 @partial(jax.jit, static_argnums=0)
@@ -373,80 +364,30 @@ def count_params(params: dict) -> int:
 
 
 def layer_table(spec: ModelSpec) -> list[LayerRow]:
-    """Per-layer output shape (per image), trainable parameters, FLOPs and receptive field.
+    """Per-layer output shape (per image), trainable parameters, FLOPs, multiply-adds and
+    receptive field, starting with the input.
 
     Computed from the spec by arithmetic alone (no arrays), so it is instant and can
     be checked against hand-computed values.
     """
     validate_spec(spec)
-    height, width, channels = spec.input_shape
-    rows = [LayerRow("input", "input", (height, width, channels), 0, 0, 1)]
-    field_size, jump = 1, 1
-    for index, block in enumerate(spec.conv_blocks, start=1):
-        k = block.kernel_size
-        height, width = conv_output_size(block, height), conv_output_size(block, width)
-        weights = k * k * channels * block.filters
-        bias = 0 if block.batch_norm else block.filters
-        field_size, jump = field_size + (k - 1) * jump, jump * block.stride
-        rows.append(
-            LayerRow(
-                f"conv{index}",
-                "conv",
-                (height, width, block.filters),
-                weights + bias,
-                2 * weights * height * width,
-                field_size,
-                f"{k}×{k}, stride {block.stride}, padding {block.padding}, {block.activation}",
-            )
-        )
-        channels = block.filters
-        if block.batch_norm:
+    walk = steps(spec)
+    rows = [LayerRow("input", "input", spec.input_shape, 0, 0, 1)]
+    for step, (size, _, _) in zip(walk, receptive_fields(walk), strict=True):
+        if step.row:
+            field_size = None if step.sees_everything else int(size)
             rows.append(
                 LayerRow(
-                    f"bn{index}",
-                    "batch norm",
-                    (height, width, channels),
-                    2 * channels,
-                    4 * height * width * channels,
+                    step.key,
+                    step.kind,
+                    step.shape,
+                    step.params,
+                    step.flops,
                     field_size,
-                )
+                    step.detail,
+                    step.macs,
+                )  # fmt: skip
             )
-        if block.pool != "none":
-            size = block.pool_size
-            flops = height * width * channels
-            height, width = height // size, width // size
-            field_size, jump = field_size + (size - 1) * jump, jump * size
-            rows.append(
-                LayerRow(
-                    f"pool{index}",
-                    f"{block.pool} pool",
-                    (height, width, channels),
-                    0,
-                    flops,
-                    field_size,
-                    f"{size}×{size}",
-                )
-            )
-    features = height * width * channels
-    if spec.conv_blocks:
-        rows.append(LayerRow("flatten", "flatten", (features,), 0, 0, field_size))
-    hidden = [
-        (f"dense{i}", layer.units, layer.activation)
-        for i, layer in enumerate(spec.dense_layers, start=1)
-    ]
-    for name, units, activation in [*hidden, ("logits", spec.num_classes, "softmax")]:
-        rows.append(
-            LayerRow(
-                name,
-                "dense",
-                (units,),
-                features * units + units,
-                2 * features * units,
-                None,
-                activation,
-            )
-        )
-        features = units
     return rows
 
 

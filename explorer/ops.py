@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from explorer.architecture import output_size, same_padding
 from explorer.errors import ExplorerError
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
@@ -28,30 +29,6 @@ POOLING_KINDS = ("max", "average")
 PADDING_MODES = ("valid", "same", "explicit")
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
-
-
-def conv_output_size(
-    input_size: int, kernel_size: int, stride: int, padding_total: int, dilation: int = 1
-) -> int:
-    """Output length along one axis: floor((n + p - d*(k-1) - 1) / s) + 1.
-
-    ``padding_total`` is the padding added on both sides together. The result
-    can be zero or negative for impossible settings; :func:`conv_geometry`
-    turns that into a message.
-    """
-    effective_kernel = dilation * (kernel_size - 1) + 1
-    return (input_size + padding_total - effective_kernel) // stride + 1
-
-
-def same_padding(input_size: int, kernel_size: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding (before, after) that gives ceil(n / s) outputs, as ``lax`` and TensorFlow do.
-
-    Any odd leftover goes after, which matches PyTorch's ``padding="same"`` at stride 1.
-    """
-    effective_kernel = dilation * (kernel_size - 1) + 1
-    output_size = -(-input_size // stride)
-    total = max((output_size - 1) * stride + effective_kernel - input_size, 0)
-    return total // 2, total - total // 2
 
 
 @dataclass(frozen=True)
@@ -121,7 +98,7 @@ def conv_geometry(
             raise ExplorerError("Padding cannot be negative.")
         pads = ((padding, padding), (padding, padding))
     output_hw = tuple(
-        conv_output_size(n, kernel_size, stride, sum(pad), dilation)
+        output_size(n, kernel_size, stride, sum(pad), dilation)
         for n, pad in zip(input_hw, pads, strict=True)
     )
     geometry = ConvGeometry(tuple(input_hw), kernel_size, stride, dilation, pads, output_hw)
@@ -194,7 +171,7 @@ def pooling_index(kind: str) -> int:
 
 def pool_output_size(input_size: int, window: int, stride: int) -> int:
     """Output length of unpadded pooling: floor((n - w) / s) + 1."""
-    return (input_size - window) // stride + 1
+    return output_size(input_size, window, stride, 0)
 
 
 def check_pooling(input_hw: tuple[int, int], window: int, stride: int) -> tuple[int, int]:

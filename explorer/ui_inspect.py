@@ -31,6 +31,7 @@ from explorer import (
 )
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
+from explorer.model import steps as model_steps
 from explorer.text import escape_markdown
 from explorer.ui_training import current_run, workspace_id
 
@@ -224,12 +225,6 @@ def show_stages(model: Inspected, prepared: np.ndarray) -> None:
     )
 
 
-def _conv_stage_keys(model: Inspected) -> list[str]:
-    return [
-        key for key in explain.stage_keys(model.spec) if key[:-1] in ("conv", "bn", "act", "pool")
-    ]
-
-
 @st.fragment
 def receptive_field(model: Inspected, prepared: np.ndarray) -> None:
     """Pick a unit; see its theoretical window and its effective (gradient) field."""
@@ -237,7 +232,7 @@ def receptive_field(model: Inspected, prepared: np.ndarray) -> None:
         stage.key: stage.values
         for stage in explain.forward_stages(model.spec, model.variables, prepared)
     }
-    keys = _conv_stage_keys(model)
+    keys = explain.spatial_stage_keys(model.spec)
     columns = st.columns(4)
     stage = columns[0].selectbox("Stage", keys, index=min(2, len(keys) - 1), key="rf_stage")
     maps = stages[stage]
@@ -316,9 +311,9 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
         format_func=lambda i: f"{model.class_names[i]} ({probabilities[i]:.1%})",
         key="why_class",
     )
-    blocks = len(model.spec.conv_blocks)
-    block = columns[1].slider("Grad-CAM block", 1, max(blocks, 1), max(blocks, 1), key="cam_block",
-                              disabled=blocks < 2)  # fmt: skip
+    blocks = list(explain.feature_blocks(model.spec))
+    block = columns[1].selectbox("Grad-CAM block", blocks or [None], index=max(len(blocks) - 1, 0),
+                                 key="cam_block", disabled=len(blocks) < 2)  # fmt: skip
     patch = columns[2].slider("Occlusion patch (px)", 2, 12, 6, key="occlusion_patch")
     left, middle, right = st.columns(3)
     left.plotly_chart(
@@ -457,14 +452,11 @@ def test_views(model: Inspected, split: datasets.Split) -> None:
 @st.fragment
 def unit_preferences(model: Inspected, split: datasets.Split | None) -> None:
     """Activation maximisation and the test images that excite a unit most."""
-    keys = [key for key in explain.stage_keys(model.spec) if key.startswith("act")] + ["logits"]
+    shapes = {step.key: step.shape for step in model_steps(model.spec) if step.feature}
+    keys = [*shapes, "logits"]
     columns = st.columns(3)
     target = columns[0].selectbox("Layer", keys, key="wants_layer")
-    size = (
-        len(model.class_names)
-        if target == "logits"
-        else model.spec.conv_blocks[int(target[3:]) - 1].filters
-    )
+    size = len(model.class_names) if target == "logits" else shapes[target][-1]
     labels = [model.class_names[u] if target == "logits" else f"map {u + 1}" for u in range(size)]
     units = columns[1].multiselect(
         "Units (maps or classes)",

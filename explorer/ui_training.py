@@ -22,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import checkpoints, datasets, explain, figures, labs, losses, model, runs, train
+from explorer.architecture import KINDS, POOLINGS, block_from_cells
 from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
@@ -197,23 +198,17 @@ def _blocks_frame(blocks: tuple) -> pd.DataFrame:
     return pd.DataFrame([dataclasses.asdict(block) for block in blocks])
 
 
-def _conv_block_from_row(index: int, row: dict) -> model.ConvBlock:
-    defaults = model.ConvBlock(filters=16)
-    padding = str(row.get("padding") or defaults.padding).strip()
-    try:
-        return model.ConvBlock(
-            filters=int(row["filters"]),
-            kernel_size=int(row.get("kernel_size") or defaults.kernel_size),
-            stride=int(row.get("stride") or defaults.stride),
-            padding=int(padding) if padding.isdigit() else padding,
-            activation=str(row.get("activation") or defaults.activation),
-            pool=str(row.get("pool") or defaults.pool),
-            pool_size=int(row.get("pool_size") or defaults.pool_size),
-            batch_norm=bool(row.get("batch_norm")),
-            dropout=float(row.get("dropout") or 0.0),
-        )
-    except (TypeError, ValueError, KeyError) as error:
-        raise ExplorerError(f"Conv block {index + 1}: fill in every number ({error}).") from None
+BLOCK_COLUMNS = list(dict.fromkeys(n for kind in KINDS.values() for n in kind.EDITOR_COLUMNS))
+"""The block editor's columns after "kind": every kind's editor columns, each once."""
+
+
+def _block_rows_frame(blocks: tuple) -> pd.DataFrame:
+    """One row per block: its kind, then its editor columns (blank where it has none)."""
+    rows = [
+        {"kind": block.KIND} | {name: getattr(block, name) for name in block.EDITOR_COLUMNS}
+        for block in blocks
+    ]
+    return pd.DataFrame(rows, columns=["kind", *BLOCK_COLUMNS])
 
 
 def _dense_layer_from_row(index: int, row: dict) -> model.DenseLayer:
@@ -246,17 +241,17 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
     editor_key = f"{preset_name}_{'x'.join(map(str, input_shape))}_{classes}"
     activations = list(model.ACTIVATIONS)
     st.markdown(
-        "**Conv blocks**: conv → [batch norm] → activation → [pool] → [dropout]. "
-        "Add or delete rows to change the depth."
+        "**Blocks**, one per row: "
+        + "; ".join(f"**{kind.KIND}**: {kind.SUMMARY}" for kind in KINDS.values())
+        + ". Add or delete rows to change the depth; a blank cell takes the default."
     )
     conv_frame = st.data_editor(
-        _blocks_frame(base.conv_blocks)
-        if base.conv_blocks
-        else pd.DataFrame(columns=[f.name for f in dataclasses.fields(model.ConvBlock)]),
+        _block_rows_frame(base.conv_blocks),
         num_rows="dynamic",
         key=f"conv_blocks_{editor_key}",
         width="stretch",
         column_config={
+            "kind": st.column_config.SelectboxColumn(options=list(KINDS), default="conv"),
             "filters": st.column_config.NumberColumn(min_value=1, max_value=512, step=1),
             "kernel_size": st.column_config.NumberColumn(
                 "kernel", min_value=1, max_value=11, step=1
@@ -264,7 +259,7 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
             "stride": st.column_config.NumberColumn(min_value=1, max_value=4, step=1),
             "padding": st.column_config.TextColumn(help='"same", "valid" or a number of pixels'),
             "activation": st.column_config.SelectboxColumn(options=activations),
-            "pool": st.column_config.SelectboxColumn(options=list(model.POOLINGS)),
+            "pool": st.column_config.SelectboxColumn(options=list(POOLINGS)),
             "pool_size": st.column_config.NumberColumn(
                 "pool size", min_value=1, max_value=4, step=1
             ),
@@ -289,7 +284,10 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
     try:
         spec = dataclasses.replace(
             base,
-            conv_blocks=tuple(_conv_block_from_row(i, r) for i, r in enumerate(_rows(conv_frame))),
+            conv_blocks=tuple(
+                block_from_cells(row.get("kind") or "conv", row, f"Block {i}")
+                for i, row in enumerate(_rows(conv_frame), start=1)
+            ),
             dense_layers=tuple(
                 _dense_layer_from_row(i, r) for i, r in enumerate(_rows(dense_frame))
             ),
