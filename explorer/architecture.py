@@ -105,7 +105,7 @@ class Step:
         params: trainable parameters (batch-norm running statistics are not trainable).
         macs: multiply-adds of its convolutions and dense layers, per image.
         flops: floating-point operations per image, forward: 2 per multiply-add, 4 per
-            batch-normalised value, 1 per pooled input or added value.
+            batch-normalised value, 1 per pooling-window position or added value.
         windows: receptive-field steps (kernel, stride, pixels before) along the longest
             path through it; empty when it keeps the window.
         detail: settings in words for the table.
@@ -199,9 +199,16 @@ class ConvBlock:
     TITLE: ClassVar[str] = "Convolution"
     SUMMARY: ClassVar[str] = "conv → [batch norm] → activation → [pool] → [dropout]"
     EDITOR_COLUMNS: ClassVar[tuple[str, ...]] = (
-        "filters", "kernel_size", "stride", "padding", "activation", "pool", "pool_size",
-        "batch_norm", "dropout",
-    )  # fmt: skip
+        "filters",
+        "kernel_size",
+        "stride",
+        "padding",
+        "activation",
+        "pool",
+        "pool_size",
+        "batch_norm",
+        "dropout",
+    )
 
     def check(self, where: str) -> None:
         """Raise :class:`ExplorerError` naming ``where`` for a setting out of range."""
@@ -214,16 +221,9 @@ class ConvBlock:
 
     def steps(self, index: int, shape: tuple[int, int, int]) -> list[Step]:
         """conv{index}, [bn{index}], act{index} (not a table row), [pool{index}]."""
-        height, width, channels = shape
-        k, stride = self.kernel_size, self.stride
-        out = (
-            _padded_output(self.padding, height, k, stride),
-            _padded_output(self.padding, width, k, stride),
-            self.filters,
-        )
-        params, macs = _conv_counts(k, channels, self.filters, out, not self.batch_norm)
-        before = padding_pair(self.padding, height, k, stride)[0]
-        block = f"block {index} · "
+        out, params, macs, flops, window = _conv_step_counts(self._conv_args(), shape, False)
+        k, block = self.kernel_size, f"block {index} · "
+        detail = f"{k}×{k}, stride {self.stride}, padding {self.padding}, {self.activation}"
         steps = [
             Step(
                 f"conv{index}",
@@ -232,10 +232,10 @@ class ConvBlock:
                 out,
                 params,
                 macs,
-                2 * macs,
-                ((k, stride, before),),
-                f"{k}×{k}, stride {stride}, padding {self.padding}, {self.activation}",
-            )  # fmt: skip
+                flops,
+                (window,),
+                detail,
+            )
         ]
         if self.batch_norm:
             steps.append(_batch_norm_step(f"bn{index}", block + "batch norm", out))
@@ -248,11 +248,11 @@ class ConvBlock:
                 row=False,
                 feature=True,
                 ascent_source=steps[-1].key,
-            )  # fmt: skip
+            )
         )
         if self.pool != "none":
             size = self.pool_size
-            pooled = (out[0] // size, out[1] // size, self.filters)
+            pooled, flops = _pool_counts(size, size, "valid", out)
             steps.append(
                 Step(
                     f"pool{index}",
@@ -261,10 +261,10 @@ class ConvBlock:
                     pooled,
                     0,
                     0,
-                    math.prod(out),
+                    flops,
                     ((size, size, 0),),
                     f"{size}×{size}",
-                )  # fmt: skip
+                )
             )
         return steps
 
@@ -285,7 +285,307 @@ class ConvBlock:
         )
 
 
-KINDS: dict[str, type] = {kind.KIND: kind for kind in (ConvBlock,)}
+def _conv_step_counts(args: ConvArgs, shape: tuple[int, int, int], batch_norm: bool):
+    """(output shape, parameters, multiply-adds, FLOPs, window) of a convolution on (H, W, C)
+    ``shape``, with its batch norm if ``batch_norm``."""
+    height, width, channels = shape
+    k, stride = args.kernel_size, args.stride
+    out = (
+        _padded_output(args.padding, height, k, stride),
+        _padded_output(args.padding, width, k, stride),
+        args.filters,
+    )
+    params, macs = _conv_counts(k, channels, args.filters, out, args.use_bias)
+    flops = 2 * macs
+    if batch_norm:
+        params, flops = params + 2 * args.filters, flops + 4 * math.prod(out)
+    return out, params, macs, flops, (k, stride, padding_pair(args.padding, height, k, stride)[0])
+
+
+def _pool_counts(size: int, stride: int, padding: str | int, shape: tuple[int, int, int]):
+    """(output shape, FLOPs: one per window position) of pooling (H, W, C) ``shape``."""
+    height, width, channels = shape
+    out = (
+        _padded_output(padding, height, size, stride),
+        _padded_output(padding, width, size, stride),
+        channels,
+    )
+    return out, math.prod(out) * size * size
+
+
+@dataclass(frozen=True)
+class PoolBlock:
+    """Pooling on its own: ``pool_size``×``pool_size`` max or average windows at ``stride``,
+    which may overlap (AlexNet's 3×3 windows at stride 2), with "valid", "same" or
+    explicit zero padding (−∞ for max pooling)."""
+
+    pool: str = "max"
+    pool_size: int = 3
+    stride: int = 2
+    padding: str | int = "valid"
+
+    KIND: ClassVar[str] = "pool"
+    TITLE: ClassVar[str] = "Pooling"
+    SUMMARY: ClassVar[str] = "max or average pooling whose windows may overlap"
+    EDITOR_COLUMNS: ClassVar[tuple[str, ...]] = ("pool", "pool_size", "stride", "padding")
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ExplorerError` naming ``where`` for a setting out of range."""
+        _check_counts(where, self, ("pool_size", "stride"))
+        _check_padding(where, self.padding)
+        if self.pool not in POOLINGS[1:]:
+            raise ExplorerError(f"{where}: pooling must be one of {POOLINGS[1:]}.")
+
+    def steps(self, index: int, shape: tuple[int, int, int]) -> list[Step]:
+        """pool{index}."""
+        size, stride = self.pool_size, self.stride
+        out, flops = _pool_counts(size, stride, self.padding, shape)
+        before = padding_pair(self.padding, shape[0], size, stride)[0]
+        return [
+            Step(
+                f"pool{index}",
+                f"block {index} · pooling",
+                f"{self.pool} pool",
+                out,
+                0,
+                0,
+                flops,
+                ((size, stride, before),),
+                f"{size}×{size}, stride {stride}, padding {self.padding}",
+            )
+        ]
+
+    def build(self, net: Any, index: int, x: jax.Array, train: bool) -> jax.Array:
+        """The pooling on (N, H, W, C); records pool{index}."""
+        pooled = net.pool(self.pool, self.pool_size, self.stride, self.padding, x)
+        return net.record(f"pool{index}", pooled)
+
+
+@dataclass(frozen=True)
+class ResidualBlock:
+    """A residual block (He et al., 2016): a path of convolutions with batch norm, plus
+    a shortcut, then the activation: ``act(path(x) + shortcut(x))``.
+
+    Basic (ResNet-18/34): 3×3 conv (``stride``) → BN → act → 3×3 conv → BN, ``filters``
+    channels out. Bottleneck (ResNet-50): 1×1 conv → BN → act → 3×3 conv (``stride``)
+    → BN → act → 1×1 conv → BN, ``4 · filters`` channels out. The shortcut is the input
+    itself (identity) or, when the stride or the channel count changes, a 1×1 conv with
+    that stride and batch norm (the projection). Convolutions have no bias.
+    """
+
+    filters: int
+    stride: int = 1
+    bottleneck: bool = False
+    activation: str = "relu"
+
+    KIND: ClassVar[str] = "residual"
+    TITLE: ClassVar[str] = "Residual"
+    SUMMARY: ClassVar[str] = (
+        "3×3 conv → BN → act → 3×3 conv → BN, plus the input (a 1×1 conv when the shape "
+        "changes), → act; bottleneck: 1×1 → 3×3 → 1×1 (4× filters out)"
+    )
+    EDITOR_COLUMNS: ClassVar[tuple[str, ...]] = ("filters", "stride", "bottleneck", "activation")
+    EXPANSION: ClassVar[int] = 4
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ExplorerError` naming ``where`` for a setting out of range."""
+        _check_counts(where, self, ("filters", "stride"))
+        _check_activation(where, self.activation)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels out: ``filters``, or ``4 · filters`` for a bottleneck."""
+        return self.filters * (self.EXPANSION if self.bottleneck else 1)
+
+    def path(self) -> list[ConvArgs]:
+        """The convolutions of the residual path, in order."""
+        f, s = self.filters, self.stride
+        if self.bottleneck:
+            return [
+                ConvArgs(f, 1, 1, 0, False),
+                ConvArgs(f, 3, s, 1, False),
+                ConvArgs(self.out_channels, 1, 1, 0, False),
+            ]
+        return [ConvArgs(f, 3, s, 1, False), ConvArgs(f, 3, 1, 1, False)]
+
+    def projection(self, channels: int) -> ConvArgs | None:
+        """The shortcut's 1×1 convolution for ``channels`` inputs, or None (identity)."""
+        if self.stride == 1 and channels == self.out_channels:
+            return None
+        return ConvArgs(self.out_channels, 1, self.stride, 0, False)
+
+    def steps(self, index: int, shape: tuple[int, int, int]) -> list[Step]:
+        """res{index} (path + shortcut, a table row), act{index} (its output maps)."""
+        current, params, macs, flops, windows = shape, 0, 0, 0, []
+        for args in self.path():
+            current, p, m, f, window = _conv_step_counts(args, current, True)
+            params, macs, flops = params + p, macs + m, flops + f
+            windows.append(window)
+        projection = self.projection(shape[2])
+        if projection is not None:
+            _, p, m, f, _ = _conv_step_counts(projection, shape, True)
+            params, macs, flops = params + p, macs + m, flops + f
+        kernels = "→".join(f"{args.kernel_size}×{args.kernel_size}" for args in self.path())
+        shortcut = "identity" if projection is None else "1×1 projection"
+        detail = f"{kernels}, stride {self.stride}, + {shortcut}, {self.activation}"
+        block = f"block {index} · "
+        return [
+            Step(
+                f"res{index}",
+                block + "path + shortcut",
+                "residual",
+                current,
+                params,
+                macs,
+                flops + math.prod(current),
+                tuple(windows),
+                detail,
+            ),
+            Step(
+                f"act{index}",
+                block + "activation",
+                "activation",
+                current,
+                row=False,
+                feature=True,
+                ascent_source=f"res{index}",
+            ),
+        ]
+
+    def build(self, net: Any, index: int, x: jax.Array, train: bool) -> jax.Array:
+        """The block on (N, H, W, C); records res{index} and act{index}."""
+        name = f"res{index}"
+        shortcut, projection = x, self.projection(x.shape[-1])
+        if projection is not None:
+            shortcut = net.conv(f"{name}_proj", projection, x)
+            shortcut = net.batch_norm(f"{name}_proj_bn", shortcut, train)
+        path = self.path()
+        for number, args in enumerate(path, start=1):
+            x = net.batch_norm(
+                f"{name}_bn{number}", net.conv(f"{name}_conv{number}", args, x), train
+            )
+            if number < len(path):
+                x = net.activate(self.activation, x)
+        x = net.record(name, x + shortcut)
+        return net.record(
+            f"act{index}", net.perturb(f"act{index}", net.activate(self.activation, x))
+        )
+
+
+@dataclass(frozen=True)
+class InceptionBlock:
+    """An inception block (Szegedy et al., 2015): four parallel branches on the same
+    input, their maps concatenated along channels (the spatial size is kept):
+
+    1×1 conv (``ones``) | 1×1 (``reduce3``) → 3×3 (``threes``) | 1×1 (``reduce5``) →
+    ``wide_kernel``×``wide_kernel`` (``fives``) | 3×3 max pool (stride 1) → 1×1
+    (``pool_proj``). Every conv is followed by [batch norm] and the activation. The 1×1
+    "reduce" convolutions are the bottlenecks that keep the wide kernels cheap.
+    """
+
+    ones: int
+    reduce3: int
+    threes: int
+    reduce5: int
+    fives: int
+    pool_proj: int
+    wide_kernel: int = 5
+    batch_norm: bool = True
+    activation: str = "relu"
+
+    KIND: ClassVar[str] = "inception"
+    TITLE: ClassVar[str] = "Inception"
+    SUMMARY: ClassVar[str] = (
+        "parallel 1×1 | 1×1→3×3 | 1×1→5×5 | 3×3 max pool→1×1 branches, concatenated"
+    )
+    EDITOR_COLUMNS: ClassVar[tuple[str, ...]] = (
+        "ones",
+        "reduce3",
+        "threes",
+        "reduce5",
+        "fives",
+        "pool_proj",
+        "wide_kernel",
+        "batch_norm",
+        "activation",
+    )
+    POOL: ClassVar[tuple[int, int, str]] = (3, 1, "same")
+    """The pool branch's window, stride and padding."""
+
+    def check(self, where: str) -> None:
+        """Raise :class:`ExplorerError` naming ``where`` for a setting out of range."""
+        names = ("ones", "reduce3", "threes", "reduce5", "fives", "pool_proj", "wide_kernel")
+        _check_counts(where, self, names)
+        _check_activation(where, self.activation)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels out: the branches' together."""
+        return self.ones + self.threes + self.fives + self.pool_proj
+
+    def branches(self) -> list[list[ConvArgs]]:
+        """Each branch's convolutions ("same" padding, stride 1); the last is the pool's."""
+        bias = not self.batch_norm
+        return [
+            [ConvArgs(self.ones, 1, use_bias=bias)],
+            [ConvArgs(self.reduce3, 1, use_bias=bias), ConvArgs(self.threes, 3, use_bias=bias)],
+            [
+                ConvArgs(self.reduce5, 1, use_bias=bias),
+                ConvArgs(self.fives, self.wide_kernel, use_bias=bias),
+            ],
+            [ConvArgs(self.pool_proj, 1, use_bias=bias)],
+        ]
+
+    def steps(self, index: int, shape: tuple[int, int, int]) -> list[Step]:
+        """inc{index}: the concatenated branches (a table row and the block's maps)."""
+        params, macs, flops, widest = 0, 0, 0, max(3, self.wide_kernel)
+        for number, branch in enumerate(self.branches()):
+            current = shape
+            if number == len(self.branches()) - 1:
+                flops += _pool_counts(*self.POOL, shape)[1]
+            for args in branch:
+                current, p, m, f, _ = _conv_step_counts(args, current, self.batch_norm)
+                params, macs, flops = params + p, macs + m, flops + f
+        out = (shape[0], shape[1], self.out_channels)
+        before = padding_pair("same", shape[0], widest, 1)[0]
+        detail = (
+            f"1×1 {self.ones} | 3×3 {self.reduce3}→{self.threes} | "
+            f"{self.wide_kernel}×{self.wide_kernel} {self.reduce5}→{self.fives} | "
+            f"pool→{self.pool_proj}"
+        )
+        return [
+            Step(
+                f"inc{index}",
+                f"block {index} · inception (branches concatenated)",
+                "inception",
+                out,
+                params,
+                macs,
+                flops,
+                ((widest, 1, before),),
+                detail,
+                feature=True,
+            )
+        ]
+
+    def build(self, net: Any, index: int, x: jax.Array, train: bool) -> jax.Array:
+        """The block on (N, H, W, C); records inc{index}."""
+        name, outputs = f"inc{index}", []
+        for number, branch in enumerate(self.branches(), start=1):
+            y = x if number < len(self.branches()) else net.pool("max", *self.POOL, x)
+            for step, args in enumerate(branch, start=1):
+                y = net.conv(f"{name}_b{number}_{step}", args, y)
+                if self.batch_norm:
+                    y = net.batch_norm(f"{name}_b{number}_{step}_bn", y, train)
+                y = net.activate(self.activation, y)
+            outputs.append(y)
+        joined = jnp.concatenate(outputs, axis=-1)
+        return net.record(name, net.perturb(name, joined))
+
+
+KINDS: dict[str, type] = {
+    kind.KIND: kind for kind in (ConvBlock, PoolBlock, ResidualBlock, InceptionBlock)
+}
 """Every block kind by the name a saved model description gives it."""
 
 
@@ -343,8 +643,17 @@ class DenseLayer:
 def dense_step(key: str, title: str, features: int, units: int, activation: str) -> Step:
     """A dense layer from ``features`` inputs to ``units`` outputs (with bias)."""
     macs = features * units
-    return Step(key, title, "dense", (units,), macs + units, macs, 2 * macs, detail=activation,
-                sees_everything=True)  # fmt: skip
+    return Step(
+        key,
+        title,
+        "dense",
+        (units,),
+        macs + units,
+        macs,
+        2 * macs,
+        detail=activation,
+        sees_everything=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -359,9 +668,17 @@ class Head:
         """The head's step for block output ``shape``; a table row only after blocks."""
         if self.name == "gap":
             height, width, channels = shape
-            return Step("gap", self.title, "global avg pool", (channels,), 0, 0,
-                        height * width * channels, detail=f"mean of {height}×{width}",
-                        sees_everything=True)  # fmt: skip
+            return Step(
+                "gap",
+                self.title,
+                "global avg pool",
+                (channels,),
+                0,
+                0,
+                height * width * channels,
+                detail=f"mean of {height}×{width}",
+                sees_everything=True,
+            )
         return Step("flatten", self.title, "flatten", (math.prod(shape),), row=has_blocks)
 
     def apply(self, x: jax.Array) -> jax.Array:

@@ -17,6 +17,9 @@ products, which run well on any backend (CPU, GPU, TPU):
 - :func:`batch_norm`: training-mode batch normalisation whose ``jax.custom_vjp`` is
   the textbook closed form (two per-channel sums and one elementwise pass) instead
   of automatic differentiation's chain through the mean and variance.
+- :func:`window_pool`: pooling at any stride and padding as the maximum or mean of
+  ``size²`` strided views, max pooling's gradient routed to each window's first
+  maximum, as ``select_and_scatter`` does.
 - :func:`block_pool`: non-overlapping pooling as a reshape and reduction. Max
   pooling's ``jax.custom_vjp`` keeps, per window, which position (the first in
   row-major order) holds the maximum and routes the gradient there, as XLA's
@@ -269,6 +272,80 @@ def block_pool(x: jax.Array, kind: str, size: int) -> jax.Array:
     if kind == "max":
         return _max_pool(x, size, (x.shape[1] % size, x.shape[2] % size))
     return _windows(x, size).mean(axis=(2, 4))
+
+
+def _first_maximum(views: list[jax.Array]) -> tuple[jax.Array, jax.Array]:
+    """The element-wise maximum of equally shaped views and which view (the first) holds it."""
+    maximum = views[0]
+    offset = jnp.zeros(maximum.shape, jnp.int8 if len(views) <= 128 else jnp.int32)
+    for position, value in enumerate(views[1:], start=1):
+        offset = jnp.where(value > maximum, position, offset)
+        maximum = jnp.maximum(maximum, value)
+    return maximum, offset
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _window_max(
+    x: jax.Array, size: int, stride: int, padding: tuple[int, int, int, int]
+) -> jax.Array:
+    return _window_max_forward(x, size, stride, padding)[0]
+
+
+def _window_max_forward(
+    x: jax.Array, size: int, stride: int, padding: tuple[int, int, int, int]
+) -> tuple[jax.Array, tuple]:
+    top, bottom, left, right = padding
+    padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=-jnp.inf)
+    out_hw = (
+        output_size(x.shape[1], size, stride, top + bottom),
+        output_size(x.shape[2], size, stride, left + right),
+    )
+    maximum, offset = _first_maximum(_shifted_views(padded, (size, size), stride, out_hw))
+    return maximum, (offset, padded.shape)
+
+
+def _window_max_backward(
+    size: int, stride: int, padding: tuple[int, int, int, int], residuals: tuple, grad: jax.Array
+) -> tuple[jax.Array]:
+    offset, padded_shape = residuals
+    padded_grad = sum(
+        _place_tap(jnp.where(offset == tap, grad, 0.0), *divmod(tap, size), stride, padded_shape)
+        for tap in range(size * size)
+    )
+    top, bottom, left, right = padding
+    return (padded_grad[:, top : padded_shape[1] - bottom, left : padded_shape[2] - right],)
+
+
+_window_max.defvjp(_window_max_forward, _window_max_backward)
+
+
+def window_pool(
+    x: jax.Array, kind: str, size: int, stride: int, padding: tuple[int, int, int, int]
+) -> jax.Array:
+    """``size``×``size`` max or average pooling of (N, H, W, C) at any stride and padding.
+
+    Max pooling pads with −∞ and routes each window's gradient to its first maximum
+    (row-major), as Flax's ``max_pool`` does; average pooling pads with zeros and
+    divides by the whole window, as Flax's ``avg_pool`` does by default. Windows that
+    tile the input ("valid", stride = size) take :func:`block_pool`'s reshape.
+
+    Args:
+        padding: (top, bottom, left, right) pixels.
+
+    Returns:
+        (N, H_out, W_out, C) with ``H_out = (H + top + bottom − size) // stride + 1``.
+    """
+    if stride == size and not any(padding):
+        return block_pool(x, kind, size)
+    if kind == "max":
+        return _window_max(x, size, stride, padding)
+    top, bottom, left, right = padding
+    padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    out_hw = (
+        output_size(x.shape[1], size, stride, top + bottom),
+        output_size(x.shape[2], size, stride, left + right),
+    )
+    return sum(_shifted_views(padded, (size, size), stride, out_hw)) / (size * size)
 
 
 def batch_statistics(x: jax.Array) -> tuple[jax.Array, jax.Array]:

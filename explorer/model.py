@@ -45,13 +45,16 @@ from explorer.architecture import (
     ConvArgs,
     ConvBlock,
     DenseLayer,
+    InceptionBlock,
+    PoolBlock,
+    ResidualBlock,
     Step,
     dense_step,
     padding_pair,
     receptive_fields,
 )
 from explorer.errors import ExplorerError
-from explorer.layers import batch_norm, batch_statistics, block_pool, im2col_conv
+from explorer.layers import batch_norm, batch_statistics, im2col_conv, window_pool
 
 LAYER_IMPLS = ("auto", "im2col", "flax")
 BATCH_NORM_MOMENTUM = 0.9
@@ -59,7 +62,7 @@ MODEL_COLLECTIONS = ("params", "batch_stats")
 """The variable collections a model is made of; "intermediates" and "perturbations"
 are only filled on request, for inspection."""
 
-Block = ConvBlock
+Block = ConvBlock | PoolBlock | ResidualBlock | InceptionBlock
 """Any of the block kinds of :data:`explorer.architecture.KINDS`."""
 
 
@@ -68,7 +71,9 @@ class ModelSpec:
     """A whole network: input (H, W, C), blocks, head, hidden dense layers, classes.
 
     ``conv_blocks`` holds blocks of any kind of :data:`explorer.architecture.KINDS`,
-    numbered from 1 in the layer table, the stages and the variables' names.
+    numbered from 1 in the layer table, the stages and the variables' names. ``head``
+    (one of :data:`explorer.architecture.HEADS`) turns the last maps into a vector:
+    "flatten" or "gap" (global average pooling).
     """
 
     input_shape: tuple[int, int, int]
@@ -77,6 +82,7 @@ class ModelSpec:
     dense_layers: tuple[DenseLayer, ...] = ()
     layer_impl: str = "auto"
     name: str = "custom"
+    head: str = "flatten"
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (see :func:`spec_from_dict` for the inverse); each block
@@ -128,6 +134,7 @@ def spec_from_dict(data: dict) -> ModelSpec:
             dense_layers=tuple(DenseLayer(**layer) for layer in data.get("dense_layers", ())),
             layer_impl=str(data.get("layer_impl", "auto")),
             name=str(data.get("name", "custom")),
+            head=str(data.get("head", "flatten")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ExplorerError(
@@ -157,6 +164,10 @@ def validate_spec(spec: ModelSpec) -> None:
         raise ExplorerError("A classifier needs at least two classes.")
     if spec.layer_impl not in LAYER_IMPLS:
         raise ExplorerError(f"Unknown layer implementation {spec.layer_impl!r}: {LAYER_IMPLS}.")
+    if spec.head not in HEADS:
+        raise ExplorerError(f"Unknown head {spec.head!r}; use one of {tuple(HEADS)}.")
+    if spec.head == "gap" and not spec.conv_blocks:
+        raise ExplorerError("Global average pooling needs at least one block of maps before it.")
     shape = spec.input_shape
     for index, block in enumerate(spec.conv_blocks, start=1):
         where = f"Block {index} ({block.TITLE.lower()})"
@@ -188,7 +199,7 @@ def steps(spec: ModelSpec) -> list[Step]:
     """
     walk = [step for block in block_steps(spec) for step in block]
     shape = walk[-1].shape if walk else spec.input_shape
-    walk.append(HEADS["flatten"].step(shape, bool(spec.conv_blocks)))
+    walk.append(HEADS[spec.head].step(shape, bool(spec.conv_blocks)))
     features = walk[-1].shape[0]
     for index, layer in enumerate(spec.dense_layers, start=1):
         walk.append(
@@ -273,7 +284,7 @@ class Network(nn.Module):
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         for index, block in enumerate(self.spec.conv_blocks, start=1):
             x = block.build(self, index, x, train)
-        x = self.record("flatten", HEADS["flatten"].apply(x))
+        x = self.record(self.spec.head, HEADS[self.spec.head].apply(x))
         for index, layer in enumerate(self.spec.dense_layers, start=1):
             x = self.activate(layer.activation, nn.Dense(layer.units, name=f"dense{index}")(x))
             x = self.dropout(layer.dropout, self.record(f"dense{index}", x), train)
@@ -323,15 +334,16 @@ class Network(nn.Module):
         )
 
     def pool(self, kind: str, size: int, stride: int, padding: str | int, x: jax.Array):
-        """``size``×``size`` max or average pooling of (N, H, W, C) at ``stride``.
-
-        The fast path pools non-overlapping "valid" windows with :func:`block_pool`.
-        """
+        """``size``×``size`` max or average pooling of (N, H, W, C) at ``stride`` with
+        ``padding`` ("valid", "same" or pixels): the fast path's :func:`window_pool` or
+        Flax's ``max_pool``/``avg_pool``."""
+        pads = padding_pair(padding, x.shape[1], size, stride) + padding_pair(
+            padding, x.shape[2], size, stride
+        )
         if self._hand_written():
-            return block_pool(x, kind, size)
-        window = (size, size)
+            return window_pool(x, kind, size, stride, pads)
         pooling = nn.max_pool if kind == "max" else nn.avg_pool
-        return pooling(x, window, strides=(stride, stride), padding="VALID")
+        return pooling(x, (size, size), strides=(stride, stride), padding=[pads[:2], pads[2:]])
 
 
 @partial(jax.jit, static_argnums=0)
@@ -453,11 +465,75 @@ def mlp(input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10) 
     )
 
 
-PRESETS: dict[str, Callable[..., ModelSpec]] = {
-    "tiny": tiny_cnn,
-    "lenet5": lenet5,
-    "vgg": vgg_style,
-    "mlp": mlp,
+def alexnet_style(
+    input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10
+) -> ModelSpec:
+    """AlexNet's ideas (Krizhevsky et al., 2012) at digit size: a 5×5 then 3×3 convolutions,
+    ReLU, overlapping 3×3 max pooling at stride 2, and two dropout-regularised dense layers.
+
+    Five conv layers (32, 64, 96, 96, 64 filters) and three pools as in AlexNet's
+    conv1–conv5; 28×28 → 13 → 6 → 2 (32×32 → 15 → 7 → 3).
+    """
+    return ModelSpec(
+        input_shape,
+        num_classes,
+        conv_blocks=(
+            ConvBlock(32, kernel_size=5, pool="none"),
+            PoolBlock("max", 3, 2),
+            ConvBlock(64, pool="none"),
+            PoolBlock("max", 3, 2),
+            ConvBlock(96, pool="none"),
+            ConvBlock(96, pool="none"),
+            ConvBlock(64, pool="none"),
+            PoolBlock("max", 3, 2),
+        ),
+        dense_layers=(DenseLayer(256, dropout=0.5), DenseLayer(256, dropout=0.5)),
+        name="alexnet",
+    )
+
+
+def small_resnet(
+    input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10
+) -> ModelSpec:
+    """A small ResNet (He et al., 2016): a 3×3 conv stem with batch norm, three basic
+    residual blocks of 16, 32 and 64 filters (the last two halve the size, with a 1×1
+    projection shortcut), global average pooling and the classifier; no dense layers.
+
+    28×28 → 14 → 7 (32×32 → 16 → 8).
+    """
+    return ModelSpec(
+        input_shape,
+        num_classes,
+        conv_blocks=(
+            ConvBlock(16, batch_norm=True, pool="none"),
+            ResidualBlock(16),
+            ResidualBlock(32, stride=2),
+            ResidualBlock(64, stride=2),
+        ),
+        head="gap",
+        name="resnet",
+    )
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named starting architecture: ``build(input_shape, num_classes)`` and a title."""
+
+    build: Callable[[tuple[int, int, int], int], ModelSpec]
+    title: str
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(tiny_cnn, "Tiny CNN: two conv blocks and a classifier (the default MNIST net)"),
+    "lenet5": Preset(lenet5, "LeNet-5 (LeCun et al., 1998): the classic digit reader"),
+    "alexnet": Preset(
+        alexnet_style, "AlexNet-style (2012): ReLU, overlapping max pooling, dropout"
+    ),
+    "vgg": Preset(vgg_style, "VGG-style: stacks of 3×3 convolutions before each pooling"),
+    "resnet": Preset(
+        small_resnet, "Small ResNet (2015): residual blocks and global average pooling"
+    ),
+    "mlp": Preset(mlp, "MLP baseline: no convolutions, the image flattened into dense layers"),
 }
 
 
@@ -465,7 +541,7 @@ def preset(name: str, input_shape: tuple[int, int, int], num_classes: int) -> Mo
     """The preset architecture ``name`` (one of :data:`PRESETS`) for a dataset's shape."""
     if name not in PRESETS:
         raise ExplorerError(f"Unknown architecture {name!r}; choose one of {tuple(PRESETS)}.")
-    spec = PRESETS[name](tuple(input_shape), num_classes)
+    spec = PRESETS[name].build(tuple(input_shape), num_classes)
     validate_spec(spec)
     return spec
 

@@ -58,7 +58,7 @@ from explorer.datasets import (
 )
 from explorer.errors import ExplorerError
 from explorer.losses import DEFAULT_LOSS, LOSSES, batch_loss, check_loss, one_hot, per_image_loss
-from explorer.model import ModelSpec, Network, count_params, init_variables, preset
+from explorer.model import PRESETS, ModelSpec, Network, count_params, init_variables, preset
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "one-cycle")
@@ -759,7 +759,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--dataset", default="mnist-5k", help="registered name or zip/folder")
     parser.add_argument("--data-dir", default=None, help="data folder (else $CNN_EXPLORER_DATA)")
-    parser.add_argument("--arch", default="tiny", help="tiny, lenet5, vgg or mlp")
+    parser.add_argument("--arch", default="tiny", help=", ".join(PRESETS))
     defaults = TrainConfig()
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)

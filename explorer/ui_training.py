@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import checkpoints, datasets, explain, figures, labs, losses, model, runs, train
-from explorer.architecture import KINDS, POOLINGS, block_from_cells
+from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells
 from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
@@ -30,12 +30,6 @@ from explorer.training_session import TrainingSession
 from explorer.ui_learning import epoch_sentence
 
 OWN_ZIP = "Your own zip of class-named folders"
-PRESET_DESCRIPTIONS = {
-    "tiny": "Tiny CNN: two conv blocks and a classifier (the default MNIST net)",
-    "lenet5": "LeNet-5 (LeCun et al., 1998): the classic digit reader",
-    "vgg": "VGG-style: stacks of 3×3 convolutions before each pooling",
-    "mlp": "MLP baseline: no convolutions, the image flattened into dense layers",
-}
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
 TRAINING_KEY = "training_run"
 RUNS_KEY = "finished_runs"
@@ -200,15 +194,27 @@ def _blocks_frame(blocks: tuple) -> pd.DataFrame:
 
 BLOCK_COLUMNS = list(dict.fromkeys(n for kind in KINDS.values() for n in kind.EDITOR_COLUMNS))
 """The block editor's columns after "kind": every kind's editor columns, each once."""
+NULLABLE_DTYPES = {"int": "Int64", "float": "Float64", "bool": "boolean"}
+"""pandas types that hold a number or flag, or a blank where a kind has no such field."""
 
 
 def _block_rows_frame(blocks: tuple) -> pd.DataFrame:
-    """One row per block: its kind, then its editor columns (blank where it has none)."""
+    """One row per block: its kind, then its editor columns (blank where it has none),
+    each column typed so that the editor can show it (a checkbox column must be boolean
+    even when only other kinds fill it)."""
     rows = [
         {"kind": block.KIND} | {name: getattr(block, name) for name in block.EDITOR_COLUMNS}
         for block in blocks
     ]
-    return pd.DataFrame(rows, columns=["kind", *BLOCK_COLUMNS])
+    types = {item.name: item.type for kind in KINDS.values() for item in dataclasses.fields(kind)}
+    frame = pd.DataFrame(rows, columns=["kind", *BLOCK_COLUMNS])
+    return frame.astype(
+        {
+            name: NULLABLE_DTYPES[types[name]]
+            for name in BLOCK_COLUMNS
+            if types[name] in NULLABLE_DTYPES
+        }
+    )
 
 
 def _dense_layer_from_row(index: int, row: dict) -> model.DenseLayer:
@@ -235,7 +241,10 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
     input_shape = dataset.train.images.shape[1:]
     classes = len(dataset.class_names)
     preset_name = st.selectbox(
-        "Start from", list(model.PRESETS), format_func=PRESET_DESCRIPTIONS.get, key="preset"
+        "Start from",
+        list(model.PRESETS),
+        format_func=lambda name: model.PRESETS[name].title,
+        key="preset",
     )
     base = model.preset(preset_name, input_shape, classes)
     editor_key = f"{preset_name}_{'x'.join(map(str, input_shape))}_{classes}"
@@ -265,7 +274,23 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
             ),
             "batch_norm": st.column_config.CheckboxColumn("batch norm"),
             "dropout": st.column_config.NumberColumn(min_value=0.0, max_value=0.9, step=0.05),
+            "bottleneck": st.column_config.CheckboxColumn(help="1×1 → 3×3 → 1×1, 4× filters"),
+            **{
+                name: st.column_config.NumberColumn(min_value=1, max_value=512, step=1)
+                for name in ("ones", "reduce3", "threes", "reduce5", "fives", "pool_proj")
+            },
+            "wide_kernel": st.column_config.NumberColumn(
+                "wide kernel", min_value=1, max_value=7, step=1
+            ),
         },
+    )
+    head = st.radio(
+        "Head: from the last maps to the dense layers",
+        list(HEADS),
+        index=list(HEADS).index(base.head),
+        format_func=lambda name: HEADS[name].description,
+        key=f"head_{editor_key}",
+        horizontal=True,
     )
     st.markdown(f"**Dense layers** (hidden, before the softmax classifier of {classes} classes)")
     dense_frame = st.data_editor(
@@ -284,6 +309,7 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
     try:
         spec = dataclasses.replace(
             base,
+            head=head,
             conv_blocks=tuple(
                 block_from_cells(row.get("kind") or "conv", row, f"Block {i}")
                 for i, row in enumerate(_rows(conv_frame), start=1)

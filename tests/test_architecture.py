@@ -10,6 +10,9 @@ from explorer import explain, model
 from explorer.architecture import (
     KINDS,
     ConvBlock,
+    InceptionBlock,
+    PoolBlock,
+    ResidualBlock,
     block_from_cells,
     output_size,
     padding_pair,
@@ -74,6 +77,9 @@ def test_receptive_field_walk_by_hand():
 
 EXAMPLE_BLOCKS = [
     ConvBlock(8, 5, 2, 1, "tanh", "avg", 3, batch_norm=True, dropout=0.25),
+    PoolBlock("avg", 2, 1, "same"),
+    ResidualBlock(3, 2, True, "elu"),
+    InceptionBlock(1, 2, 3, 4, 5, 6, 3, False, "tanh"),
 ]
 
 

@@ -19,7 +19,15 @@ from explorer.checkpoints import (
     save_checkpoint,
 )
 from explorer.errors import ExplorerError
-from explorer.model import ConvBlock, DenseLayer, ModelSpec, init_variables
+from explorer.model import (
+    ConvBlock,
+    DenseLayer,
+    InceptionBlock,
+    ModelSpec,
+    PoolBlock,
+    ResidualBlock,
+    init_variables,
+)
 
 SPEC = ModelSpec((12, 12, 1), 3, (ConvBlock(4, batch_norm=True),), (DenseLayer(5),), name="t")
 DATASET = {"name": "shapes", "class_names": ["a", "b", "c"], "preprocessing": "resize"}
@@ -45,6 +53,27 @@ def test_round_trip_keeps_weights_spec_and_metadata(tmp_path, variables):
     assert loaded.class_names == ("a", "b", "c") and loaded.preprocessing == "resize"
     assert loaded.metadata["metrics"] == {"test_accuracy": 0.5}
     assert_same_tree(load_checkpoint(path).variables, variables)
+
+
+def test_a_model_with_every_new_kind_round_trips(tmp_path):
+    spec = ModelSpec(
+        (12, 12, 3),
+        3,
+        (
+            ConvBlock(4, batch_norm=True, pool="none"),
+            PoolBlock("max", 3, 2, "same"),
+            ResidualBlock(4, stride=2),
+            ResidualBlock(2, bottleneck=True),
+            InceptionBlock(2, 2, 3, 1, 2, 2, wide_kernel=3),
+        ),
+        head="gap",
+        name="kinds",
+    )
+    variables = jax.device_get(init_variables(spec, seed=1))
+    save_checkpoint(tmp_path / "kinds", variables, spec, DATASET, {"test_accuracy": 0.5})
+    loaded = load_checkpoint(tmp_path / "kinds")
+    assert loaded.spec == spec
+    assert_same_tree(loaded.variables, variables)
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.5, 0.99])
@@ -177,6 +206,29 @@ CRAFTED = [
     ("spec.num_classes", "three", "spec describes no buildable model"),
     ("spec.conv_blocks", [{"filters": "4"}], "spec is malformed|spec describes no buildable"),
     ("spec.input_shape", [12, 12, 10**9], r"spec.input_shape\[2\] is 1000000000"),
+    (
+        "spec.conv_blocks",
+        [{"kind": "residual", "filters": True}],
+        r"spec.conv_blocks\[0\].filters is true/false; expected a whole number",
+    ),
+    (
+        "spec.conv_blocks",
+        [
+            {
+                "kind": "inception",
+                "ones": 1,
+                "reduce3": 1,
+                "threes": 1,
+                "reduce5": 1,
+                "fives": 1,
+                "pool_proj": 1,
+                "wide_kernel": 2.5,
+            }
+        ],
+        r"spec.conv_blocks\[0\].wide_kernel is a number; expected a whole number",
+    ),
+    ("spec.conv_blocks", [{"kind": "capsule", "filters": 4}], "Unknown kind of block 'capsule'"),
+    ("spec.head", "attention", "Unknown head 'attention'"),
     ("created", 5, "created is a number; expected a string"),
     ("versions", "jax", "versions is a string; expected a map"),
     ("metrics.config", {"loss": "hinge"}, "metrics.config.loss must be one of"),

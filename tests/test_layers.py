@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from explorer.layers import batch_norm, batch_statistics, block_pool, im2col_conv
+from explorer.layers import batch_norm, batch_statistics, block_pool, im2col_conv, window_pool
 
 
 def test_im2col_conv_matches_lax_convolution():
@@ -172,3 +172,26 @@ def test_batch_norm_gradient_of_a_constant_channel_is_finite():
     grads = jax.grad(lambda x: batch_norm(x, jnp.ones(2), jnp.zeros(2), 1e-5).sum())(x)
     assert np.isfinite(grads).all()
     np.testing.assert_allclose(batch_norm(x, jnp.ones(2), jnp.zeros(2), 1e-5)[..., 0], 0.0)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize(
+    ("size", "stride", "padding"),
+    [(3, 2, (0, 0, 0, 0)), (3, 2, (1, 1, 1, 1)), (3, 1, (1, 1, 1, 1)), (3, 2, (0, 1, 0, 1))],
+    ids=["alexnet-3s2", "resnet-3s2p1", "inception-3s1p1", "same-3s2"],
+)
+def test_window_pool_values_and_gradients_equal_flax_pooling(kind, size, stride, padding):
+    """Overlapping windows with padding; values rounded to halves so many windows tie."""
+    x = jnp.round(jax.random.normal(jax.random.key(9), (2, 9, 10, 3)) * 2) / 2
+    pool = nn.max_pool if kind == "max" else nn.avg_pool
+    pads = [padding[:2], padding[2:]]
+
+    def reference(x):
+        return pool(x, (size, size), strides=(stride, stride), padding=pads)
+
+    expected = reference(x)
+    np.testing.assert_allclose(window_pool(x, kind, size, stride, padding), expected, rtol=1e-6)
+    upstream = jax.random.normal(jax.random.key(10), expected.shape)
+    ours = jax.grad(lambda x: (window_pool(x, kind, size, stride, padding) * upstream).sum())(x)
+    theirs = jax.grad(lambda x: (reference(x) * upstream).sum())(x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)

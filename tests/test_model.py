@@ -13,8 +13,11 @@ from explorer.model import (
     PRESETS,
     ConvBlock,
     DenseLayer,
+    InceptionBlock,
     ModelSpec,
     Network,
+    PoolBlock,
+    ResidualBlock,
     count_params,
     init_variables,
     layer_table,
@@ -171,7 +174,7 @@ def test_impossible_specs_are_refused_with_a_message(spec):
 
 def test_unknown_preset_and_malformed_dict_are_refused():
     with pytest.raises(ExplorerError, match="architecture"):
-        preset("resnet", (28, 28, 1), 10)
+        preset("capsnet", (28, 28, 1), 10)
     with pytest.raises(ExplorerError):
         spec_from_dict({"input_shape": [28, 28]})
 
@@ -212,3 +215,98 @@ def test_auto_traces_the_layers_its_backend_resolves_to(monkeypatch):
     assert traced_primitives(auto) == hand_written
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert traced_primitives(auto) == native
+
+
+NEW_KIND_SPECS = {
+    "residual": ModelSpec(
+        (12, 12, 3),
+        3,
+        (ConvBlock(4, batch_norm=True, pool="none"), ResidualBlock(4), ResidualBlock(6, stride=2)),
+        head="gap",
+    ),
+    "bottleneck": ModelSpec(
+        (9, 9, 2), 3, (ResidualBlock(2, bottleneck=True), ResidualBlock(2, 2, True)), head="gap"
+    ),
+    "inception-and-pool": ModelSpec(
+        (11, 11, 1),
+        3,
+        (
+            ConvBlock(4, pool="none"),
+            PoolBlock("max", 3, 2, "same"),
+            InceptionBlock(2, 2, 3, 1, 2, 2),
+        ),
+        (DenseLayer(5),),
+    ),
+    "avg-pool-padded": ModelSpec((10, 10, 2), 3, (PoolBlock("avg", 3, 2, 1), ConvBlock(3))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_KIND_SPECS))
+def test_fast_path_trains_the_new_kinds_exactly_as_flax(name):
+    """Training-mode logits, gradients of every parameter (jax.grad through the Flax
+    reference layers) and batch statistics agree; the table counts the built parameters."""
+    fast = NEW_KIND_SPECS[name]
+    flax_spec = dataclasses.replace(fast, layer_impl="flax")
+    variables = init_variables(fast, seed=5)
+    assert jax.tree_util.tree_structure(variables) == jax.tree_util.tree_structure(
+        init_variables(flax_spec, seed=5)
+    )
+    assert sum(row.params for row in layer_table(fast)) == count_params(variables["params"])
+    # A blank quarter: after ReLU and batch norm many pooling windows tie.
+    x = jax.random.uniform(jax.random.key(6), (6, *fast.input_shape)).at[:, :4, :4].set(0.0)
+
+    def loss(params, spec):
+        logits, updates = Network(spec).apply(
+            {**variables, "params": params}, x, train=True, mutable=["batch_stats"]
+        )
+        return (logits**2).sum(), (logits, updates.get("batch_stats", {}))
+
+    results = [
+        jax.grad(loss, has_aux=True)(variables["params"], spec) for spec in (fast, flax_spec)
+    ]
+    (grads_fast, (logits_fast, stats_fast)), (grads_flax, (logits_flax, stats_flax)) = results
+    np.testing.assert_allclose(logits_fast, logits_flax, rtol=1e-5, atol=1e-5)
+    close = partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-4)
+    jax.tree_util.tree_map(close, grads_fast, grads_flax)
+    jax.tree_util.tree_map(close, stats_fast, stats_flax)
+    assert all(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads_fast))
+
+
+def test_residual_block_adds_the_identity_and_projects_only_when_the_shape_changes():
+    identity = ModelSpec((6, 6, 4), 2, (ResidualBlock(4),), head="gap")
+    projected = ModelSpec((6, 6, 4), 2, (ResidualBlock(4, stride=2),), head="gap")
+    assert "res1_proj" not in variable_shapes(identity)["params"]
+    assert variable_shapes(projected)["params"]["res1_proj"]["kernel"].shape == (1, 1, 4, 4)
+    # With the path's last batch norm scaled to zero, the block is ReLU(identity).
+    variables = init_variables(identity)
+    bn2 = variables["params"]["res1_bn2"]
+    variables["params"]["res1_bn2"] = {**bn2, "scale": jnp.zeros_like(bn2["scale"])}
+    x = jax.random.normal(jax.random.key(0), (1, 6, 6, 4))
+    _, state = Network(identity).apply(variables, x, mutable=["intermediates"])
+    np.testing.assert_allclose(state["intermediates"]["act1_out"][0], jax.nn.relu(x), atol=1e-6)
+    # Basic block by hand: 3·3·4·4 twice plus two batch norms of 4 channels.
+    assert layer_table(identity)[1].params == 2 * (3 * 3 * 4 * 4 + 2 * 4)
+
+
+def test_inception_concatenates_its_branches_and_keeps_the_size():
+    spec = ModelSpec((7, 7, 3), 2, (InceptionBlock(2, 3, 4, 1, 5, 6, batch_norm=False),))
+    row = layer_table(spec)[1]
+    assert row.output_shape == (7, 7, 2 + 4 + 5 + 6)
+    by_hand = (3 * 2 + 2) + (3 * 3 + 3) + (9 * 3 * 4 + 4) + (3 * 1 + 1) + (25 * 1 * 5 + 5)
+    assert row.params == by_hand + (3 * 6 + 6)
+    assert row.macs == 7 * 7 * (3 * 2 + 3 * 3 + 9 * 3 * 4 + 3 * 1 + 25 * 5 + 3 * 6)
+    assert row.receptive_field == 5
+
+
+def test_global_average_pooling_is_the_mean_of_each_map():
+    spec = ModelSpec((5, 5, 2), 3, (ConvBlock(4, pool="none"),), head="gap")
+    variables = init_variables(spec)
+    x = jax.random.uniform(jax.random.key(1), (2, 5, 5, 2))
+    _, state = Network(spec).apply(variables, x, mutable=["intermediates"])
+    maps = state["intermediates"]["act1_out"][0]
+    np.testing.assert_allclose(
+        state["intermediates"]["gap_out"][0], maps.mean(axis=(1, 2)), rtol=1e-6
+    )
+    assert [row.name for row in layer_table(spec)][-2:] == ["gap", "logits"]
+    with pytest.raises(ExplorerError, match="at least one block"):
+        layer_table(ModelSpec((5, 5, 2), 3, head="gap"))

@@ -678,3 +678,55 @@ def test_learning_lab_learns_from_the_sidebar_image_with_a_chosen_label():
     assert float(metric(app, "Loss after this step (same 1 image)")) < float(
         metric(app, "Loss now (cross-entropy)")
     )
+
+
+def test_the_layer_editor_builds_a_residual_network_with_global_pooling():
+    from explorer import model
+
+    app = open_page("5_train.py", train_dataset="shapes", working_size=28)
+    app.selectbox(key="preset").select("resnet").run()
+    assert not app.exception
+    spec = model.preset("resnet", (28, 28, 1), 6)
+    table = app.dataframe[-1].value
+    assert list(table["kind"]) == [row.kind for row in model.layer_table(spec)]
+    assert list(table["layer"])[-2:] == ["gap", "logits"]
+    total = sum(row.params for row in model.layer_table(spec))
+    assert metric(app, "Parameters") == f"{total:,}"
+    assert app.radio(key="head_resnet_28x28x1_6").value == "gap"
+    app.radio(key="head_resnet_28x28x1_6").set_value("flatten").run()
+    assert list(app.dataframe[-1].value["layer"])[-2:] == ["flatten", "logits"]
+
+
+def test_every_inspect_view_works_on_a_residual_inception_model(tmp_path, monkeypatch):
+    from explorer import checkpoints, model
+    from explorer.architecture import InceptionBlock, PoolBlock, ResidualBlock
+    from explorer.datasets import SHAPE_CLASSES
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    spec = model.ModelSpec(
+        (28, 28, 1),
+        len(SHAPE_CLASSES),
+        (
+            model.ConvBlock(8, batch_norm=True, pool="none"),
+            ResidualBlock(8, stride=2),
+            PoolBlock("max", 3, 2, "same"),
+            InceptionBlock(4, 4, 4, 2, 4, 4),
+        ),
+        head="gap",
+        name="kinds",
+    )
+    meta = {"name": "shapes", "class_names": list(SHAPE_CLASSES), "preprocessing": "resize"}
+    variables = model.init_variables(spec)
+    checkpoints.save_checkpoint(tmp_path / WORKSPACE / "kinds", variables, spec, meta, {})
+    app = open_page("6_inspect.py", workspace_id=WORKSPACE)
+    assert not app.exception
+    for key in ("res2", "act2", "pool3", "inc4", "gap"):
+        app.select_slider(key="stage_key").set_value(key).run()
+        assert not app.exception, key
+    for view in ui_inspect.INSPECT_VIEWS:
+        app.get("button_group")[0].set_value(view.label).run()
+        assert not app.exception, view.label
+    app.get("button_group")[0].set_value("Receptive field").run()
+    assert app.selectbox(key="rf_stage").options[-2:] == ["pool3", "inc4"]
+    app.get("button_group")[0].set_value("Why this prediction?").run()
+    assert app.selectbox(key="cam_block").options == ["1", "2", "4"]
