@@ -33,16 +33,15 @@ import argparse
 import dataclasses
 import json
 import statistics
-import time
 from collections.abc import Callable
 from functools import partial
 
-import jax
 import numpy as np
 import torch
 from torch import nn
 
-from explorer.datasets import Split, load_dataset
+from bench.timing import BATCH, LEARNING_RATE, jax_runner, timed_rate
+from explorer.datasets import load_dataset
 from explorer.model import (
     ConvBlock,
     DenseLayer,
@@ -51,10 +50,8 @@ from explorer.model import (
     preset,
     resolve_layer_impl,
 )
-from explorer.train import TrainConfig, Trainer, device_description
+from explorer.train import device_description
 
-BATCH = 128
-LEARNING_RATE = 1e-3
 OTHER_ROUNDS = 3  # the variant "auto" does not pick is timed in the first rounds only
 TORCH_DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -92,24 +89,6 @@ def torch_network(spec: ModelSpec) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-def jax_runner(spec: ModelSpec, images: np.ndarray, labels: np.ndarray, steps: int) -> Callable:
-    """A function that runs ``steps`` training steps of the project's Trainer and waits."""
-    config = TrainConfig(learning_rate=LEARNING_RATE, schedule="constant", batch_size=BATCH)
-    trainer = Trainer(spec, config, len(labels), steps_per_call=steps)
-    data = trainer.put(Split(images, labels))
-    state = trainer.init_state()
-    plan = trainer.epoch_plan(data, 0)
-    holder = {"state": state, "call": 0}
-
-    def run() -> None:
-        call = holder["call"] % trainer.calls_per_epoch
-        holder["state"], results = trainer.run_call(holder["state"], data, plan, call)
-        jax.block_until_ready((holder["state"], results))
-        holder["call"] += 1
-
-    return run
-
-
 def torch_runner(
     spec: ModelSpec, images: np.ndarray, labels: np.ndarray, steps: int, channels_last: bool
 ) -> Callable:
@@ -139,19 +118,6 @@ def torch_runner(
             torch.cuda.synchronize()
 
     return run
-
-
-def timed_rate(run: Callable, steps: int, settle: float = 0.0) -> float:
-    """Images per second of one call of ``run`` (``steps`` steps of ``BATCH`` images).
-
-    Waits ``settle`` seconds first, untimed, so that the worker threads of the
-    implementation timed before (OpenMP's for PyTorch, Eigen's for XLA), which keep
-    spinning for a while after their work ends, do not compete for the cores.
-    """
-    time.sleep(settle)
-    started = time.perf_counter()
-    run()
-    return steps * BATCH / (time.perf_counter() - started)
 
 
 def benchmark(spec: ModelSpec, images, labels, rounds: int, steps: int, settle: float) -> dict:

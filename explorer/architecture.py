@@ -115,6 +115,8 @@ class Step:
         ascent_source: the stage to maximise for "what a unit wants" (the values before
             the activation, so that a unit that starts switched off still has a gradient).
         sees_everything: each output sees the whole input (dense layers, global pooling).
+        depth: layers with weights (convolutions, dense) on its longest path, as a
+            network's depth is counted ("ResNet-50").
     """
 
     key: str
@@ -130,6 +132,7 @@ class Step:
     feature: bool = False
     ascent_source: str | None = None
     sees_everything: bool = False
+    depth: int = 0
 
 
 def _conv_counts(kernel: int, c_in: int, c_out: int, shape: tuple[int, int, int], bias: bool):
@@ -235,6 +238,7 @@ class ConvBlock:
                 flops,
                 (window,),
                 detail,
+                depth=1,
             )
         ]
         if self.batch_norm:
@@ -440,6 +444,7 @@ class ResidualBlock:
                 flops + math.prod(current),
                 tuple(windows),
                 detail,
+                depth=len(self.path()),
             ),
             Step(
                 f"act{index}",
@@ -565,6 +570,7 @@ class InceptionBlock:
                 ((widest, 1, before),),
                 detail,
                 feature=True,
+                depth=max(len(branch) for branch in self.branches()),
             )
         ]
 
@@ -653,6 +659,7 @@ def dense_step(key: str, title: str, features: int, units: int, activation: str)
         2 * macs,
         detail=activation,
         sees_everything=True,
+        depth=1,
     )
 
 

@@ -1058,3 +1058,29 @@ def target_prediction_figure(
         yaxis={"range": [0, 1.15], "tickformat": ".0%"},
         legend={"orientation": "h", "y": -0.3},
     )
+
+
+def error_by_year_figure(
+    years: Sequence[int],
+    errors: Sequence[float],
+    labels: Sequence[str],
+    title: str = "",
+    height: int = 380,
+) -> go.Figure:
+    """Top-5 error (%) per year as a line with markers, each point labelled."""
+    trace = go.Scatter(
+        x=list(years),
+        y=list(errors),
+        mode="lines+markers+text",
+        text=[f"{label}<br>{error:g}%" for label, error in zip(labels, errors, strict=True)],
+        textposition="top right",
+        line={"color": LINE_COLOURS[0]},
+        hovertemplate="%{x}: %{y:g}%<extra></extra>",
+    )
+    return _figure(
+        trace,
+        title,
+        height,
+        xaxis={"title": "year", "dtick": 1, "range": [min(years) - 0.5, max(years) + 1.2]},
+        yaxis={"title": "top-5 error (%)", "range": [0, max(errors) * 1.25]},
+    )

@@ -97,6 +97,13 @@ LABS = (
         "See every layer's activations for your own drawing, the learned filters, saliency, "
         "Grad-CAM and occlusion, the test set's mistakes, and what each unit wants.",
     ),
+    Lab(
+        "7_imagenet_gallery.py",
+        "ImageNet gallery",
+        ":material/history_edu:",
+        "AlexNet, VGG-16, GoogLeNet and ResNet at full size, layer by layer: parameters, "
+        "multiply-adds and what each changed, beside the ILSVRC error falling year by year.",
+    ),
 )
 """The labs in teaching order; a lab's number is its place in this tuple."""
 

@@ -403,3 +403,43 @@ def _warm_defaults() -> None:
     params = model.init_variables(learning.LAB_SPEC)["params"]
     learning.gradient_step(learning.LAB_SPEC, params, digits, labels, "cross-entropy", 0.1)
     explain.forward_stages(learning.LAB_SPEC, {"params": params}, digits[0])
+
+
+COUNT_COLUMN = st.column_config.NumberColumn(format="localized")
+"""A table column of whole counts, with thousands separators."""
+
+
+def show_layer_table(
+    rows: list[model.LayerRow], columns: tuple[str, ...] | None = None, height: int | str = "auto"
+) -> None:
+    """The per-layer table (:func:`layer_table_records`), counts with thousands separators;
+    ``columns`` picks and orders the columns (all by default)."""
+    st.dataframe(
+        layer_table_records(rows),
+        hide_index=True,
+        width="stretch",
+        height=height,
+        column_order=columns,
+        column_config={name: COUNT_COLUMN for name in ("parameters", "multiply-adds", "FLOPs")},
+    )
+
+
+def layer_table_records(rows: list[model.LayerRow]) -> list[dict]:
+    """The per-layer table as records for ``st.dataframe``: name, kind, output shape,
+    parameters, multiply-adds, FLOPs, receptive field ("whole image" for dense layers)
+    and settings."""
+    return [
+        {
+            "layer": row.name,
+            "kind": row.kind,
+            "output shape": "×".join(map(str, row.output_shape)),
+            "parameters": row.params,
+            "multiply-adds": row.macs,
+            "FLOPs": row.flops,
+            "receptive field": "whole image"
+            if row.receptive_field is None
+            else f"{row.receptive_field}×{row.receptive_field}",
+            "detail": row.detail,
+        }
+        for row in rows
+    ]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, datasets, explain, figures, labs, losses, model, runs, train
+from explorer import checkpoints, datasets, explain, figures, labs, losses, model, runs, train, ui
 from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells
 from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
@@ -329,24 +329,7 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
     columns[0].metric("Parameters", f"{total_params:,}")
     columns[1].metric("FLOPs per image (forward)", f"{total_flops / 1e6:,.2f} M")
     columns[2].metric("Layers", len(rows))
-    st.dataframe(
-        [
-            {
-                "layer": row.name,
-                "kind": row.kind,
-                "output shape": "×".join(map(str, row.output_shape)),
-                "parameters": row.params,
-                "FLOPs": row.flops,
-                "receptive field": "whole image"
-                if row.receptive_field is None
-                else f"{row.receptive_field}×{row.receptive_field}",
-                "detail": row.detail,
-            }
-            for row in rows
-        ],
-        hide_index=True,
-        width="stretch",
-    )
+    ui.show_layer_table(rows)
     return spec
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -45,9 +46,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory):
+def runs_root(tmp_path_factory) -> Path:
+    """The server's root of private workspaces."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def server_url(runs_root):
     port = _free_port()
-    environment = {**os.environ, "CNN_EXPLORER_RUNS": str(tmp_path_factory.mktemp("runs"))}
+    environment = {**os.environ, "CNN_EXPLORER_RUNS": str(runs_root)}
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
         "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -360,3 +367,47 @@ def test_learning_lab_takes_a_step_and_shows_each_section(page, server_url):
     choose_section(page, "5 · Epochs & batches")
     assert metric_value(page, "Iterations (steps) per epoch") == "31"
     page.screenshot(path=str(SHOTS / "learning_epochs.png"), full_page=True)
+
+
+def test_the_imagenet_gallery_compares_the_winners(page, server_url):
+    open_lab(page, server_url, "imagenet_gallery")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=90_000
+    )
+    assert plotly_chart(page, "Top-5 error of the winning entry").count() == 1
+    assert metric_value(page, "Parameters") == "61.10 M", "AlexNet on the left"
+    assert page.get_by_text("25.56 M").count() >= 1, "ResNet-50 on the right"
+    page.screenshot(path=str(SHOTS / "imagenet_gallery.png"), full_page=True)
+    page.get_by_label("Network").first.click()
+    page.get_by_role("option", name="VGG-16").click()
+    wait_for_app(page)
+    assert metric_value(page, "Parameters") == "138.36 M"
+    assert page.locator('[data-testid="stException"]').count() == 0
+    plotly_chart(page, "Top-5 error").screenshot(path=str(SHOTS / "ilsvrc_error_by_year.png"))
+
+
+def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
+    page, server_url, runs_root
+):
+    """``--arch resnet`` from the CLI into this browser's workspace, then Inspect's views."""
+    open_lab(page, server_url, "inspect")
+    workspace = page.evaluate("() => new URLSearchParams(window.location.search).get('workspace')")
+    assert workspace and len(workspace) == 32
+    out = runs_root / workspace / "resnet-shapes"
+    command = [sys.executable, "-m", "explorer.train", "--dataset", "shapes", "--arch",
+               "resnet", "--epochs", "1", "--out", str(out)]  # fmt: skip
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert finished.returncode in (0, 3), finished.stderr[-2000:]
+    assert (out / "checkpoint.msgpack").exists()
+    open_lab(page, server_url, "inspect")
+    page.get_by_label("Network").first.click()
+    page.get_by_role("option", name=re.compile("resnet-shapes")).first.click()
+    wait_for_app(page)
+    page.locator("section[data-testid='stSidebar']").get_by_text("Sample", exact=True).click()
+    wait_for_app(page)
+    for view in ("Every layer", "Receptive field", "Why this prediction?"):
+        page.get_by_text(view, exact=True).click()
+        wait_for_app(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, view
+        name = view.split()[0].lower().rstrip("?")
+        page.screenshot(path=str(SHOTS / f"inspect_resnet_{name}.png"), full_page=True)

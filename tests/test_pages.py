@@ -730,3 +730,22 @@ def test_every_inspect_view_works_on_a_residual_inception_model(tmp_path, monkey
     assert app.selectbox(key="rf_stage").options[-2:] == ["pool3", "inc4"]
     app.get("button_group")[0].set_value("Why this prediction?").run()
     assert app.selectbox(key="cam_block").options == ["1", "2", "4"]
+
+
+def test_the_gallery_shows_each_network_counted_from_its_description():
+    from explorer import gallery
+
+    app = open_page("7_imagenet_gallery.py")
+    assert not app.exception
+    overview = app.dataframe[0].value
+    assert list(overview["network"]) == [e.spec.name for e in gallery.ARCHITECTURES]
+    assert list(overview["parameters"]) == list(overview["torchvision parameters"])
+    assert list(overview["depth (layers with weights)"]) == [8, 16, 22, 18, 50]
+    errors = chart(app, "Top-5 error of the winning entry")["data"][0]["y"]
+    assert plotly_array(errors).tolist() == [w.top5_error for w in gallery.ILSVRC_WINNERS]
+    assert any("21× the parameters of GoogLeNet" in caption.value for caption in app.caption)
+    assert metric(app, "Parameters") == "61.10 M"
+    app.selectbox(key="gallery_AlexNet").select("GoogLeNet").run()
+    left = app.dataframe[2].value
+    assert list(left["kind"]).count("inception") == 9
+    assert metric(app, "Parameters") == "6.62 M"
