@@ -391,6 +391,15 @@ def first_layer_kernels(variables: dict) -> np.ndarray:
         raise ExplorerError("This network has no convolution layer (an MLP).") from None
 
 
+def kernels_as_rgb(kernels: np.ndarray) -> np.ndarray:
+    """Colour kernels (k, k, 3, F) as F RGB pictures (F, k, k, 3) in [0, 1], all on one
+    scale: 0.5 + K / (2 · max |K|), so mid-grey is zero, a red tile weighs the red channel
+    positively and the colours of different filters compare."""
+    kernels = np.asarray(kernels, np.float32)
+    peak = float(np.abs(kernels).max()) or 1.0
+    return np.moveaxis(0.5 + kernels / (2 * peak), -1, 0)
+
+
 def filter_film(
     snapshots: Sequence[np.ndarray], change: bool = False
 ) -> tuple[list[np.ndarray], list[str]]:

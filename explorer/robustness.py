@@ -19,6 +19,15 @@ from explorer.images import shift_image
 from explorer.model import ModelSpec
 
 
+def model_kind(spec: ModelSpec) -> str:
+    """What kind of network ``spec`` is, for a robustness curve's legend: "MLP",
+    "CNN, flatten" (one weight per position after the last maps) or "CNN, global
+    average pooling" (one mean per map, wherever the feature is)."""
+    if not spec.conv_blocks:
+        return "MLP"
+    return "CNN, " + ("global average pooling" if spec.head == "gap" else "flatten")
+
+
 def shift_batch(images: np.ndarray, pixels: int) -> np.ndarray:
     """Move every image ``pixels`` right and ``pixels`` down (zeros fill the gap)."""
     return np.stack([shift_image(image, pixels, pixels) for image in images])
@@ -89,13 +98,13 @@ def comparison_problem(
         sizes = " vs ".join("×".join(map(str, shape)) for shape in shapes)
         return (
             f"These models read differently sized images ({sizes}), so no test image fits "
-            "both. Compare two models trained on the same dataset."
+            "them all. Compare models trained on the same dataset."
         )
     names = list(dict.fromkeys(dataset_names))
     if len(names) > 1:
         return (
             f"These models were trained on different datasets ({' vs '.join(names)}), so one "
-            "test set cannot judge both fairly. Compare two models of the same dataset."
+            "test set cannot judge them all fairly. Compare models of the same dataset."
         )
     if len(set(test_splits)) > 1:
         return (

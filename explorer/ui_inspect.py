@@ -265,10 +265,15 @@ def learned_filters(model: Inspected) -> None:
         return
     names = [str(i + 1) for i in range(kernels.shape[-1])]
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.map_grid_figure(kernels.mean(axis=2), names, "First-layer kernels", height=420),
-        width="stretch",
-    )
+    if kernels.shape[2] == 3:
+        kernel_figure = figures.image_gallery_figure(
+            explain.kernels_as_rgb(kernels), names, "First-layer kernels in colour (grey = 0)"
+        )
+    else:
+        kernel_figure = figures.map_grid_figure(
+            kernels.mean(axis=2), names, "First-layer kernels", height=420
+        )
+    left.plotly_chart(kernel_figure, width="stretch")
     responses = np.stack(
         [
             frequency.kernel_frequency_response(kernels.mean(axis=2)[..., i], (32, 32))
@@ -582,19 +587,21 @@ def _contrast_default(model: Inspected, options: list[str]) -> list[str]:
 
 
 def _legends(models: list[Inspected]) -> list[str]:
-    """E.g. "tiny CNN, 206,922 parameters"; the model's name is added when specs share a name."""
+    """E.g. "tiny (CNN, flatten), 206,922 parameters"; the model's name is added when specs
+    share a name."""
     names = [m.spec.name for m in models]
     legends = []
     for m in models:
-        kind = "MLP" if not m.spec.conv_blocks else "CNN"
-        legend = f"{m.spec.name} {kind}, {count_params(m.variables['params']):,} parameters"
+        kind = robustness.model_kind(m.spec)
+        legend = f"{m.spec.name} ({kind}), {count_params(m.variables['params']):,} parameters"
         legends.append(legend + (f" ({m.label})" if names.count(m.spec.name) > 1 else ""))
     return legends
 
 
 @st.fragment
 def robustness_comparison(model: Inspected) -> None:
-    """Test accuracy of up to two models as the test images are shifted, rotated or zoomed."""
+    """Test accuracy of up to three models (an MLP, a CNN that flattens, a CNN with global
+    average pooling) as the test images are shifted, rotated or zoomed."""
     options = model_options()
     chosen_key = "robust_models"
     default = None
@@ -604,10 +611,10 @@ def robustness_comparison(model: Inspected) -> None:
         st.session_state[chosen_key] = [c for c in st.session_state[chosen_key] if c in options]
     columns = st.columns([3, 2])
     chosen = columns[0].multiselect(
-        "Models to compare (up to two)",
+        "Models to compare (up to three)",
         options,
         default,
-        max_selections=2,
+        max_selections=3,
         format_func=runs.choice_label,
         key=chosen_key,
     )

@@ -204,3 +204,14 @@ def test_filter_film_shows_weights_or_change_with_how_far_they_moved():
     np.testing.assert_array_equal(changes[0], later - start)
     np.testing.assert_array_equal(changes[1], start)
     assert explain.filter_film([start], change=True) == ([], [])
+
+
+def test_colour_kernels_become_rgb_pictures_on_one_scale():
+    kernels = np.zeros((3, 3, 3, 2), np.float32)
+    kernels[1, 1, 0, 0] = 2.0  # filter 1: a positive red centre
+    kernels[0, 0, 2, 1] = -1.0  # filter 2: a negative blue corner
+    pictures = explain.kernels_as_rgb(kernels)
+    assert pictures.shape == (2, 3, 3, 3)
+    np.testing.assert_allclose(pictures[0, 1, 1], [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(pictures[1, 0, 0], [0.5, 0.5, 0.25])
+    assert pictures[0, 0, 0].tolist() == [0.5, 0.5, 0.5], "zero weights are mid-grey"

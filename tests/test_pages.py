@@ -313,8 +313,8 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     cnn_params = model.count_params(cnn["variables"]["params"])
     mlp_params = model.count_params(mlp["variables"]["params"])
     assert names == [
-        f"tiny CNN, {cnn_params:,} parameters",
-        f"mlp MLP, {mlp_params:,} parameters",
+        f"tiny (CNN, flatten), {cnn_params:,} parameters",
+        f"mlp (MLP), {mlp_params:,} parameters",
     ]
     test = datasets.load_dataset("shapes", None, 0).test
     images, labels = robustness.fixed_subset(test.images, test.labels)

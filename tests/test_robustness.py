@@ -101,3 +101,12 @@ def test_the_summary_says_when_the_curves_cross_and_names_the_leader_either_way(
     assert "B stays ahead at every setting shown." in second
     tied = robustness.degradation_summary(range(2), {"A": [0.5, 0.4], "B": [0.5, 0.3]}, 0.1, "")
     assert "Neither model is ahead" in tied
+
+
+def test_legends_name_the_three_kinds_of_network():
+    from explorer.model import preset
+    from explorer.robustness import model_kind
+
+    assert model_kind(preset("mlp", (28, 28, 1), 10)) == "MLP"
+    assert model_kind(preset("tiny", (28, 28, 1), 10)) == "CNN, flatten"
+    assert model_kind(preset("resnet", (28, 28, 1), 10)) == "CNN, global average pooling"
