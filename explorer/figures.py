@@ -1067,13 +1067,14 @@ def error_by_year_figure(
     title: str = "",
     height: int = 380,
 ) -> go.Figure:
-    """Top-5 error (%) per year as a line with markers, each point labelled."""
+    """Top-5 error (%) per year as a line with markers, each point labelled (above right
+    and below left in turn, so that neighbours' labels do not overlap)."""
     trace = go.Scatter(
         x=list(years),
         y=list(errors),
         mode="lines+markers+text",
         text=[f"{label}<br>{error:g}%" for label, error in zip(labels, errors, strict=True)],
-        textposition="top right",
+        textposition=["top right" if i % 2 == 0 else "bottom left" for i in range(len(years))],
         line={"color": LINE_COLOURS[0]},
         hovertemplate="%{x}: %{y:g}%<extra></extra>",
     )
@@ -1082,5 +1083,40 @@ def error_by_year_figure(
         title,
         height,
         xaxis={"title": "year", "dtick": 1, "range": [min(years) - 0.5, max(years) + 1.2]},
-        yaxis={"title": "top-5 error (%)", "range": [0, max(errors) * 1.25]},
+        yaxis={
+            "title": "top-5 error (%)",
+            "range": [-0.2 * max(errors), max(errors) * 1.25],  # room for labels below
+            "tickvals": list(range(0, math.ceil(max(errors) * 1.25), 5)),
+        },
+    )
+
+
+def labelled_points_figure(
+    x: Sequence[float],
+    y: Sequence[float],
+    labels: Sequence[str],
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    height: int = 380,
+) -> go.Figure:
+    """One labelled marker per item at (x, y) on logarithmic axes (positive values that
+    span orders of magnitude), each label to the right of its marker."""
+    trace = go.Scatter(
+        x=list(x),
+        y=list(y),
+        mode="markers+text",
+        text=list(labels),
+        textposition="middle right",
+        marker={"size": 14, "color": LINE_COLOURS[1]},
+        hovertemplate="%{text}: %{x:,.2f}, %{y:,.1f}<extra></extra>",
+    )
+    x_range = [math.log10(min(x) / 1.5), math.log10(max(x) * 3)]
+    y_range = [math.log10(min(y) / 1.5), math.log10(max(y) * 1.5)]
+    return _figure(
+        trace,
+        title,
+        height,
+        xaxis={"title": x_title, "type": "log", "range": x_range},
+        yaxis={"title": y_title, "type": "log", "range": y_range},
     )

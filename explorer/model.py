@@ -1,19 +1,19 @@
 """CNNs and MLPs built from a plain, JSON-friendly spec, and a per-layer table.
 
-A :class:`ModelSpec` is a list of convolution blocks (conv → batch norm →
-activation → pooling → dropout) followed by dense layers and a final linear
-classifier. With no convolution blocks it is the MLP baseline. The Flax Linen
-module :class:`Network` turns a spec into a model that maps float32 NHWC images
-in [0, 1] to class logits.
+A :class:`ModelSpec` is a list of blocks of the kinds described in
+:mod:`explorer.architecture` (convolution, pooling, residual, inception), a head
+(flatten or global average pooling), dense layers and a final linear classifier. With
+no blocks it is the MLP baseline. The Flax Linen module :class:`Network` turns a spec
+into a model that maps float32 NHWC images in [0, 1] to class logits.
 
 How convolution, batch norm and pooling are computed is pluggable
 (``ModelSpec.layer_impl``) without changing the parameters or the callers:
 
 - ``"im2col"``: :mod:`explorer.layers`' convolution as matrix products
-  over image patches, non-overlapping pooling as a reshape and reduction, and
-  :class:`BatchNorm`, all with hand-written gradients. XLA's CPU backend runs them
-  roughly ten times faster than its native convolution and ``reduce_window``
-  pooling for the small images used here.
+  over image patches, pooling over strided views (a reshape and reduction when the
+  windows tile the input), and :class:`BatchNorm`, all with hand-written gradients.
+  XLA's CPU backend runs them roughly ten times faster than its native convolution
+  and ``reduce_window`` pooling for the small images used here.
 - ``"flax"``: the standard ``flax.linen.Conv``, ``max_pool``/``avg_pool`` and
   ``BatchNorm`` layers, the reference the fast path is tested against. On a GPU
   they run as cuDNN's convolution and pooling kernels, on a TPU as XLA's own.
@@ -21,8 +21,8 @@ How convolution, batch norm and pooling are computed is pluggable
   (see :func:`resolve_layer_impl`), decided when the network is traced.
 
 Both produce the same variables (``conv{i}/kernel`` in HWIO layout, ``conv{i}/bias``,
-``bn{i}`` scale, bias and running statistics), so a checkpoint trained with one runs
-with the other.
+``bn{i}`` scale, bias and running statistics; ``res{i}_conv1``, ``inc{i}_b2_1`` … inside
+residual and inception blocks), so a checkpoint trained with one runs with the other.
 """
 
 from __future__ import annotations

@@ -34,10 +34,22 @@ st.dataframe(
     width="stretch",
     column_config={name: ui.COUNT_COLUMN for name in ("parameters", "torchvision parameters")},
 )
+left, right = st.columns([3, 2])
+left.plotly_chart(
+    figures.labelled_points_figure(
+        [totals[entry.spec.name].macs / 1e9 for entry in entries],
+        [totals[entry.spec.name].params / 1e6 for entry in entries],
+        [entry.spec.name for entry in entries],
+        "Size against work",
+        "multiply-adds per image (billions)",
+        "parameters (millions)",
+    ),
+    width="stretch",
+)
 heaviest = max(entries, key=lambda entry: totals[entry.spec.name].params)
 lightest = min(entries, key=lambda entry: totals[entry.spec.name].params)
 ratio = totals[heaviest.spec.name].params / totals[lightest.spec.name].params
-st.caption(
+right.caption(
     f"{heaviest.spec.name} has {ratio:.0f}× the parameters of {lightest.spec.name}. "
     "Reference figures: torchvision's IMAGENET1K_V1 weights, `num_params` and `_ops` "
     "(pytorch.org/vision/stable/models.html)."

@@ -378,7 +378,7 @@ def test_the_imagenet_gallery_compares_the_winners(page, server_url):
     assert metric_value(page, "Parameters") == "61.10 M", "AlexNet on the left"
     assert page.get_by_text("25.56 M").count() >= 1, "ResNet-50 on the right"
     page.screenshot(path=str(SHOTS / "imagenet_gallery.png"), full_page=True)
-    page.get_by_label("Network").first.click()
+    page.get_by_label("Network", exact=True).first.click()
     page.get_by_role("option", name="VGG-16").click()
     wait_for_app(page)
     assert metric_value(page, "Parameters") == "138.36 M"
@@ -400,7 +400,7 @@ def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
     assert finished.returncode in (0, 3), finished.stderr[-2000:]
     assert (out / "checkpoint.msgpack").exists()
     open_lab(page, server_url, "inspect")
-    page.get_by_label("Network").first.click()
+    page.get_by_label("Network", exact=True).first.click()
     page.get_by_role("option", name=re.compile("resnet-shapes")).first.click()
     wait_for_app(page)
     page.locator("section[data-testid='stSidebar']").get_by_text("Sample", exact=True).click()
