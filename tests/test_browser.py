@@ -399,15 +399,19 @@ def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert finished.returncode in (0, 3), finished.stderr[-2000:]
     assert (out / "checkpoint.msgpack").exists()
-    open_lab(page, server_url, "inspect")
+    open_lab(page, server_url, f"inspect?workspace={workspace}")  # the same workspace
     page.get_by_label("Network", exact=True).first.click()
     page.get_by_role("option", name=re.compile("resnet-shapes")).first.click()
     wait_for_app(page)
-    page.locator("section[data-testid='stSidebar']").get_by_text("Sample", exact=True).click()
-    wait_for_app(page)
-    for view in ("Every layer", "Receptive field", "Why this prediction?"):
-        page.get_by_text(view, exact=True).click()
+    for view in ("Receptive field", "Why this prediction?", "Every layer"):
+        page.get_by_role("radio", name=view, exact=True).click()
         wait_for_app(page)
+        page.get_by_role("heading", name=view, exact=True).wait_for()
+        if view == "Receptive field":  # the last residual block: 3 + 2·(1+1+1+2+2+4) = 25
+            page.get_by_label("Stage", exact=True).click()
+            page.get_by_role("option", name="act4", exact=True).click()
+            wait_for_app(page)
+            page.get_by_text("Theoretical window: 25×25").wait_for()
         assert page.locator('[data-testid="stException"]').count() == 0, view
         name = view.split()[0].lower().rstrip("?")
         page.screenshot(path=str(SHOTS / f"inspect_resnet_{name}.png"), full_page=True)
