@@ -69,7 +69,15 @@ from bench.app_driver import (
     streamlit_server,
 )
 
-LABS = ("image_as_numbers", "convolution", "activation_pooling", "frequency", "train", "inspect")
+LABS = (
+    "image_as_numbers",
+    "convolution",
+    "activation_pooling",
+    "frequency",
+    "train",
+    "learning",
+    "inspect",
+)
 SETTLE_TIMEOUT_S = 300
 LOCATOR_TIMEOUT_MS = 60_000
 POLL_MS = 50
@@ -131,6 +139,10 @@ CONTROLS: dict[str, list[Step]] = {
         *slider("Cutoff (fraction of Nyquist)", 3),
         *options("radio", "Filter", "high-pass", "band-pass", "low-pass"),
         *options("select", "Kernel", "sobel y", "laplacian", "gaussian blur", "sobel x"),
+    ],
+    "learning": [
+        *slider("Image of the batch to look at", 2),
+        *options("radio", "Section", "2 · One step", "3 · Learning rate", "1 · Targets & losses"),
     ],
     "train": [
         *slider("Epochs", 2),
