@@ -338,6 +338,10 @@ class Landscape:
     divergence: list[int | None]
 
 
+DEFAULT_RATES = (0.01, 0.1, 10.0)
+"""Small, good and too large for plain gradient descent on the lab's network."""
+
+
 def loss_landscape(
     spec: ModelSpec,
     params: dict,

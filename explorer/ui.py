@@ -376,10 +376,11 @@ def warm_up() -> threading.Thread:
 
 def _warm_defaults() -> None:
     """Run each lab's default JAX computation once (it compiles per shape) for the default
-    photo in both colour modes, a drawn digit and the learning lab's first step, and read the
-    built-in MNIST digits (the Train page's default dataset). Only JAX and NumPy work:
-    importing modules from a second thread while the page's script imports them can see
-    half-initialised modules."""
+    photo in both colour modes, a drawn digit, and the learning lab's step, loss landscape
+    and deep stacks (first visits of its sections took 7-10 s); read the built-in MNIST
+    digits (the Train page's default dataset). Only JAX and NumPy work: importing modules
+    from a second thread while the page's script imports them can see half-initialised
+    modules."""
     original = samples.load_sample(SETTING_DEFAULTS["sample_name"])
     digit_sample = images.to_working_image(
         samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28
@@ -403,6 +404,9 @@ def _warm_defaults() -> None:
     params = model.init_variables(learning.LAB_SPEC)["params"]
     learning.gradient_step(learning.LAB_SPEC, params, digits, labels, "cross-entropy", 0.1)
     explain.forward_stages(learning.LAB_SPEC, {"params": params}, digits[0])
+    rates = list(learning.DEFAULT_RATES)
+    learning.loss_landscape(learning.LAB_SPEC, params, digits, labels, "cross-entropy", rates)
+    learning.deep_stack_gradient_norms(digits, labels)
 
 
 COUNT_COLUMN = st.column_config.NumberColumn(format="localized")

@@ -35,8 +35,6 @@ OWN_IMAGE = "The sidebar image, with a label you choose"
 STEP_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SLICE_TOP = 2.5
 """The 1-D slice's loss axis ends at this multiple of the current loss."""
-DEFAULT_RATES = (0.01, 0.1, 10.0)
-"""Small, good and too large for plain gradient descent on the lab's network."""
 RATE_ROLES = ("small", "good", "too large")
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
 PARAMS_KEY, STEPS_KEY, HISTORY_KEY, CONTEXT_KEY = (
@@ -390,7 +388,7 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
     columns = st.columns(4)
     rates = tuple(
         float(columns[index].select_slider(
-            f"η {role}", STEP_RATES, value=DEFAULT_RATES[index], key=f"learn_rate_{index}"
+            f"η {role}", STEP_RATES, value=learning.DEFAULT_RATES[index], key=f"learn_rate_{index}"
         ))
         for index, role in enumerate(RATE_ROLES)
     )  # fmt: skip
