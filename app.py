@@ -6,11 +6,16 @@ from explorer import ui, ui_training
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/psychology:", layout="wide")
 ui.keep_widget_state()
+ui.follow_link()
 ui.mark_app_frame()
 ui_training.keep_workspace_in_url()
 
 navigation = ui.navigation()
+ui.open_wanted_page()
 ui.warm_up()
 st.session_state["working_image"] = ui.sidebar_image()
+ui.sidebar_view_controls()
 ui.sidebar_device_info()
+ui.keep_settings_in_url()
+ui.show_link_problems()
 navigation.run()

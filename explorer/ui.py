@@ -6,8 +6,10 @@ all maths lives in the other ``explorer`` modules.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,19 @@ import jax
 import numpy as np
 import streamlit as st
 
-from explorer import explain, images, invariance, labs, learning, model, ops, samples
+from explorer import (
+    datasets,
+    explain,
+    frequency,
+    images,
+    invariance,
+    labs,
+    learning,
+    links,
+    model,
+    ops,
+    samples,
+)
 from explorer.errors import ExplorerError
 from explorer.text import escape_markdown
 
@@ -24,8 +38,12 @@ CANVAS_SIDE = 224
 WORKING_SIZES = (28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512)
 """Longest side, in pixels, that the labs can work at."""
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
+SAVED_DRAWINGS = "saved_drawings"
+"""Session state: drawings saved as samples, ``{name: uint8 (224, 224, 1)}``."""
 
 DEFAULT_PRESETS = ("sobel x", "sobel y", "laplacian", "gaussian blur")
+CUSTOM_KERNEL_EDITOR = "custom_kernel_editor_"
+"""Key prefix of the custom kernel's grid editor, one per kernel size."""
 
 SETTING_DEFAULTS = {
     "image_source": "Sample",
@@ -45,6 +63,11 @@ SETTING_DEFAULTS = {
     "pool_kind": ops.POOLING_KINDS[0],
     "pool_window": 2,
     "pool_stride": 2,
+    "mask_band": frequency.MASK_BANDS[0],
+    "mask_shape": frequency.MASK_SHAPES[0],
+    "cutoff": 0.15,
+    "band_width": 0.1,
+    "presenter": False,
 }
 """Every shared lab setting (a widget key) and its value on a first visit. Widgets with these
 keys take their value from session state and are created without a default of their own."""
@@ -57,6 +80,55 @@ KEPT_WIDGET_KEYS = (
     "learn_section",
 )
 """Widgets without a fixed default whose value is kept while their view is not shown."""
+
+LINKED_SETTINGS = {
+    "image_source": links.Choice(IMAGE_SOURCES),
+    "sample_name": links.Choice(samples.SAMPLE_NAMES),
+    "colour_mode": links.Choice(images.COLOUR_MODES),
+    "working_size": links.Choice(WORKING_SIZES),
+    "kernel_size": links.IntRange(1, 11),
+    "stride": links.IntRange(1, 5),
+    "padding_mode": links.Choice(ops.PADDING_MODES),
+    "explicit_padding": links.IntRange(0, 5),
+    "dilation": links.IntRange(1, 3),
+    "filter_count": links.IntRange(1, 64),
+    "presets_wanted": links.ChoiceList(ops.KERNEL_PRESETS),
+    "use_custom_kernel": links.Flag(),
+    "custom_kernel": links.SquareKernel(11, 1000.0),
+    "random_seed": links.IntRange(0, 9999),
+    "activation": links.Choice(ops.ACTIVATIONS),
+    "negative_slope": links.FloatRange(0.0, 0.5, 0.01),
+    "pool_kind": links.Choice(ops.POOLING_KINDS),
+    "pool_window": links.IntRange(1, 8),
+    "pool_stride": links.IntRange(1, 8),
+    "mask_band": links.Choice(frequency.MASK_BANDS),
+    "mask_shape": links.Choice(frequency.MASK_SHAPES),
+    "cutoff": links.FloatRange(0.01, 1.0, 0.01),
+    "band_width": links.FloatRange(0.02, 0.5, 0.01),
+    "train_dataset": links.Choice(tuple(datasets.DATASETS)),
+    "preset": links.Choice(tuple(model.PRESETS)),
+    "inspect_model": links.Name(),
+    "inspect_view": links.Name(),
+    "lesson": links.Choice(tuple(lesson.key for lesson in labs.LESSONS)),
+    "presenter": links.Flag(),
+}
+"""The settings a link carries, each with what it may be (ranges match the widgets'). The
+URL names are the widget keys; ``custom_kernel`` is the custom kernel at the current size,
+``inspect_model`` and ``inspect_view`` are checked against the live lists where they are used."""
+
+LINK_DEFAULTS = {
+    **SETTING_DEFAULTS,
+    "presets_wanted": list(DEFAULT_PRESETS),
+    "train_dataset": next(iter(datasets.DATASETS)),
+    "preset": next(iter(model.PRESETS)),
+}
+"""The values a link leaves out; settings without one here are written whenever set."""
+
+WANTED_PAGE = "wanted_page"
+LINK_WRITTEN = "link_written"
+LINK_PROBLEMS = "link_problems"
+PRIVATE_PARAMETERS = ("workspace", "run")
+"""URL parameters that belong to this browser session alone: never in a shared link."""
 
 
 def page(lab: labs.Lab) -> st.Page:
@@ -78,11 +150,36 @@ def navigation() -> st.navigation:
 
 
 def lab_title(file: str) -> labs.Lab:
-    """Show the heading of the page whose file is ``file`` (a page passes ``__file__``)
-    and return its registry record."""
+    """Show the heading of the page whose file is ``file`` (a page passes ``__file__``),
+    and the open lesson's guidance when the lesson belongs to this page; return the
+    page's registry record."""
     lab = labs.by_file(file)
     st.title(lab.heading)
+    lesson = next(
+        (item for item in lab.lessons if item.key == st.session_state.get("lesson")), None
+    )
+    if lesson is not None:
+        st.info(f"**Lesson: {lesson.title}.** {lesson.guidance}", icon=":material/school:")
     return lab
+
+
+def lesson_query(lesson: labs.Lesson) -> dict[str, str]:
+    """The URL query that opens ``lesson`` (presenter mode kept as it is now)."""
+    query = {**dict(lesson.settings), "lesson": lesson.key}
+    if st.session_state.get("presenter"):
+        query["presenter"] = "1"
+    return query
+
+
+def lesson_link(lesson: labs.Lesson) -> None:
+    """A link that opens the lesson's lab with its settings (in this tab, in this session)."""
+    lab = labs.lab_of(lesson)
+    st.page_link(
+        page(lab),
+        label=f"**{lesson.title}** · {labs.title(lab)}",
+        icon=":material/school:",
+        query_params=lesson_query(lesson),
+    )
 
 
 def keep_widget_state() -> None:
@@ -96,6 +193,155 @@ def keep_widget_state() -> None:
     for key in KEPT_WIDGET_KEYS:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+
+
+def linked_values() -> dict:
+    """The current value of every linked setting that is set (the custom kernel only when
+    it is used and differs from the one it starts as)."""
+    state = st.session_state
+    values = {name: state[name] for name in LINKED_SETTINGS if name in state}
+    if state.get("use_custom_kernel"):
+        size = state["kernel_size"]
+        kernel = custom_kernel(size)
+        if not links.same_value(kernel, _default_custom_kernel(size)):
+            values["custom_kernel"] = kernel
+    return values
+
+
+def follow_link() -> None:
+    """Take the settings from the URL when it asks for a view this session did not write: a
+    link opened in a new tab, or a lesson link followed from the start page. Settings the
+    URL leaves out return to their defaults; values that cannot be used are reported by
+    :func:`show_link_problems`. Call it in ``app.py`` before any widget."""
+    query = {name: st.query_params[name] for name in LINKED_SETTINGS if name in st.query_params}
+    if not query or query == st.session_state.get(LINK_WRITTEN):
+        return
+    values, problems = links.decode(query, LINKED_SETTINGS)
+    apply_settings(values)
+    st.session_state[LINK_PROBLEMS] = problems
+    st.session_state[LINK_WRITTEN] = None
+
+
+def apply_settings(values: dict) -> None:
+    """Set every linked setting to ``values[name]`` or, when absent, to its default (presenter
+    mode stays as it is unless ``values`` names it)."""
+    state = st.session_state
+    for name in LINKED_SETTINGS:
+        if name == "presenter" and name not in values:
+            continue
+        if name in values:
+            state[name] = values[name]
+        elif name in SETTING_DEFAULTS:
+            state[name] = SETTING_DEFAULTS[name]
+        else:
+            state.pop(name, None)
+    state["custom_kernels"] = {}
+    for key in [key for key in state if str(key).startswith(CUSTOM_KERNEL_EDITOR)]:
+        del state[key]
+    kernel = state.pop("custom_kernel", None)
+    if kernel is not None:
+        state["custom_kernels"][kernel.shape[0]] = kernel
+        state["kernel_size"] = kernel.shape[0]
+
+
+def keep_settings_in_url() -> None:
+    """Write the settings that differ from their defaults into the URL, so that a reload or
+    a copied link shows this view; only changed parameters are sent. Cheap: a dict of a few
+    dozen short strings, compared with the last one written."""
+    query = links.encode(linked_values(), LINKED_SETTINGS, LINK_DEFAULTS)
+    if st.session_state.get(LINK_WRITTEN) not in (None, query):
+        st.session_state.pop(LINK_PROBLEMS, None)
+    shown = {name: st.query_params[name] for name in LINKED_SETTINGS if name in st.query_params}
+    if query != shown:
+        for name in shown.keys() - query.keys():
+            del st.query_params[name]
+        for name, text in query.items():
+            if shown.get(name) != text:
+                st.query_params[name] = text
+    st.session_state[LINK_WRITTEN] = query
+
+
+def fragment(body):
+    """``st.fragment`` for a lab section whose controls are linked settings: after each
+    run of the section, the URL is brought up to date (a fragment's rerun skips ``app.py``)."""
+
+    @functools.wraps(body)
+    def run_and_keep_url(*args, **kwargs):
+        result = body(*args, **kwargs)
+        keep_settings_in_url()
+        return result
+
+    return st.fragment(run_and_keep_url)
+
+
+def show_link_problems() -> None:
+    """Say which settings of the followed link could not be used (until a setting changes)."""
+    problems = st.session_state.get(LINK_PROBLEMS)
+    if problems:
+        st.warning(
+            "This link asked for settings that cannot be used here, so they are at their "
+            "defaults: " + "; ".join(escape_markdown(problem) for problem in problems) + ".",
+            icon=":material/link_off:",
+        )
+
+
+def view_link(values: dict | None = None, lab: labs.Lab | None = None) -> str:
+    """A link to ``lab`` (default: this page) with ``values`` (default: the current
+    settings), without this session's private parameters."""
+    query = links.encode(
+        linked_values() if values is None else values, LINKED_SETTINGS, LINK_DEFAULTS
+    )
+    base = (st.context.url or "").rsplit("?", 1)[0]
+    if lab is not None:
+        base = base.rstrip("/").rsplit("/", 1)[0] + "/" + lab.url_path
+    return base + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+def reset_settings() -> None:
+    """Every linked setting back to its default, the lesson closed (a button callback)."""
+    apply_settings({})
+
+
+def sidebar_view_controls() -> None:
+    """Presenter mode, a link to this view, and a reset to the defaults, in the sidebar."""
+    st.sidebar.toggle(
+        "Presenter mode",
+        key="presenter",
+        help="Larger text and figures for a projector; fewer controls. Kept in the link.",
+    )
+    columns = st.sidebar.columns(2)
+    if columns[0].button(
+        "Copy link",
+        icon=":material/link:",
+        key="share_view",
+        help="A link to this view, to send or to open later",
+    ):
+        _share_dialog()
+    columns[1].button(
+        "Reset", icon=":material/restart_alt:", on_click=reset_settings, key="reset_view",
+        help="Every lab setting back to its default (presenter mode stays).",
+    )  # fmt: skip
+
+
+@st.dialog("Link to this view")
+def _share_dialog() -> None:
+    st.code(view_link(), language=None, wrap_lines=True)
+    left_out = links.unlinkable(linked_values(), LINKED_SETTINGS)
+    notes = [
+        "Open it on any machine that runs CNN Explorer, or send it to your class: it opens "
+        "this page with these settings. Use the copy button at the right of the link."
+    ]
+    if st.session_state.get("image_source") != "Sample" or "sample_name" in left_out:
+        notes.append(
+            "A drawing or an uploaded picture cannot travel in a link: the link opens with "
+            "the default sample instead. Pick a sample to share the picture too."
+        )
+    notes.append(
+        "Your browser's address bar also shows the view, but it holds this session's private "
+        "workspace too: share this link instead."
+    )
+    for note in notes:
+        st.caption(note)
 
 
 def mark_app_frame() -> None:
@@ -112,7 +358,17 @@ def enter_page() -> None:
     entry point sets everything up and shows the start page.
     """
     if not st.session_state.get("app_frame_ran"):
-        st.switch_page("app.py")
+        st.session_state[WANTED_PAGE] = (st.context.url or "").rstrip("/").rsplit("/", 1)[-1]
+        st.switch_page("app.py", query_params=st.query_params.to_dict())
+
+
+def open_wanted_page() -> None:
+    """After :func:`enter_page` sent a deep link to ``app.py``: open the page it asked for,
+    with its link's settings. Call it in ``app.py`` once the navigation exists."""
+    wanted = st.session_state.pop(WANTED_PAGE, None)
+    lab = next((lab for lab in labs.LABS if lab.url_path == wanted), None)
+    if lab is not None:
+        st.switch_page(page(lab), query_params=st.query_params.to_dict())
 
 
 def show_error(error: Exception) -> None:
@@ -187,7 +443,20 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
     )
     if source == "Draw":
         drawing = _drawing_from_canvas()
-        return None if drawing is None else (drawing, "your drawing", True)
+        st.sidebar.caption(
+            "A drawing cannot go in a link. Save it as a sample to come back to it in this "
+            "session (Sample → its name)."
+        )
+        if drawing is None:
+            return None
+        if st.sidebar.button(
+            "Save drawing as a sample", icon=":material/save:", key="save_drawing"
+        ):
+            saved = st.session_state.setdefault(SAVED_DRAWINGS, {})
+            name = f"my drawing {len(saved) + 1}"
+            saved[name] = drawing
+            st.sidebar.success(f"Saved as **{name}**.", icon=":material/check:")
+        return drawing, "your drawing", True
     if source == "Upload":
         upload = st.sidebar.file_uploader(
             f"Image file ({images.READABLE_FORMATS_TEXT})",
@@ -202,7 +471,12 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
         except ExplorerError as error:
             st.sidebar.error(str(error), icon=":material/warning:")
             return None
-    name = st.sidebar.selectbox("Sample", samples.SAMPLE_NAMES, key="sample_name")
+    saved = st.session_state.get(SAVED_DRAWINGS, {})
+    if st.session_state.get("sample_name") not in (*samples.SAMPLE_NAMES, *saved):
+        st.session_state["sample_name"] = SETTING_DEFAULTS["sample_name"]
+    name = st.sidebar.selectbox("Sample", (*samples.SAMPLE_NAMES, *saved), key="sample_name")
+    if name in saved:
+        return saved[name], name, True
     return _sample_cached(name), name, name in samples.DIGIT_SAMPLES
 
 
@@ -335,16 +609,17 @@ def _remember_presets(usable: list[str]) -> None:
 
 
 def custom_kernel_editor(size: int) -> None:
-    """An editable k×k grid for the custom kernel, kept per kernel size."""
+    """An editable k×k grid for the custom kernel, kept per kernel size (and in the URL)."""
     kernel = custom_kernel(size)
     edited = st.data_editor(
         np.round(kernel, 3),
-        key=f"custom_kernel_editor_{size}",
+        key=f"{CUSTOM_KERNEL_EDITOR}{size}",
         width="content",
     )
     values = np.asarray(edited, dtype=np.float64)
     if values.shape == (size, size) and np.all(np.isfinite(values)):
         st.session_state["custom_kernels"][size] = values.astype(np.float32)
+        keep_settings_in_url()
     else:
         st.warning("Every cell of the custom kernel needs a number.")
 

@@ -120,6 +120,14 @@ def choose_model() -> Inspected | None:
         st.info(f"There is no trained network yet. Train one on **{TRAIN_TITLE}** (about a "
                 "minute on the built-in MNIST digits), then come back.")  # fmt: skip
         return None
+    chosen = st.session_state.get("inspect_model")
+    if chosen is not None and chosen not in options:
+        del st.session_state["inspect_model"]
+        st.warning(
+            f"There is no network called “{escape_markdown(chosen)}” here (a link carries a "
+            "network's name, not the network), so the first one is shown.",
+            icon=":material/link_off:",
+        )
     return load_model(
         st.selectbox("Network", options, format_func=runs.choice_label, key="inspect_model")
     )
@@ -708,7 +716,13 @@ def show_chosen_view(
 ) -> None:
     """A picker of :data:`INSPECT_VIEWS` and the chosen view; the others compute nothing."""
     labels = [view.label for view in INSPECT_VIEWS]
-    st.session_state.setdefault("inspect_view", labels[0])
+    chosen = st.session_state.setdefault("inspect_view", labels[0])
+    if chosen is not None and chosen not in labels:
+        st.session_state["inspect_view"] = labels[0]
+        st.warning(
+            f"There is no view called “{escape_markdown(chosen)}”, so {labels[0]} is shown.",
+            icon=":material/link_off:",
+        )
     label = st.segmented_control(
         "Look inside",
         labels,

@@ -38,7 +38,7 @@ columns[2].plotly_chart(
 )
 
 
-@st.fragment
+@ui.fragment
 def filtering() -> None:
     st.subheader("Keep some frequencies, remove the rest")
     columns = st.columns(4)
@@ -46,9 +46,9 @@ def filtering() -> None:
     shape = columns[1].radio(
         "Edge", frequency.MASK_SHAPES, key="mask_shape", help="An ideal (hard) edge causes ringing."
     )
-    cutoff = columns[2].slider("Cutoff (fraction of Nyquist)", 0.01, 1.0, 0.15, 0.01, key="cutoff")
+    cutoff = columns[2].slider("Cutoff (fraction of Nyquist)", 0.01, 1.0, step=0.01, key="cutoff")
     width = columns[3].slider(
-        "Band width", 0.02, 0.5, 0.1, 0.01, key="band_width", disabled=band != "band-pass"
+        "Band width", 0.02, 0.5, step=0.01, key="band_width", disabled=band != "band-pass"
     )
     mask = frequency.frequency_mask(gray.shape, shape, band, cutoff, width)
     filtered = frequency.filter_image(gray, mask)

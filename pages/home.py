@@ -12,6 +12,17 @@ st.markdown(
     "MNIST digit), then open a lab. Every control redraws the page at once."
 )
 
+st.subheader("Lessons")
+st.caption(
+    "Each lesson opens a lab with the settings that show one idea, and a few sentences of "
+    "guidance beside the figure. Right-click a lesson to copy its link for your class."
+)
+columns = st.columns(2)
+for index, lesson in enumerate(labs.LESSONS):
+    with columns[index % 2]:
+        ui.lesson_link(lesson)
+
+st.subheader("Labs")
 columns = st.columns(2)
 for index, lab in enumerate(labs.LABS):
     with columns[index % 2].container(border=True):

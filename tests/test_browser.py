@@ -17,13 +17,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bench.app_driver import CHROMIUM_ARGS, PREDICTION
-from explorer import labs
+from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
+from explorer import datasets, labs, ui_training
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -415,3 +416,75 @@ def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
         assert page.locator('[data-testid="stException"]').count() == 0, view
         name = view.split()[0].lower().rstrip("?")
         page.screenshot(path=str(SHOTS / f"inspect_resnet_{name}.png"), full_page=True)
+
+
+SHOWN_VALUE = """e => {
+    const thumbs = [...e.querySelectorAll('[data-testid="stSliderThumbValue"]')];
+    if (thumbs.length) return thumbs.map(t => t.innerText.trim()).join(',');
+    if (e.querySelector('[data-testid="stMultiSelect"]')) return e.innerText;
+    const combo = e.querySelector('input[role="combobox"]');
+    if (combo) return combo.value;
+    const active = e.querySelector('[data-testid$="segmented_controlActive"]');
+    if (active) return active.innerText.trim();
+    const checked = [...e.querySelectorAll('input:checked')];
+    if (checked.length) return checked.map(i => i.closest('label').innerText.trim()).join(',');
+    return e.innerText;
+}"""
+"""What a keyed widget shows: a slider's value, a select box's choice, the active segment or
+checked radio option; a multiselect's text holds every chosen tag."""
+
+WIDGET_OF_SETTING = {"presets_wanted": "presets"}
+"""Linked settings kept under another name than the widget that shows them."""
+
+
+def shown_text(setting: str, text: str) -> str:
+    """The text a widget shows for a setting's URL text."""
+    if setting == "train_dataset":
+        return datasets.DATASETS[text].title
+    if setting == "preset":
+        return ui_training.PRESET_DESCRIPTIONS[text]
+    return text.replace(",", "\n") if setting == "presets_wanted" else text
+
+
+def widget_shows(tab, key: str, expected: str) -> str:
+    """What the widget with ``key`` shows, once it shows ``expected`` or after 20 s."""
+    widget = tab.locator(f".st-key-{key}").first
+    deadline = time.monotonic() + 20
+    while True:
+        shown = widget.evaluate(SHOWN_VALUE)
+        if expected in shown or time.monotonic() > deadline:
+            return shown
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """A server no browser has opened yet: the first lesson link is its first request."""
+    with streamlit_server(tmp_path_factory.mktemp("lessons")) as (url, _):
+        yield url
+
+
+@pytest.mark.parametrize("lesson", labs.LESSONS, ids=lambda lesson: lesson.key)
+def test_a_lesson_link_shows_its_settings_and_a_reload_keeps_them(page, fresh_server, lesson):
+    if lesson.key == "mistake":
+        pytest.skip("Inspect's views need a trained network: starter models come next")
+    lab = labs.lab_of(lesson)
+    query = urllib.parse.urlencode({**dict(lesson.settings), "lesson": lesson.key})
+    tab = page.context.browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    tab.set_default_timeout(90_000)
+    try:
+        tab.goto(f"{fresh_server}/{lab.url_path}?{query}")
+        for attempt in ("opened", "reloaded"):
+            wait_for_app(tab)
+            tab.get_by_role("heading", name=lab.name).first.wait_for()
+            tab.get_by_text(lesson.guidance.split(". ")[0]).first.wait_for()
+            for setting, text in lesson.settings:
+                shown = widget_shows(
+                    tab, WIDGET_OF_SETTING.get(setting, setting), shown_text(setting, text)
+                )
+                assert shown_text(setting, text) in shown, f"{attempt}: {setting} shows {shown!r}"
+            assert tab.locator('[data-testid="stException"]').count() == 0
+            tab.screenshot(path=str(SHOTS / f"lesson_{lesson.key}_{attempt}.png"))
+            tab.reload()
+    finally:
+        tab.context.close()

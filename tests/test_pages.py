@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, labs, ui, ui_inspect, ui_learning, ui_training
+from explorer import datasets, labs, links, ui, ui_inspect, ui_learning, ui_training
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -749,3 +749,80 @@ def test_the_gallery_shows_each_network_counted_from_its_description():
     left = app.dataframe[2].value
     assert list(left["kind"]).count("inception") == 9
     assert metric(app, "Parameters") == "6.62 M"
+
+
+def open_link(query: dict[str, str], page: str) -> AppTest:
+    """Open the app as a link with ``query`` in its URL, then ``page``."""
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for name, text in query.items():
+        app.query_params[name] = text
+    app.run()
+    app.switch_page(str(PAGES_DIR / page)).run()
+    return app
+
+
+def test_a_link_opens_its_view_and_the_view_stays_in_the_url():
+    query = {"sample_name": "MNIST digit 7", "working_size": "28", "kernel_size": "5"}
+    app = open_link({**query, "stride": "2"}, "2_convolution.py")
+    assert not app.exception and not app.warning
+    assert metric(app, "Output") == "12×12×4", "⌊(28 − 5) / 2⌋ + 1 = 12"
+    app.slider(key="stride").set_value(1).run()
+    app.slider(key="filter_count").set_value(8).run()
+    assert {name: app.query_params[name] for name in app.query_params if name != "workspace"} == {
+        **query,
+        "filter_count": "8",
+    }, "stride 1 is the default: left out"
+    app.sidebar.button(key="reset_view").click().run()
+    assert set(app.query_params) == {"workspace"}
+    assert metric(app, "Output") == "83×126×4", "the default cat photo, 3×3, stride 1"
+
+
+def test_a_hostile_link_opens_the_defaults_and_says_why():
+    app = open_link(
+        {"kernel_size": "1e99", "presets_wanted": "sobel x,<img src=x>", "cutoff": "-inf",
+         "custom_kernel": "1," * 500, "use_custom_kernel": "1", "stride": "3"},
+        "2_convolution.py",
+    )  # fmt: skip
+    assert not app.exception
+    (warning,) = app.warning
+    for name in ("kernel\\_size", "presets\\_wanted", "cutoff", "custom\\_kernel"):
+        assert name in warning.value
+    assert app.session_state["kernel_size"] == 3 and app.session_state["stride"] == 3
+    assert app.session_state["use_custom_kernel"] is True
+    assert "<img" not in app.multiselect(key="presets").value
+
+
+def test_the_link_dialog_leaves_out_the_private_workspace():
+    app = open_link({"kernel_size": "5"}, "2_convolution.py")
+    app.sidebar.button(key="share_view").click().run()
+    link = next(code.value for code in app.code if "kernel_size=5" in code.value)
+    assert "workspace" not in link and "run=" not in link
+
+
+@pytest.mark.parametrize("lesson", labs.LESSONS, ids=lambda lesson: lesson.key)
+def test_a_lesson_link_opens_its_lab_with_its_settings_and_guidance(lesson):
+    lab = labs.lab_of(lesson)
+    app = open_link({**dict(lesson.settings), "lesson": lesson.key}, lab.file)
+    assert not app.exception
+    assert [title.value for title in app.title] == [lab.heading]
+    assert any(lesson.guidance in info.value for info in app.info), "guidance beside the figure"
+    decoded, _ = links.decode(dict(lesson.settings), ui.LINKED_SETTINGS)
+    for name, value in decoded.items():
+        assert app.session_state[name] == value, name
+    app.switch_page(str(PAGES_DIR / labs.HOME.file)).run()
+    assert not any(lesson.guidance in info.value for info in app.info), "only in its lab"
+
+
+def test_the_stride_and_padding_lesson_shows_the_size_its_guidance_states():
+    (lesson,) = [lesson for lesson in labs.LESSONS if lesson.key == "stride-padding"]
+    app = open_link({**dict(lesson.settings), "lesson": lesson.key}, "2_convolution.py")
+    assert metric(app, "Output") == "13×13×4" and "= 13 outputs per side" in lesson.guidance
+
+
+@pytest.mark.parametrize("page", ["2_convolution.py", "3_activation_pooling.py", "4_frequency.py"])
+def test_link_ranges_are_the_slider_ranges(page):
+    app = open_page(page)
+    for slider in app.slider:
+        field = ui.LINKED_SETTINGS.get(slider.key)
+        if isinstance(field, links.IntRange | links.FloatRange):
+            assert (slider.min, slider.max) == (field.low, field.high), slider.key

@@ -1,0 +1,95 @@
+"""Lab settings written into a link and read back: exact round trips, defaults left out, and
+every malformed value turned into a default with a readable reason (never an exception)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer import labs, links, ops, ui
+
+FIELDS = ui.LINKED_SETTINGS
+
+
+def test_only_settings_that_differ_from_their_defaults_are_written():
+    values = {**ui.LINK_DEFAULTS, "kernel_size": 5, "stride": 2}
+    assert links.encode(values, FIELDS, ui.LINK_DEFAULTS) == {"kernel_size": "5", "stride": "2"}
+
+
+def test_a_view_reads_back_exactly():
+    kernel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32) / 3
+    values = {
+        "sample_name": "MNIST digit 7",
+        "working_size": 28,
+        "presets_wanted": ["vertical edges", "sobel y"],
+        "use_custom_kernel": True,
+        "custom_kernel": kernel,
+        "negative_slope": 0.27,
+        "cutoff": 0.1,
+        "inspect_view": "Why this prediction?",
+    }
+    query = links.encode(values, FIELDS, ui.LINK_DEFAULTS)
+    assert query["presets_wanted"] == "vertical edges,sobel y"
+    assert query["custom_kernel"].startswith("0.333333,0,-0.333333,0.666667,")
+    decoded, problems = links.decode(query, FIELDS)
+    assert problems == []
+    assert decoded.keys() == values.keys()
+    np.testing.assert_allclose(decoded.pop("custom_kernel"), kernel, atol=1e-6)
+    assert decoded == {name: value for name, value in values.items() if name != "custom_kernel"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("kernel_size", "99", "outside 1–11"),
+        ("kernel_size", "3.5", "not a whole number"),
+        ("working_size", "100", "not one of"),
+        ("cutoff", "nan", "not a finite number"),
+        ("cutoff", "1e308", "outside"),
+        ("presets_wanted", "sobel x,sobel x", "twice"),
+        ("presets_wanted", "<script>", "unknown names"),
+        ("custom_kernel", "1,2,3", "k×k numbers"),
+        ("custom_kernel", "1,2,3,1e9", "beyond ±1000"),
+        ("use_custom_kernel", "yes", "not 0 or 1"),
+        ("inspect_model", "../../etc/passwd\n", "not a name"),
+        ("lesson", "nope", "not one of"),
+    ],
+)
+def test_a_bad_value_is_left_out_with_its_reason(name, text, reason):
+    decoded, problems = links.decode({name: text, "stride": "2"}, FIELDS)
+    assert decoded == {"stride": 2}
+    assert len(problems) == 1 and problems[0].startswith(name) and reason in problems[0]
+
+
+def test_a_slider_value_lands_on_the_slider_grid():
+    assert links.FloatRange(0.01, 1.0, 0.01).parse("0.123456") == 0.12
+
+
+def test_a_value_a_link_cannot_carry_is_named_and_left_out():
+    values = {"sample_name": "my drawing 1", "stride": 2}
+    assert links.encode(values, FIELDS, ui.LINK_DEFAULTS) == {"stride": "2"}
+    assert links.unlinkable(values, FIELDS) == ["sample_name"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(FIELDS)), st.text(max_size=700)))
+def test_any_query_decodes_without_raising(query):
+    decoded, problems = links.decode(query, FIELDS)
+    assert len(decoded) + len(problems) == len(query)
+    for name, value in decoded.items():
+        assert links.decode({name: FIELDS[name].format(value)}, FIELDS)[0].keys() == {name}
+
+
+def test_every_default_is_a_value_a_link_can_carry():
+    assert FIELDS["presets_wanted"].options == ops.KERNEL_PRESETS
+    for name, default in ui.LINK_DEFAULTS.items():
+        assert FIELDS[name].parse(FIELDS[name].format(default)) == default, name
+
+
+@pytest.mark.parametrize("lesson", labs.LESSONS, ids=lambda lesson: lesson.key)
+def test_every_lesson_link_is_valid(lesson):
+    decoded, problems = links.decode(dict(lesson.settings), FIELDS)
+    assert problems == [] and len(decoded) == len(lesson.settings)
+    assert links.decode({"lesson": lesson.key}, FIELDS) == ({"lesson": lesson.key}, [])
