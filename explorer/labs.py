@@ -198,7 +198,7 @@ LABS = (
             Lesson(
                 "mistake",
                 "Inspecting a mistake",
-                (("inspect_view", "Test-set mistakes"),),
+                (("inspect_model", "starter/digits-cnn"), ("inspect_view", "Test-set mistakes")),
                 "Even a good network gets some digits wrong. Pick a cell off the diagonal of "
                 "the confusion matrix to see the test digits it confused, then ask why: open "
                 "*Why this prediction?* on one of them.",

@@ -9,7 +9,9 @@ A teacher may publish **class models**: checkpoints in run folders under
 ``$CNN_EXPLORER_CLASS_MODELS`` (e.g. written by ``python -m explorer.train --out``).
 Every session can open and download them; none can delete or replace them. In
 model choices they are named ``class/<run name>`` (:data:`CLASS_PREFIX`), which no own
-run can be called, since run names hold no ``/``.
+run can be called, since run names hold no ``/``. The **starter models** shipped with the
+app (:mod:`explorer.starter_models`) are read-only in the same way, named ``starter/<name>``
+and listed last, so Inspect has a trained network before anyone trains one.
 
 :class:`RunRecord` is the one typed record of a run started from the Train page; the
 Train and Inspect pages share it instead of a dictionary.
@@ -23,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from explorer import checkpoints, datasets
+from explorer import checkpoints, datasets, starter_models
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec
 from explorer.train import Evaluation, TrainConfig
@@ -33,6 +35,8 @@ RUNS_ENV = "CNN_EXPLORER_RUNS"
 CLASS_MODELS_ENV = "CNN_EXPLORER_CLASS_MODELS"
 CLASS_PREFIX = "class/"
 """Model choices that name a class model start with this (run names never hold a ``/``)."""
+STARTER_PREFIX = "starter/"
+"""Model choices that name a starter model start with this."""
 _WORKSPACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -79,12 +83,31 @@ def class_checkpoints() -> list[checkpoints.CheckpointSummary]:
     return checkpoints.list_checkpoints(root) if root is not None else []
 
 
+def starter_checkpoints() -> list[checkpoints.CheckpointSummary]:
+    """The shipped starter models, in :data:`explorer.starter_models.STARTERS` order."""
+    found = {s.name: s for s in checkpoints.list_checkpoints(starter_models.STARTER_DIR)}
+    return [found[starter.name] for starter in starter_models.STARTERS if starter.name in found]
+
+
+def shared_models() -> list[tuple[str, checkpoints.CheckpointSummary]]:
+    """(choice, summary) of the read-only models that passed validation: class models
+    (``class/<name>``), then starter models (``starter/<name>``)."""
+    return [
+        (prefix + s.name, s)
+        for prefix, found in (
+            (CLASS_PREFIX, class_checkpoints()),
+            (STARTER_PREFIX, starter_checkpoints()),
+        )
+        for s in found
+        if s.error is None
+    ]
+
+
 def usable_models(workspace_id: str) -> list[tuple[str, checkpoints.CheckpointSummary]]:
     """(choice, summary) of every checkpoint that passed validation: own runs (choice = run
-    name), then class models (choice = ``class/<name>``)."""
+    name), then :func:`shared_models`."""
     own = [(s.name, s) for s in own_checkpoints(workspace_id) if s.error is None]
-    shared = [(CLASS_PREFIX + s.name, s) for s in class_checkpoints() if s.error is None]
-    return own + shared
+    return own + shared_models()
 
 
 def is_class_model(choice: str) -> bool:
@@ -103,13 +126,18 @@ def model_folder(workspace_id: str, choice: str) -> Path:
         if root is None:
             raise ExplorerError("This server publishes no class models.")
         return checkpoints.run_folder(root, choice[len(CLASS_PREFIX) :])
+    if choice.startswith(STARTER_PREFIX):
+        return checkpoints.run_folder(starter_models.STARTER_DIR, choice[len(STARTER_PREFIX) :])
     return checkpoints.run_folder(workspace_folder(workspace_id), choice)
 
 
 def choice_label(choice: str) -> str:
-    """How a choice reads in a menu: ``NAME (class model)`` or the run's name."""
+    """How a choice reads in a menu: ``NAME (class model)``, ``NAME (starter model, ships
+    with the app)`` or the run's name."""
     if is_class_model(choice):
         return f"{choice[len(CLASS_PREFIX) :]} (class model)"
+    if choice.startswith(STARTER_PREFIX):
+        return f"{choice[len(STARTER_PREFIX) :]} (starter model, ships with the app)"
     return choice
 
 

@@ -777,20 +777,24 @@ def checkpoint_manager() -> None:
 
 
 def _class_models() -> None:
-    """The teacher's read-only models: listed and downloadable, never changed from here."""
-    usable = [summary for summary in runs.class_checkpoints() if summary.error is None]
+    """The read-only models (the teacher's class models, the shipped starter models): listed
+    and downloadable, never changed from here."""
+    usable = dict(runs.shared_models())
     if not usable:
         return
-    st.subheader("Class models (read-only)")
+    st.subheader("Class and starter models (read-only)")
     st.dataframe(
-        [{k: v for k, v in _summary_row(s).items() if k != "problem"} for s in usable],
+        [{**_summary_row(s), "name": runs.choice_label(choice)} for choice, s in usable.items()],
+        column_order=("name", "dataset", "architecture", "best val accuracy"),
         hide_index=True,
         width="stretch",
     )
-    by_name = {summary.name: summary for summary in usable}
     columns = st.columns([3, 1, 1])
-    name = columns[0].selectbox("Class model", list(by_name), key="class_model_pick")
-    path = checkpoints.checkpoint_path(by_name[name].path)
+    choice = columns[0].selectbox(
+        "Read-only model", list(usable), format_func=runs.choice_label, key="class_model_pick"
+    )
+    name = usable[choice].name
+    path = checkpoints.checkpoint_path(usable[choice].path)
     if path.is_file():
         columns[1].download_button(
             "Download",

@@ -24,14 +24,13 @@ from pathlib import Path
 import pytest
 
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
-from explorer import datasets, labs, ui_training
+from explorer import datasets, labs, runs, ui_inspect, ui_training
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 INSPECT_TITLE = labs.title(labs.by_file("6_inspect.py"))
-LAB_PATHS = [lab.url_path for lab in labs.LABS if lab.file != "6_inspect.py"]
-"""Every lab but Inspect, which shows figures only once a network is trained."""
+LAB_PATHS = [lab.url_path for lab in labs.LABS]
 
 pytestmark = pytest.mark.browser
 
@@ -269,9 +268,9 @@ def new_prediction(tab, before: list[str] | None) -> list[str]:
 
 def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     open_lab(page, server_url, "inspect")
-    untrained = page.get_by_text("There is no trained network yet")
-    untrained.or_(page.get_by_text("Look inside")).first.wait_for()
-    if untrained.count():  # models are private to a browser session: train in this one
+    page.get_by_text("Look inside").first.wait_for()
+    network = page.locator(".st-key-inspect_model input").first.input_value()
+    if network != ui_inspect.CURRENT_RUN:  # a starter model: train the shapes net here
         start_short_training(page, server_url)
         wait_for_results(page)
         page.locator('[data-testid="stSidebarNav"]').get_by_text(INSPECT_TITLE).click()
@@ -443,6 +442,8 @@ def shown_text(setting: str, text: str) -> str:
         return datasets.DATASETS[text].title
     if setting == "preset":
         return ui_training.PRESET_DESCRIPTIONS[text]
+    if setting == "inspect_model":
+        return runs.choice_label(text)
     return text.replace(",", "\n") if setting == "presets_wanted" else text
 
 
@@ -466,8 +467,6 @@ def fresh_server(tmp_path_factory):
 
 @pytest.mark.parametrize("lesson", labs.LESSONS, ids=lambda lesson: lesson.key)
 def test_a_lesson_link_shows_its_settings_and_a_reload_keeps_them(page, fresh_server, lesson):
-    if lesson.key == "mistake":
-        pytest.skip("Inspect's views need a trained network: starter models come next")
     lab = labs.lab_of(lesson)
     query = urllib.parse.urlencode({**dict(lesson.settings), "lesson": lesson.key})
     tab = page.context.browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()

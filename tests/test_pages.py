@@ -16,12 +16,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, labs, links, ui, ui_inspect, ui_learning, ui_training
+from explorer import datasets, labs, links, starter_models, ui, ui_inspect, ui_learning, ui_training
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parent / "app_entry.py")
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+STARTER_LABELS = [f"{s.name} (starter model, ships with the app)" for s in starter_models.STARTERS]
 WORKSPACE = "a" * 32
 """A session's workspace id (set in session state, as the app would make one)."""
 
@@ -255,7 +256,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert "training_run" not in stranger.session_state
     assert stranger.session_state["workspace_id"] != workspace
     stranger.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
-    assert any("no trained network" in info.value for info in stranger.info), "nothing to see"
+    assert stranger.selectbox(key="inspect_model").options == STARTER_LABELS, "only starters"
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
     assert [h.value for h in app.header] == ["Prediction", "Every layer"]
@@ -455,11 +456,18 @@ def test_sessions_see_only_their_own_models_and_the_read_only_class_models(tmp_p
     assert alice_file.is_dir(), "Bob deleted his own model, not Alice's"
     for app in (alice, bob):
         assert not app.exception
-        assert app.selectbox(key="class_model_pick").options == ["teacher-cnn"]
+        assert app.selectbox(key="class_model_pick").options == [
+            "teacher-cnn (class model)",
+            *STARTER_LABELS,
+        ]
         assert "class_download" in [button.key for button in app.get("download_button")]
         assert not [b for b in app.button if "delete" in b.key and "class" in b.key]
     alice.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
-    assert alice.selectbox(key="inspect_model").options == ["mine", "teacher-cnn (class model)"]
+    assert alice.selectbox(key="inspect_model").options == [
+        "mine",
+        "teacher-cnn (class model)",
+        *STARTER_LABELS,
+    ]
     alice.selectbox(key="inspect_model").select("class/teacher-cnn").run()
     assert not alice.exception
     assert any(title.startswith("Softmax") for title in _chart_titles(alice))
@@ -467,6 +475,7 @@ def test_sessions_see_only_their_own_models_and_the_read_only_class_models(tmp_p
     assert bob.selectbox(key="inspect_model").options == [
         "teacher-cnn",
         "teacher-cnn (class model)",
+        *STARTER_LABELS,
     ]
 
 
@@ -495,12 +504,12 @@ def test_a_crafted_checkpoint_breaks_no_page_is_never_offered_and_can_be_deleted
     os.utime(own / "crafted" / "checkpoint.msgpack", (2e9, 2e9))  # the newest
     app = open_page("5_train.py", train_dataset="shapes", workspace_id=WORKSPACE)
     assert not app.exception
-    table = app.dataframe[-1].value
+    table = app.dataframe[0].value  # this session's models (read-only ones follow)
     problems = dict(zip(table["name"], table["problem"], strict=True))
     assert problems["good"] == "" and "dataset.name is a list" in problems["crafted"]
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
-    assert app.selectbox(key="inspect_model").options == ["good"], "a refused file is not offered"
+    assert app.selectbox(key="inspect_model").options == ["good", *STARTER_LABELS], "not crafted"
     app.switch_page(str(PAGES_DIR / "5_train.py")).run()
     app.selectbox(key="checkpoint_pick").select("crafted").run()
     assert "checkpoint_download" not in [b.key for b in app.get("download_button")]
