@@ -302,15 +302,55 @@ def reset_settings() -> None:
     apply_settings({})
 
 
+def presenting() -> bool:
+    """Whether presenter mode is on (see :func:`sidebar_view_controls`)."""
+    return bool(st.session_state.get("presenter"))
+
+
+PRESENTER_STYLE = """<style>
+html { font-size: 20px; }
+header[data-testid="stHeader"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding: 1rem 2rem 2rem 2rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] { padding-top: 0.5rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 1.8rem; padding: 0 0 0.25rem 0; }
+[data-testid="stMainBlockContainer"] h3 { padding: 0.25rem 0 0 0; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
+[data-testid="stMetricValue"] { font-size: 1.6rem; }
+</style>"""
+"""Presenter mode: every rem-sized text a quarter larger, no toolbar, less white space."""
+
+
+def presenter_style() -> None:
+    """In presenter mode, enlarge the text and hide Streamlit's toolbar (``app.py``)."""
+    if presenting():
+        st.html(PRESENTER_STYLE)
+
+
+def settings_box(label: str = "Settings"):
+    """Where a lab draws its controls: the page itself, or in presenter mode a closed
+    expander above the figure (the presenter opens it to change a setting)."""
+    return st.expander(label, icon=":material/tune:") if presenting() else st.container()
+
+
+def section(title: str, heading=st.subheader):
+    """A secondary section before a lab's main figure: ``heading(title)`` and its body, or
+    in presenter mode a closed expander, so that the figure stays above the fold."""
+    if presenting():
+        return st.expander(title)
+    heading(title)
+    return st.container()
+
+
 def sidebar_view_controls() -> None:
-    """Presenter mode, a link to this view, and a reset to the defaults, in the sidebar."""
+    """Presenter mode, a link to this view, and a reset to the defaults, in the sidebar
+    (in presenter mode without the link)."""
     st.sidebar.toggle(
         "Presenter mode",
         key="presenter",
         help="Larger text and figures for a projector; fewer controls. Kept in the link.",
     )
     columns = st.sidebar.columns(2)
-    if columns[0].button(
+    if not presenting() and columns[0].button(
         "Copy link",
         icon=":material/link:",
         key="share_view",
@@ -443,10 +483,11 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
     )
     if source == "Draw":
         drawing = _drawing_from_canvas()
-        st.sidebar.caption(
-            "A drawing cannot go in a link. Save it as a sample to come back to it in this "
-            "session (Sample → its name)."
-        )
+        if not presenting():
+            st.sidebar.caption(
+                "A drawing cannot go in a link. Save it as a sample to come back to it in "
+                "this session (Sample → its name)."
+            )
         if drawing is None:
             return None
         if st.sidebar.button(
@@ -531,7 +572,9 @@ def _working_cached(
 
 
 def sidebar_device_info() -> None:
-    """Which JAX backend and devices run the computations."""
+    """Which JAX backend and devices run the computations (not in presenter mode)."""
+    if presenting():
+        return
     devices = jax.devices()
     st.sidebar.caption(
         f"JAX {jax.__version__} on **{jax.default_backend().upper()}** · "

@@ -11,7 +11,7 @@ image = ui.require_image()
 pixels = image.pixels
 height, width, channels = pixels.shape
 
-settings = ui.conv_controls()
+settings = ui.conv_controls(ui.settings_box())
 if settings.use_custom_kernel:
     with st.expander(
         f"Edit the custom {settings.kernel_size}×{settings.kernel_size} kernel",
@@ -31,18 +31,18 @@ except ExplorerError as error:
 out_h, out_w = geometry.output_hw
 (top, bottom), (left, right) = geometry.padding
 k, s, d = settings.kernel_size, settings.stride, settings.dilation
-st.subheader("Output size")
-for equation in ops.output_size_equations(geometry):
-    st.latex(equation)
-columns = st.columns(4)
-columns[0].metric("Input", f"{height}×{width}×{channels}")
-columns[1].metric("Each kernel", f"{k}×{k}×{channels}", help="A kernel has the input's depth.")
-columns[2].metric("Output", f"{out_h}×{out_w}×{settings.filter_count}")
-columns[3].metric(
-    "Learnable parameters",
-    f"{ops.conv_parameter_count(k, channels, settings.filter_count):,}",
-    help="k·k·C weights per filter plus one bias each; independent of the image size.",
-)
+with ui.section("Output size"):
+    for equation in ops.output_size_equations(geometry):
+        st.latex(equation)
+    columns = st.columns(4)
+    columns[0].metric("Input", f"{height}×{width}×{channels}")
+    columns[1].metric("Each kernel", f"{k}×{k}×{channels}", help="A kernel has the input's depth.")
+    columns[2].metric("Output", f"{out_h}×{out_w}×{settings.filter_count}")
+    columns[3].metric(
+        "Learnable parameters",
+        f"{ops.conv_parameter_count(k, channels, settings.filter_count):,}",
+        help="k·k·C weights per filter plus one bias each; independent of the image size.",
+    )
 
 maps = ops.feature_maps(pixels, bank.kernels, geometry)
 st.subheader(f"{settings.filter_count} filters and their feature maps")

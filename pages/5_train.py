@@ -14,36 +14,38 @@ if monitor_on_top:
     st.header("Training now")
     ui_training.training_monitor()
 
-st.header("1 · Data")
-columns = st.columns([2, 2, 1])
-dataset_name = columns[0].selectbox(
-    "Dataset",
-    [*datasets.DATASETS, ui_training.OWN_ZIP],
-    format_func=lambda name: datasets.DATASETS[name].title if name in datasets.DATASETS else name,
-    key="train_dataset",
-)
-data_folder = ui_training.data_root_picker(columns[1])
-split_seed = int(columns[2].number_input("Split seed", 0, 9999, 0, key="split_seed"))
-try:
-    dataset = ui_training.dataset_picker(dataset_name, data_folder, split_seed)
-except ExplorerError as error:
-    ui.show_error(error)
-    ui_training.offer_download(dataset_name, data_folder)
-    st.stop()
-if dataset is None:
-    st.stop()
-ui_training.dataset_overview(dataset)
-dataset = ui_training.training_size_control(dataset, split_seed)
+with ui.section("1 · Data", st.header):
+    columns = st.columns([2, 2, 1])
+    dataset_name = columns[0].selectbox(
+        "Dataset",
+        [*datasets.DATASETS, ui_training.OWN_ZIP],
+        format_func=lambda name: (
+            datasets.DATASETS[name].title if name in datasets.DATASETS else name
+        ),
+        key="train_dataset",
+    )
+    data_folder = ui_training.data_root_picker(columns[1])
+    split_seed = int(columns[2].number_input("Split seed", 0, 9999, 0, key="split_seed"))
+    try:
+        dataset = ui_training.dataset_picker(dataset_name, data_folder, split_seed)
+    except ExplorerError as error:
+        ui.show_error(error)
+        ui_training.offer_download(dataset_name, data_folder)
+        st.stop()
+    if dataset is None:
+        st.stop()
+    ui_training.dataset_overview(dataset)
+    dataset = ui_training.training_size_control(dataset, split_seed)
 
-st.header("2 · Architecture")
-spec = ui_training.architecture_editor(dataset)
-if spec is None:
-    st.stop()
+with ui.section("2 · Architecture", st.header):
+    spec = ui_training.architecture_editor(dataset)
+    if spec is None:
+        st.stop()
 
-st.header("3 · Training settings")
-config = ui_training.training_settings(dataset)
-if config is None:
-    st.stop()
+with ui.section("3 · Training settings", st.header):
+    config = ui_training.training_settings(dataset)
+    if config is None:
+        st.stop()
 
 st.header("4 · Train")
 ui_training.training_controls(dataset, spec, config)

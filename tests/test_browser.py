@@ -487,3 +487,36 @@ def test_a_lesson_link_shows_its_settings_and_a_reload_keeps_them(page, fresh_se
             tab.reload()
     finally:
         tab.context.close()
+
+
+PRESENTER_SCREENS = [(1366, 768), (1920, 1080)]
+MAIN_FIGURE_SHOWN_PX = 200
+"""How much of a lab's main figure must show without scrolling in presenter mode."""
+
+
+@pytest.mark.parametrize(("width", "height"), PRESENTER_SCREENS)
+def test_presenter_mode_shows_each_labs_main_figure_without_scrolling(page, width, height):
+    """Opens each lab's first lesson in presenter mode; saves the screenshots to look at."""
+    server_url = page.url.split("/", 3)[:3]
+    context = page.context.browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    try:
+        for lab in labs.LABS:
+            lesson = lab.lessons[0]
+            query = {**dict(lesson.settings), "lesson": lesson.key, "presenter": "1"}
+            tab.goto(f"{'/'.join(server_url)}/{lab.url_path}?{urllib.parse.urlencode(query)}")
+            wait_for_app(tab)
+            if lab.file == "5_train.py":  # before a run, its main control
+                main = tab.get_by_role("button", name="Start training").first
+            else:
+                main = tab.locator(".js-plotly-plot").first
+            main.wait_for()
+            wait_for_app(tab)
+            box = main.bounding_box()
+            tab.screenshot(path=str(SHOTS / f"presenter_{lab.url_path}_{width}x{height}.png"))
+            assert box["y"] + min(box["height"], MAIN_FIGURE_SHOWN_PX) <= height, lab.name
+            assert tab.get_by_text("Deploy", exact=True).count() == 0, "no developer menu"
+            assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()

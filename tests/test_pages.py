@@ -835,3 +835,16 @@ def test_link_ranges_are_the_slider_ranges(page):
         field = ui.LINKED_SETTINGS.get(slider.key)
         if isinstance(field, links.IntRange | links.FloatRange):
             assert (slider.min, slider.max) == (field.low, field.high), slider.key
+
+
+def test_presenter_mode_is_kept_in_the_link_and_hides_what_a_class_does_not_need():
+    app = open_link({"presenter": "1"}, "2_convolution.py")
+    assert not app.exception
+    assert ui.PRESENTER_STYLE in [element.proto.body for element in app.get("html")]
+    assert "share_view" not in [button.key for button in app.sidebar.button]
+    assert not [caption for caption in app.sidebar.caption if "device(s)" in caption.value]
+    assert [expander.label for expander in app.expander][:2] == ["Settings", "Output size"]
+    app.sidebar.toggle(key="presenter").set_value(False).run()
+    assert "presenter" not in app.query_params
+    assert ui.PRESENTER_STYLE not in [element.proto.body for element in app.get("html")]
+    assert "share_view" in [button.key for button in app.sidebar.button]
