@@ -463,6 +463,26 @@ def delete_checkpoint(root: str | os.PathLike, name: str) -> None:
         folder.rmdir()
 
 
+def rename_checkpoint(root: str | os.PathLike, old: str, new: str) -> None:
+    """Rename run ``old`` under ``root`` to ``new`` (a plain name of letters, digits, ``.``,
+    ``_`` and ``-``, at most 80 characters, not taken).
+
+    Raises:
+        ExplorerError: no such run, a bad new name, or a run called ``new`` exists.
+    """
+    source = run_folder(root, old)
+    if not (source / CHECKPOINT_FILE).is_file():
+        raise ExplorerError(f"There is no checkpoint called {old!r}.")
+    if not re.fullmatch(r"[\w.-]{1,80}", new) or new.strip(".") == "":
+        raise ExplorerError(
+            f"{new!r} cannot name a run: use up to 80 letters, digits, '.', '_' and '-'."
+        )
+    target = run_folder(root, new)
+    if target.exists():
+        raise ExplorerError(f"There is already a run called {new!r}: choose another name.")
+    os.rename(source, target)
+
+
 def import_checkpoint(root: str | os.PathLike, name: str, data: bytes) -> Checkpoint:
     """Validate uploaded bytes, then store them atomically as run ``name`` under ``root``."""
     checkpoint = load_checkpoint_bytes(data)

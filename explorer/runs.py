@@ -103,6 +103,53 @@ def shared_models() -> list[tuple[str, checkpoints.CheckpointSummary]]:
     ]
 
 
+def describe_run(dataset_name: str, spec: ModelSpec, config: TrainConfig) -> dict[str, str]:
+    """What a run was, one short text per setting: dataset, layers (filters@k×k, batch norm,
+    pooling), dense units, activations, dropout, optimiser, loss, schedule, batch, epochs,
+    regularisation, augmentation and seed. Two runs differ where these texts differ."""
+    blocks = ", ".join(
+        f"{b.filters}@{b.kernel_size}×{b.kernel_size}"
+        + (f"/s{b.stride}" if b.stride != 1 else "")
+        + (" bn" if b.batch_norm else "")
+        + (f" {b.pool}{b.pool_size}" if b.pool != "none" else "")
+        for b in spec.conv_blocks
+    )
+    layers = (*spec.conv_blocks, *spec.dense_layers)
+    augmentation = config.augmentation
+    augment = [
+        f"shift ±{augmentation.max_shift:g} px" if augmentation.max_shift else "",
+        f"rotate ±{augmentation.max_rotation:g}°" if augmentation.max_rotation else "",
+        f"zoom ±{augmentation.max_scale:g}" if augmentation.max_scale else "",
+        "flip" if augmentation.horizontal_flip else "",
+    ]
+    return {
+        "dataset": dataset_name,
+        "preset": spec.name,
+        "conv blocks": blocks or "none",
+        "dense units": ", ".join(str(layer.units) for layer in spec.dense_layers) or "none",
+        "activation": ", ".join(sorted({layer.activation for layer in layers})) or "none",
+        "dropout": ", ".join(f"{layer.dropout:g}" for layer in layers) or "none",
+        "optimizer": config.optimizer,
+        "loss": config.loss,
+        "learning rate": f"{config.learning_rate:g}",
+        "schedule": config.schedule,
+        "batch": str(config.batch_size),
+        "epochs": str(config.epochs),
+        "weight decay": f"{config.weight_decay:g}",
+        "label smoothing": f"{config.label_smoothing:g}",
+        "augmentation": ", ".join(part for part in augment if part) or "none",
+        "seed": str(config.seed),
+    }
+
+
+def differing_settings(descriptions: list[dict[str, str]]) -> list[str]:
+    """The settings (keys of :func:`describe_run`) whose text is not the same in every
+    run, in :func:`describe_run` order; empty for fewer than two runs."""
+    if len(descriptions) < 2:
+        return []
+    return [key for key in descriptions[0] if len({d[key] for d in descriptions}) > 1]
+
+
 def usable_models(workspace_id: str) -> list[tuple[str, checkpoints.CheckpointSummary]]:
     """(choice, summary) of every checkpoint that passed validation: own runs (choice = run
     name), then :func:`shared_models`."""

@@ -620,16 +620,10 @@ def _record_run(run: RunRecord, evaluation: train.Evaluation) -> None:
     st.session_state.setdefault(RUNS_KEY, []).append(
         {
             "run": run.name,
-            "dataset": run.dataset_name,
-            "architecture": run.spec.name,
+            "settings": runs.describe_run(run.dataset_name, run.spec, config),
             "parameters": snapshot.params,
             "train images": len(run.session.dataset.train),
-            "optimizer": config.optimizer,
-            "loss": config.loss,
-            "learning rate": config.learning_rate,
-            "batch": config.batch_size,
-            "epochs": len(snapshot.history),
-            "augmentation": config.augmentation.enabled,
+            "epochs run": len(snapshot.history),
             "best val accuracy": snapshot.best_val_accuracy,
             "test accuracy": evaluation.accuracy,
             "seconds": round(snapshot.elapsed_seconds, 1),
@@ -672,8 +666,22 @@ def training_results() -> None:
     if not history:
         return
     st.subheader("Runs this session")
+    differing = runs.differing_settings([entry["settings"] for entry in history])
+    shown = differing or ["dataset", "preset"]
+    st.caption(
+        "Settings that differ between the runs: " + ", ".join(differing) + "."
+        if differing
+        else "The runs so far share every setting."
+    )
     st.dataframe(
-        [{key: value for key, value in entry.items() if key != "history"} for entry in history],
+        [
+            {
+                "run": entry["run"],
+                **{key: entry["settings"][key] for key in shown},
+                **{k: v for k, v in entry.items() if k not in ("run", "settings", "history")},
+            }
+            for entry in history
+        ],
         hide_index=True,
         width="stretch",
         column_config={
@@ -752,6 +760,15 @@ def checkpoint_manager() -> None:
                 st.error(escape_markdown(error), icon=":material/warning:")
             else:
                 st.rerun()
+        columns = st.columns([3, 1, 1], vertical_alignment="bottom")
+        new_name = columns[0].text_input("New name for this checkpoint", key="checkpoint_new_name")
+        if columns[1].button("Rename", icon=":material/edit:", key="checkpoint_rename"):
+            try:
+                _rename_run(root, name, new_name.strip())
+            except ExplorerError as error:
+                st.error(escape_markdown(error), icon=":material/warning:")
+            else:
+                st.rerun()
     else:
         st.info("No saved models in this session yet: train one, or upload a checkpoint.")
     _class_models()
@@ -774,6 +791,27 @@ def checkpoint_manager() -> None:
         else:
             st.session_state[IMPORTED_KEY] = name
             st.rerun()
+
+
+def _rename_run(root: Path, old: str, new: str) -> None:
+    """Rename a saved run, in the session's runs table too; the run this session could
+    still train into (running or stopped) keeps its name.
+
+    Raises:
+        ExplorerError: see :func:`explorer.checkpoints.rename_checkpoint`, or the run is
+            still training or can be resumed.
+    """
+    run = _current_run()
+    if run is not None and run.name == old:
+        snapshot = run.session.snapshot()
+        if snapshot.active or snapshot.status == "stopped":
+            raise ExplorerError("This run can still train: let it finish before renaming it.")
+    checkpoints.rename_checkpoint(root, old, new)
+    if run is not None and run.name == old:
+        run.name = new
+    for entry in st.session_state.get(RUNS_KEY, []):
+        if entry["run"] == old:
+            entry["run"] = new
 
 
 def _class_models() -> None:

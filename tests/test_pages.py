@@ -848,3 +848,17 @@ def test_presenter_mode_is_kept_in_the_link_and_hides_what_a_class_does_not_need
     assert "presenter" not in app.query_params
     assert ui.PRESENTER_STYLE not in [element.proto.body for element in app.get("html")]
     assert "share_view" in [button.key for button in app.sidebar.button]
+
+
+def test_a_saved_model_can_be_renamed_and_inspect_lists_the_new_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    app = open_page("5_train.py", train_dataset="shapes", workspace_id=WORKSPACE)
+    _import(app, "mine.msgpack", _checkpoint_data("mine"))
+    app.text_input(key="checkpoint_new_name").input("shapes_first_try").run()
+    app.button(key="checkpoint_rename").click().run()
+    assert not app.exception and _own_models(app) == ["shapes_first_try"]
+    app.text_input(key="checkpoint_new_name").input("../../elsewhere").run()
+    app.button(key="checkpoint_rename").click().run()
+    assert any("cannot name a run" in error.value for error in app.error)
+    app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
+    assert app.selectbox(key="inspect_model").options[0] == "shapes_first_try"

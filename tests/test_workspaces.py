@@ -109,3 +109,39 @@ def test_a_picture_with_content_is_not_empty():
     digit[10:18, 13:15] = 255
     assert predict.empty_input_reason(digit) is None
     assert predict.empty_input_reason(np.arange(2, dtype=np.uint8).reshape(1, 2, 1) * 9) is None
+
+
+def test_a_run_is_described_setting_by_setting_and_runs_differ_where_the_texts_do():
+    from explorer import model, train
+    from explorer.datasets import Augmentation
+
+    tiny = runs.describe_run("mnist-5k", model.preset("tiny", (28, 28, 1), 10), train.TrainConfig())
+    assert tiny["conv blocks"] == "16@3×3 bn max2, 32@3×3 bn max2"
+    assert (tiny["dense units"], tiny["dropout"], tiny["augmentation"]) == (
+        "128",
+        "0, 0, 0",
+        "none",
+    )
+    spec = ModelSpec((28, 28, 1), 10, (model.ConvBlock(8, 5, dropout=0.25),), name="custom")
+    config = train.TrainConfig(augmentation=Augmentation(max_shift=2.0, max_rotation=10.0))
+    edited = runs.describe_run("mnist-5k", spec, config)
+    assert edited["conv blocks"] == "8@5×5 max2" and edited["dropout"] == "0.25"
+    assert edited["augmentation"] == "shift ±2 px, rotate ±10°"
+    assert runs.differing_settings([tiny, edited]) == [
+        "preset", "conv blocks", "dense units", "dropout", "augmentation",
+    ]  # fmt: skip
+    assert runs.differing_settings([tiny, dict(tiny)]) == [] == runs.differing_settings([tiny])
+
+
+def test_a_run_can_be_renamed_to_a_free_plain_name_only(tmp_path):
+    save(tmp_path, "20261126-101500-tiny-mnist-5k-ab12cd")
+    save(tmp_path, "taken")
+    checkpoints.rename_checkpoint(tmp_path, "20261126-101500-tiny-mnist-5k-ab12cd", "digits_v2")
+    assert sorted(s.name for s in checkpoints.list_checkpoints(tmp_path)) == ["digits_v2", "taken"]
+    assert checkpoints.load_checkpoint(tmp_path / "digits_v2").spec == SPEC
+    for bad in ["../escape", "a/b", "", "..", "x" * 81, "two words", "taken"]:
+        with pytest.raises(ExplorerError):
+            checkpoints.rename_checkpoint(tmp_path, "digits_v2", bad)
+    with pytest.raises(ExplorerError, match="no checkpoint"):
+        checkpoints.rename_checkpoint(tmp_path, "missing", "fine")
+    assert not (tmp_path.parent / "escape").exists()
