@@ -822,8 +822,11 @@ def _class_models() -> None:
         return
     st.subheader("Class and starter models (read-only)")
     st.dataframe(
-        [{**_summary_row(s), "name": runs.choice_label(choice)} for choice, s in usable.items()],
-        column_order=("name", "dataset", "architecture", "best val accuracy"),
+        [
+            {k: v for k, v in _summary_row(s).items() if k != "problem"}
+            | {"name": runs.choice_label(choice)}
+            for choice, s in usable.items()
+        ],
         hide_index=True,
         width="stretch",
     )

@@ -504,7 +504,7 @@ def test_a_crafted_checkpoint_breaks_no_page_is_never_offered_and_can_be_deleted
     os.utime(own / "crafted" / "checkpoint.msgpack", (2e9, 2e9))  # the newest
     app = open_page("5_train.py", train_dataset="shapes", workspace_id=WORKSPACE)
     assert not app.exception
-    table = app.dataframe[0].value  # this session's models (read-only ones follow)
+    table = next(frame.value for frame in app.dataframe if "problem" in frame.value)
     problems = dict(zip(table["name"], table["problem"], strict=True))
     assert problems["good"] == "" and "dataset.name is a list" in problems["crafted"]
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
