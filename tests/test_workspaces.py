@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from explorer import checkpoints, datasets, predict, runs, ui_training
+from explorer import checkpoints, datasets, predict, runs, starter_models, ui_training
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, init_variables
 from explorer.text import WORD_JOINER, escape_markdown
@@ -41,8 +41,17 @@ def test_a_workspace_sees_its_own_runs_and_the_class_models_only(tmp_path, monke
     save(tmp_path / "class", "teacher")
     (tmp_path / "class" / "broken").mkdir()
     (tmp_path / "class" / "broken" / "checkpoint.msgpack").write_bytes(b"nonsense")
-    assert [choice for choice, _ in runs.usable_models(mine)] == ["mine", "class/teacher"]
-    assert [choice for choice, _ in runs.usable_models(theirs)] == ["theirs", "class/teacher"]
+    starters = [f"starter/{starter.name}" for starter in starter_models.STARTERS]
+    assert [choice for choice, _ in runs.usable_models(mine)] == [
+        "mine",
+        "class/teacher",
+        *starters,
+    ]
+    assert [choice for choice, _ in runs.usable_models(theirs)] == [
+        "theirs",
+        "class/teacher",
+        *starters,
+    ]
     assert runs.model_folder(mine, "mine") == tmp_path / "runs" / mine / "mine"
     assert runs.model_folder(mine, "class/teacher") == tmp_path / "class" / "teacher"
     assert runs.choice_label("class/teacher") == "teacher (class model)"
@@ -51,7 +60,7 @@ def test_a_workspace_sees_its_own_runs_and_the_class_models_only(tmp_path, monke
     with pytest.raises(ExplorerError):
         runs.model_folder(mine, "class/../runs")
     monkeypatch.delenv(runs.CLASS_MODELS_ENV)
-    assert [choice for choice, _ in runs.usable_models(mine)] == ["mine"]
+    assert [choice for choice, _ in runs.usable_models(mine)] == ["mine", *starters]
     with pytest.raises(ExplorerError, match="no class models"):
         runs.model_folder(mine, "class/teacher")
 
