@@ -159,7 +159,7 @@ def translation_demo(pool_kind: str, pool_window: int, pool_stride: int) -> None
     )
 
 
-@st.fragment
+@ui.fragment
 def pooling_sections() -> None:
     st.subheader("2 · Pooling: summarise each window")
     columns = st.columns(3)
