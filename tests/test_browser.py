@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
-from explorer import datasets, labs, runs, ui_inspect, ui_training
+from explorer import datasets, labs, model, runs, ui_inspect
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -441,7 +441,7 @@ def shown_text(setting: str, text: str) -> str:
     if setting == "train_dataset":
         return datasets.DATASETS[text].title
     if setting == "preset":
-        return ui_training.PRESET_DESCRIPTIONS[text]
+        return model.PRESETS[text].title
     if setting == "inspect_model":
         return runs.choice_label(text)
     return text.replace(",", "\n") if setting == "presets_wanted" else text
