@@ -689,6 +689,11 @@ def test_learning_lab_learns_from_the_sidebar_image_with_a_chosen_label():
     )
 
 
+def layer_table(app: AppTest):
+    """The Train page's per-layer table (the read-only models table follows it)."""
+    return next(frame.value for frame in app.dataframe if "kind" in frame.value)
+
+
 def test_the_layer_editor_builds_a_residual_network_with_global_pooling():
     from explorer import model
 
@@ -696,14 +701,14 @@ def test_the_layer_editor_builds_a_residual_network_with_global_pooling():
     app.selectbox(key="preset").select("resnet").run()
     assert not app.exception
     spec = model.preset("resnet", (28, 28, 1), 6)
-    table = app.dataframe[-1].value
+    table = layer_table(app)
     assert list(table["kind"]) == [row.kind for row in model.layer_table(spec)]
     assert list(table["layer"])[-2:] == ["gap", "logits"]
     total = sum(row.params for row in model.layer_table(spec))
     assert metric(app, "Parameters") == f"{total:,}"
     assert app.radio(key="head_resnet_28x28x1_6").value == "gap"
     app.radio(key="head_resnet_28x28x1_6").set_value("flatten").run()
-    assert list(app.dataframe[-1].value["layer"])[-2:] == ["flatten", "logits"]
+    assert list(layer_table(app)["layer"])[-2:] == ["flatten", "logits"]
 
 
 def test_every_inspect_view_works_on_a_residual_inception_model(tmp_path, monkeypatch):
