@@ -691,7 +691,7 @@ def test_learning_lab_learns_from_the_sidebar_image_with_a_chosen_label():
 
 def layer_table(app: AppTest):
     """The Train page's per-layer table (the read-only models table follows it)."""
-    return next(frame.value for frame in app.dataframe if "kind" in frame.value)
+    return [frame.value for frame in app.dataframe if "layer" in frame.value][-1]
 
 
 def test_the_layer_editor_builds_a_residual_network_with_global_pooling():
