@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from explorer import ui, ui_training
+from explorer import ui
+from explorer.ui import train_page
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/psychology:", layout="wide")
 ui.keep_widget_state()
 ui.follow_link()
 ui.mark_app_frame()
-ui_training.keep_workspace_in_url()
+train_page.keep_workspace_in_url()
 
 navigation = ui.navigation()
 ui.open_wanted_page()

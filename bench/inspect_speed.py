@@ -22,7 +22,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from explorer import train, ui_inspect
+from explorer import train
+from explorer.ui import inspect_page
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = ROOT / "tests" / "app_entry.py"
@@ -47,7 +48,7 @@ def main() -> None:
     samples = [s for s in app.sidebar.selectbox(key="sample_name").options if "MNIST" in s]
     print(f"opening the page (first use, compiles): {opened:.2f} s")
     print(f"{'view':26s} {'first switch':>13s} {'later median':>13s}")
-    for view in ui_inspect.INSPECT_VIEWS:
+    for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         seconds = []
         for sample in samples[: args.switches + 1]:

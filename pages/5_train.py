@@ -2,60 +2,61 @@
 
 import streamlit as st
 
-from explorer import datasets, train, ui, ui_training
+from explorer import datasets, train, ui
 from explorer.errors import ExplorerError
+from explorer.ui import train_page
 
 ui.enter_page()
 ui.lab_title(__file__)
 st.caption(f"Training runs on {train.device_description()} with a jitted JAX core.")
-ui_training.reattach_run()
-monitor_on_top = ui_training.run_is_active()
+train_page.reattach_run()
+monitor_on_top = train_page.run_is_active()
 if monitor_on_top:
     st.header("Training now")
-    ui_training.training_monitor()
+    train_page.training_monitor()
 
 with ui.section("1 · Data", st.header):
     columns = st.columns([2, 2, 1])
     dataset_name = columns[0].selectbox(
         "Dataset",
-        [*datasets.DATASETS, ui_training.OWN_ZIP],
+        [*datasets.DATASETS, train_page.OWN_ZIP],
         format_func=lambda name: (
             datasets.DATASETS[name].title if name in datasets.DATASETS else name
         ),
         key="train_dataset",
     )
-    data_folder = ui_training.data_root_picker(columns[1])
+    data_folder = train_page.data_root_picker(columns[1])
     split_seed = int(columns[2].number_input("Split seed", 0, 9999, 0, key="split_seed"))
     try:
-        dataset = ui_training.dataset_picker(dataset_name, data_folder, split_seed)
+        dataset = train_page.dataset_picker(dataset_name, data_folder, split_seed)
     except ExplorerError as error:
         ui.show_error(error)
-        ui_training.offer_download(dataset_name, data_folder)
+        train_page.offer_download(dataset_name, data_folder)
         st.stop()
     if dataset is None:
         st.stop()
-    ui_training.dataset_overview(dataset)
-    dataset = ui_training.training_size_control(dataset, split_seed)
+    train_page.dataset_overview(dataset)
+    dataset = train_page.training_size_control(dataset, split_seed)
 
 with ui.section("2 · Architecture", st.header):
-    spec = ui_training.architecture_editor(dataset)
+    spec = train_page.architecture_editor(dataset)
     if spec is None:
         st.stop()
 
 with ui.section("3 · Training settings", st.header):
-    config = ui_training.training_settings(dataset)
+    config = train_page.training_settings(dataset)
     if config is None:
         st.stop()
 
 st.header("4 · Train")
-ui_training.training_controls(dataset, spec, config)
+train_page.training_controls(dataset, spec, config)
 if monitor_on_top:
     st.caption("Progress and curves are at the top of the page while the run trains.")
 else:
-    ui_training.training_monitor()
+    train_page.training_monitor()
 
 st.header("5 · Results")
-ui_training.training_results()
+train_page.training_results()
 
 st.header("6 · Saved models")
-ui_training.checkpoint_manager()
+train_page.checkpoint_manager()

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from explorer import ui, ui_inspect
+from explorer import ui
+from explorer.ui import inspect_page
 
 ui.enter_page()
 ui.lab_title(__file__)
-model = ui_inspect.choose_model()
+model = inspect_page.choose_model()
 if model is None:
     st.stop()
 image = st.session_state.get("working_image")
@@ -18,7 +19,7 @@ if image is None:
         icon=":material/arrow_back:",
     )
 else:
-    prepared = ui_inspect.network_input(model, image.original)
+    prepared = inspect_page.network_input(model, image.original)
     st.caption("Draw in the sidebar: the probabilities update when you lift the mouse.")
-    probabilities = ui_inspect.show_prediction(model, image.original, prepared)
-ui_inspect.show_chosen_view(model, prepared, probabilities)
+    probabilities = inspect_page.show_prediction(model, image.original, prepared)
+inspect_page.show_chosen_view(model, prepared, probabilities)

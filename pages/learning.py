@@ -3,7 +3,8 @@ learning rate, initialisation and depth, epochs and batches."""
 
 import streamlit as st
 
-from explorer import ui, ui_learning
+from explorer import ui
+from explorer.ui import learning_page
 
 ui.enter_page()
 ui.lab_title(__file__)
@@ -12,20 +13,20 @@ st.markdown(
     "gradient dL/dW of every weight), **update** (W ← W − η·dL/dW). Here a small CNN "
     "(conv 8 → conv 16 → 10 logits) does it on real digits, one step at a time."
 )
-section = st.radio("Section", ui_learning.SECTIONS, horizontal=True, key="learn_section")
-if section == ui_learning.SECTIONS[4]:
-    ui_learning.epochs_and_batches()
+section = st.radio("Section", learning_page.SECTIONS, horizontal=True, key="learn_section")
+if section == learning_page.SECTIONS[4]:
+    learning_page.epochs_and_batches()
     st.stop()
-batch, kind = ui_learning.choose_batch_and_loss()
+batch, kind = learning_page.choose_batch_and_loss()
 if batch is None:
     st.stop()
-if section == ui_learning.SECTIONS[3]:
-    ui_learning.initialisation_and_depth(batch, kind)
+if section == learning_page.SECTIONS[3]:
+    learning_page.initialisation_and_depth(batch, kind)
     st.stop()
-params = ui_learning.current_params(batch, kind)
-if section == ui_learning.SECTIONS[0]:
-    ui_learning.targets_and_losses(batch, params, kind)
-elif section == ui_learning.SECTIONS[1]:
-    ui_learning.one_step(batch, params, kind)
+params = learning_page.current_params(batch, kind)
+if section == learning_page.SECTIONS[0]:
+    learning_page.targets_and_losses(batch, params, kind)
+elif section == learning_page.SECTIONS[1]:
+    learning_page.one_step(batch, params, kind)
 else:
-    ui_learning.learning_rate(batch, params, kind)
+    learning_page.learning_rate(batch, params, kind)

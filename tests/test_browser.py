@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
-from explorer import datasets, labs, model, runs, ui_inspect
+from explorer import datasets, labs, model, runs
+from explorer.ui import inspect_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -270,7 +271,7 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     open_lab(page, server_url, "inspect")
     page.get_by_text("Look inside").first.wait_for()
     network = page.locator(".st-key-inspect_model input").first.input_value()
-    if network != ui_inspect.CURRENT_RUN:  # a starter model: train the shapes net here
+    if network != inspect_page.CURRENT_RUN:  # a starter model: train the shapes net here
         start_short_training(page, server_url)
         wait_for_results(page)
         page.locator('[data-testid="stSidebarNav"]').get_by_text(INSPECT_TITLE).click()

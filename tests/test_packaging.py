@@ -52,3 +52,18 @@ def test_console_scripts_name_functions_that_exist():
     for target in project["scripts"].values():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), target
+
+
+def test_the_install_finds_every_subpackage_of_explorer():
+    """``explorer.ui`` (and any later subpackage) goes into the wheel, not only ``explorer``."""
+    from setuptools import find_packages
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "explorer").rglob("__init__.py")
+    }
+    assert "explorer.ui" in on_disk
+    assert set(find_packages(where=ROOT, include=include)) == on_disk

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, labs, links, starter_models, ui, ui_inspect, ui_learning, ui_training
+from explorer import datasets, labs, links, starter_models, ui
+from explorer.ui import inspect_page, learning_page, train_page
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -266,7 +267,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
         assert not app.exception, key
     assert chart(app, "Class scores (logits)")["data"][0]["x"] == list(datasets.SHAPE_CLASSES)
     assert len(app.get("plotly_chart")) == 4, "input, network's view, probabilities, one stage"
-    for view in ui_inspect.INSPECT_VIEWS:
+    for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         assert not app.exception, view.label
         assert [h.value for h in app.header] == ["Prediction", view.label]
@@ -592,7 +593,7 @@ def test_upload_and_file_names_are_shown_as_plain_text(monkeypatch):
                 zipped.writestr(f"{label}/{index}.png", png.getvalue())
         zipped.writestr("a/[click](http://evil.example).txt", b"not a picture")
     app.switch_page(str(PAGES_DIR / "5_train.py")).run()
-    app.selectbox(key="train_dataset").select(ui_training.OWN_ZIP).run()
+    app.selectbox(key="train_dataset").select(train_page.OWN_ZIP).run()
     app.file_uploader(key="dataset_zip").set_value(("d.zip", archive.getvalue(), "application/zip"))
     app.run()
     assert not app.exception
@@ -680,7 +681,7 @@ def test_learning_lab_shows_overshooting_and_vanishing_gradients():
 
 def test_learning_lab_learns_from_the_sidebar_image_with_a_chosen_label():
     app = open_page(LEARNING, sample="MNIST digit 7")
-    app.radio(key="learn_source").set_value(ui_learning.OWN_IMAGE).run()
+    app.radio(key="learn_source").set_value(learning_page.OWN_IMAGE).run()
     app.selectbox(key="learn_label").select("7").run()
     app.radio(key="learn_section").set_value("2 · One step").run()
     assert not app.exception
@@ -737,7 +738,7 @@ def test_every_inspect_view_works_on_a_residual_inception_model(tmp_path, monkey
     for key in ("res2", "act2", "pool3", "inc4", "gap"):
         app.select_slider(key="stage_key").set_value(key).run()
         assert not app.exception, key
-    for view in ui_inspect.INSPECT_VIEWS:
+    for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         assert not app.exception, view.label
     app.get("button_group")[0].set_value("Receptive field").run()

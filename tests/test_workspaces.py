@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from explorer import checkpoints, datasets, predict, runs, starter_models, ui_training
+from explorer import checkpoints, datasets, predict, runs, starter_models
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, init_variables
 from explorer.text import WORD_JOINER, escape_markdown
+from explorer.ui import train_page
 
 SPEC = ModelSpec((8, 8, 1), 2, (), (), name="t")
 DATASET = {"name": "shapes", "class_names": ["a", "b"], "preprocessing": "resize"}
@@ -71,9 +72,9 @@ def test_data_roots_are_the_configured_folders_only(tmp_path, monkeypatch):
     monkeypatch.setenv(datasets.DATA_ROOTS_ENV, joined)
     assert datasets.data_roots() == [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     with pytest.raises(ExplorerError, match="not one this server offers"):
-        ui_training.dataset_picker("mnist", "/etc", 0)
+        train_page.dataset_picker("mnist", "/etc", 0)
     with pytest.raises(ExplorerError, match="not one this server offers"):
-        ui_training.dataset_picker("mnist", str(tmp_path / "a" / ".."), 0)
+        train_page.dataset_picker("mnist", str(tmp_path / "a" / ".."), 0)
 
 
 NASTY_NAMES = [

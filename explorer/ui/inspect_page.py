@@ -1,7 +1,6 @@
 """Streamlit widgets of the Inspect page: look inside a trained network.
 
-With :mod:`explorer.ui` and :mod:`explorer.ui_training` the only modules that
-import Streamlit. All maths lives in :mod:`explorer.explain` and
+All maths lives in :mod:`explorer.explain` and
 :mod:`explorer.robustness`. Views that do not depend on the picture (test-set
 probabilities, unit preferences, accuracies, robustness curves) are cached per
 model (a fingerprint of its weights) and test data, so redrawing stays fast.
@@ -33,7 +32,7 @@ from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.model import steps as model_steps
 from explorer.text import escape_markdown
-from explorer.ui_training import current_run, workspace_id
+from explorer.ui.train_page import current_run, workspace_id
 
 CURRENT_RUN = "the model trained in this session"
 TRAIN_TITLE = labs.title(labs.by_file("5_train.py"))

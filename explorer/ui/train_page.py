@@ -1,6 +1,6 @@
 """Streamlit widgets of the Train page: data, architecture, settings, live monitor, results.
 
-With :mod:`explorer.ui` the only modules that import Streamlit. Each browser
+Each browser
 session keeps its own :class:`~explorer.runs.RunRecord`, run history and private
 workspace id in ``st.session_state``, so several people can train at once without
 seeing, replacing or deleting each other's runs (see :mod:`explorer.runs`).
@@ -27,7 +27,7 @@ from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
 from explorer.training_session import TrainingSession
-from explorer.ui_learning import epoch_sentence
+from explorer.ui.learning_page import epoch_sentence
 
 OWN_ZIP = "Your own zip of class-named folders"
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]

@@ -1,4 +1,9 @@
-"""Shared Streamlit widgets and session state: the only module that imports Streamlit.
+"""Shared Streamlit widgets and session state.
+
+The :mod:`explorer.ui` package holds every module that imports Streamlit: this
+one (widgets shared by the labs) and one module per page that needs its own
+(:mod:`~explorer.ui.train_page`, :mod:`~explorer.ui.learning_page`,
+:mod:`~explorer.ui.inspect_page`).
 
 Pages call these helpers to read the shared image and convolution settings;
 all maths lives in the other ``explorer`` modules.
@@ -33,7 +38,7 @@ from explorer import (
 from explorer.errors import ExplorerError
 from explorer.text import escape_markdown
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
 CANVAS_SIDE = 224
 WORKING_SIZES = (28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512)
 """Longest side, in pixels, that the labs can work at."""
