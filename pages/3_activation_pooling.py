@@ -1,7 +1,8 @@
 """Lab 3: non-linearities, pooling, and a little translation invariance.
 
-Each section owns its controls: the activation reruns the page, the pooling controls rerun
-only sections 2 and 3 (a fragment), the shift sliders only section 3 (a nested fragment).
+Each section owns its controls in a fragment: the activation reruns sections 1–3 (not the
+sidebar or the convolution), the pooling controls sections 2 and 3, the shift sliders only
+section 3. The fragments nest, and each passes what the next one needs.
 """
 
 import numpy as np
@@ -21,12 +22,6 @@ height, width, channels = pixels.shape
 with st.expander("Convolution settings (shared with the Convolution page)"):
     settings = ui.conv_controls()
 
-st.subheader("1 · Activation: bend the response")
-columns = st.columns([2, 2, 3])
-activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, key="activation")
-slope = columns[1].slider(
-    "Leaky slope", 0.0, 0.5, step=0.01, key="negative_slope", disabled=activation != "leaky_relu"
-)
 try:
     geometry = ops.conv_geometry(
         (height, width), settings.kernel_size, settings.stride, settings.padding, settings.dilation
@@ -36,30 +31,6 @@ try:
 except ExplorerError as error:
     ui.show_error(error)
     st.stop()
-activated = ops.activate_maps(conv, activation, slope)
-
-left, right = st.columns([1, 2])
-curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
-curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
-left.plotly_chart(
-    figures.line_figure(curve_x, {activation: curve_y}, f"{activation}(x)", "x", "output"),
-    width="stretch",
-)
-right.plotly_chart(
-    figures.histogram_figure(
-        {"before (conv output)": conv, f"after {activation}": activated},
-        "Values of all feature maps",
-    ),
-    width="stretch",
-)
-columns = st.columns(2)
-columns[0].plotly_chart(
-    figures.map_grid_figure(conv, bank.names, "Before activation"), width="stretch"
-)
-columns[1].plotly_chart(
-    figures.map_grid_figure(activated, bank.names, f"After {activation}"), width="stretch"
-)
-st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
 
 
 def shift_picture(choice: str) -> np.ndarray:
@@ -71,8 +42,10 @@ def shift_picture(choice: str) -> np.ndarray:
     return np.repeat(digit, channels, axis=-1)
 
 
-@st.fragment
-def translation_demo(pool_kind: str, pool_window: int, pool_stride: int) -> None:
+@ui.fragment
+def translation_demo(
+    activation: str, slope: float, pool_kind: str, pool_window: int, pool_stride: int
+) -> None:
     st.subheader("3 · Translation: shift the input, compare the representations")
     columns = st.columns([2, 1, 1])
     choice = columns[0].segmented_control(
@@ -160,7 +133,7 @@ def translation_demo(pool_kind: str, pool_window: int, pool_stride: int) -> None
 
 
 @ui.fragment
-def pooling_sections() -> None:
+def pooling_sections(activation: str, slope: float, activated: np.ndarray) -> None:
     st.subheader("2 · Pooling: summarise each window")
     columns = st.columns(3)
     pool_kind = columns[0].radio("Pooling", ops.POOLING_KINDS, horizontal=True, key="pool_kind")
@@ -195,7 +168,47 @@ def pooling_sections() -> None:
             f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}",
         )
     )
-    translation_demo(pool_kind, pool_window, pool_stride)
+    translation_demo(activation, slope, pool_kind, pool_window, pool_stride)
 
 
-pooling_sections()
+@ui.fragment
+def activation_section() -> None:
+    st.subheader("1 · Activation: bend the response")
+    columns = st.columns([2, 2, 3])
+    activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, key="activation")
+    slope = columns[1].slider(
+        "Leaky slope",
+        0.0,
+        0.5,
+        step=0.01,
+        key="negative_slope",
+        disabled=activation != "leaky_relu",
+    )
+    activated = ops.activate_maps(conv, activation, slope)
+
+    left, right = st.columns([1, 2])
+    curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
+    curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
+    left.plotly_chart(
+        figures.line_figure(curve_x, {activation: curve_y}, f"{activation}(x)", "x", "output"),
+        width="stretch",
+    )
+    right.plotly_chart(
+        figures.histogram_figure(
+            {"before (conv output)": conv, f"after {activation}": activated},
+            "Values of all feature maps",
+        ),
+        width="stretch",
+    )
+    columns = st.columns(2)
+    columns[0].plotly_chart(
+        figures.map_grid_figure(conv, bank.names, "Before activation"), width="stretch"
+    )
+    columns[1].plotly_chart(
+        figures.map_grid_figure(activated, bank.names, f"After {activation}"), width="stretch"
+    )
+    st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
+    pooling_sections(activation, slope, activated)
+
+
+activation_section()
