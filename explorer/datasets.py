@@ -907,8 +907,12 @@ def augmentation_preview(
         images: uint8 (n, H, W, C).
 
     Returns:
-        float32 (n, copies + 1, H, W, C) in [0, 1]; column 0 is the original.
+        float32 (n, copies + 1, H, W, C) in [0, 1]; column 0 is the original. With no
+        transform switched on every copy is the original, without compiling anything.
     """
+    if not aug.enabled:
+        floats = images.astype(np.float32) / 255.0
+        return np.repeat(floats[:, None], copies + 1, axis=1)
     floats = jnp.asarray(images, jnp.float32) / 255.0
     repeated = jnp.repeat(floats, copies, axis=0)
     augmented = _augment_jitted(jax.random.key(seed), repeated, aug)

@@ -315,3 +315,10 @@ def test_fewer_training_images_keeps_each_class_share_and_the_other_splits():
     again = datasets.fewer_training_images(dataset, 120, seed=3)
     np.testing.assert_array_equal(again.train.images, fewer.train.images)
     assert datasets.fewer_training_images(dataset, 10_000, seed=3) is dataset
+
+
+def test_augmentation_preview_without_a_transform_repeats_the_originals():
+    images = np.random.default_rng(0).integers(0, 256, (3, 10, 10, 3), dtype=np.uint8)
+    grid = augmentation_preview(images, Augmentation(), seed=5, copies=4)
+    assert grid.shape == (3, 5, 10, 10, 3) and grid.dtype == np.float32
+    np.testing.assert_allclose(grid, np.repeat(images[:, None] / 255.0, 5, axis=1), atol=1e-7)
