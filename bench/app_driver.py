@@ -34,10 +34,10 @@ VIEWPORT = {"width": 1440, "height": 900}
 HEALTH_TIMEOUT_S = 90
 STATUS_FRAME_MAX_BYTES = 256
 
-# Runs in every document before its own scripts: the time of the last DOM change in the
-# app and of the last input event, in milliseconds since the epoch (comparable across
-# pages). Changes outside the app's root do not count: the hidden live region that
-# announces a selection to screen readers is cleared about a second later.
+# Runs in every document before its own scripts: the time of the last DOM change (or
+# picture loaded) in the app and of the last input event, in milliseconds since the epoch
+# (comparable across pages). Changes outside the app's root do not count: the hidden live
+# region that announces a selection to screen readers is cleared about a second later.
 INIT_SCRIPT = """(() => {
     const now = () => performance.timeOrigin + performance.now();
     const bench = (window.__bench = { lastMutation: now(), lastInput: 0 });
@@ -52,6 +52,10 @@ INIT_SCRIPT = """(() => {
     for (const type of ["keydown", "mouseup"]) {
         window.addEventListener(type, () => { bench.lastInput = now(); }, true);
     }
+    // A picture that has loaded changed what the user sees, without a DOM change.
+    document.addEventListener("load", event => {
+        if (event.target.tagName === "IMG" && inApp(event)) bench.lastMutation = now();
+    }, true);
 })();"""
 
 # The page's state for the settle check: ``busy`` names what is still going on ("" when
@@ -67,7 +71,10 @@ PAGE_STATE = """() => {
             ? "the running indicator"
             : document.querySelector('[data-stale="true"]') ? "stale elements"
             : charts.some(chart => chart.checkVisibility() && !chart.querySelector(".main-svg"))
-            ? "charts to be drawn" : "",
+            ? "charts to be drawn"
+            : [...document.querySelectorAll('[data-testid="stImage"] img')]
+                .some(img => img.checkVisibility() && !img.complete)
+            ? "pictures to load" : "",
         failed: document.querySelector('[data-testid="stException"]')?.innerText.slice(0, 500),
     };
 }"""

@@ -83,6 +83,8 @@ LOCATOR_TIMEOUT_MS = 60_000
 POLL_MS = 50
 PAUSE_MS = 1000
 CLASS_MODELS = "class-models"
+MEDIA_PATH = "/media/"
+"""Where Streamlit serves the PNGs of ``st.image``."""
 MODEL_RUN = "bench-mnist-5k"
 
 PREDICTION_CHANGED = f"""before => {{
@@ -179,6 +181,7 @@ class Change:
     ws_bytes: int
     ws_frames: int
     server_ms: float
+    picture_bytes: int = 0
     prediction_ms: float | None = None
     late_ms: float | None = None
     late_bytes: int = 0
@@ -203,18 +206,29 @@ class Frame:
 
 
 class SocketLog:
-    """Every websocket frame the page receives, from all its connections."""
+    """Every websocket frame the page receives, from all its connections, and every
+    picture it fetches from the server's media endpoint (``st.image``)."""
 
     def __init__(self, page: Page) -> None:
         self.frames: list[Frame] = []
+        self.pictures: list[Frame] = []
         page.on("websocket", lambda socket: socket.on("framereceived", self._received))
+        page.on("response", self._response)
 
     def _received(self, payload: bytes | str) -> None:
         data = payload.encode() if isinstance(payload, str) else payload
         self.frames.append(Frame(time.perf_counter(), len(data), run_status(data)))
 
+    def _response(self, response) -> None:
+        if MEDIA_PATH in response.url:
+            size = int(response.headers.get("content-length", 0))
+            self.pictures.append(Frame(time.perf_counter(), size, None))
+
     def between(self, start: float, end: float) -> list[Frame]:
         return [frame for frame in self.frames if start <= frame.at <= end]
+
+    def pictures_between(self, start: float, end: float) -> list[Frame]:
+        return [picture for picture in self.pictures if start <= picture.at <= end]
 
     def server_idle_since(self, mark: float) -> bool:
         """True once a script run has ended after ``mark`` and no other one has started."""
@@ -274,6 +288,7 @@ class Browser:
             ws_bytes=sum(frame.size for frame in frames),
             ws_frames=len(frames),
             server_ms=1000 * (frames[-1].at - frames[0].at),
+            picture_bytes=sum(p.size for p in self.log.pictures_between(mark, settled_at)),
         )
         self.check_late(change, state, settled_at, start)
         return change
@@ -457,7 +472,7 @@ def report(numbers: dict) -> str:
     ]
     for lab in numbers["labs"]:
         changes = lab["changes"]
-        kilobytes = [change["ws_bytes"] / 1000 for change in changes]
+        kilobytes = [(change["ws_bytes"] + change["picture_bytes"]) / 1000 for change in changes]
         late = sum(c["late_ms"] is not None or c["late_bytes"] > 0 for c in changes)
         lines.append(
             f"{lab['lab']:18s} {lab['first_visit']['settled_ms']:11.0f} {len(changes):3d}  "
@@ -473,8 +488,8 @@ def report(numbers: dict) -> str:
         "",
         "first visit: navigation start → last DOM change; settled: input event (keydown, "
         "mouseup; Inspect: pen-up) → last DOM change",
-        "pen-up → answer: until the probabilities shown change; KB: websocket payload from the "
-        "server per change (1 KB = 1000 bytes)",
+        "pen-up → answer: until the probabilities shown change; KB: websocket payload plus "
+        "pictures (PNG over HTTP) from the server per change (1 KB = 1000 bytes)",
         "server: first → last websocket frame of a change as received here (≈ script run time); "
         f"late: changes with DOM or websocket activity within {PAUSE_MS / 1000:g} s after "
         "'settled'",

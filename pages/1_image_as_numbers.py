@@ -23,9 +23,8 @@ st.markdown(
     f"**{pixels.size:,} numbers**. {where_to_read}"
 )
 left, right = st.columns([3, 2])
-left.plotly_chart(
-    figures.image_figure(pixels, f"{height}×{width}×{channels}, values 0–1", height=480),
-    width="stretch",
+ui.show_view(
+    left, figures.image_view(pixels, f"{height}×{width}×{channels}, values 0–1", height=480)
 )
 with right:
     st.metric("Shape (H × W × C)", f"{height} × {width} × {channels}")
@@ -73,8 +72,9 @@ def zoom_patch() -> None:
     col = position_slider(columns[2], "Left column", width - size, width // 3)
     patch = pixels[row : row + size, col : col + size]
     view, numbers = st.columns([2, 3])
-    located = figures.image_figure(pixels, "Where the patch is", height=360)
-    view.plotly_chart(figures.outline_window(located, row, col, size), width="stretch")
+    ui.show_view(
+        view, figures.image_view(pixels, "Where the patch is", 360, window=(row, col, size))
+    )
     for index, name in enumerate(["gray"] if channels == 1 else ["red", "green", "blue"]):
         numbers.html(
             figures.value_table_html(
@@ -100,11 +100,11 @@ else:
     for column, (index, name) in zip(
         st.columns(3), enumerate(["red", "green", "blue"]), strict=True
     ):
-        column.plotly_chart(
-            figures.image_figure(
+        ui.show_view(
+            column,
+            figures.image_view(
                 pixels[..., index], f"{name} (H×W×1)", 300, colorscale=figures.CHANNEL_SCALES[name]
             ),
-            width="stretch",
         )
 
 

@@ -47,13 +47,12 @@ with ui.section("Output size"):
 maps = ops.feature_maps(pixels, bank.kernels, geometry)
 st.subheader(f"{settings.filter_count} filters and their feature maps")
 left_col, right_col = st.columns([1, 2])
-left_col.plotly_chart(
-    figures.map_grid_figure(bank.kernels.mean(axis=2), bank.names, "Kernels (mean over channels)"),
-    width="stretch",
+ui.show_view(
+    left_col,
+    figures.map_grid_view(bank.kernels.mean(axis=2), bank.names, "Kernels (mean over channels)"),
 )
-right_col.plotly_chart(
-    figures.map_grid_figure(maps, bank.names, f"Feature maps, {out_h}×{out_w} each"),
-    width="stretch",
+ui.show_view(
+    right_col, figures.map_grid_view(maps, bank.names, f"Feature maps, {out_h}×{out_w} each")
 )
 st.caption(
     "Red = positive response, blue = negative, white = zero; each map is scaled to its own "
@@ -92,13 +91,17 @@ def sliding_window() -> None:
         origin=(crop_row - top, crop_col - left),
     )
     figures.outline_window(view, row0, col0, k, d)
-    result = figures.image_figure(
-        maps[..., filter_index], f"Feature map {filter_index + 1}", 420, None, figures.DIVERGING
+    result = figures.image_view(
+        maps[..., filter_index],
+        f"Feature map {filter_index + 1}",
+        420,
+        value_range=None,
+        colorscale=figures.DIVERGING,
+        window=(out_row, out_col, 1),
     )
-    figures.outline_window(result, out_row, out_col, 1)
     columns = st.columns(2)
     columns[0].plotly_chart(view, width="stretch")
-    columns[1].plotly_chart(result, width="stretch")
+    ui.show_view(columns[1], result)
     count = k * k * channels
     st.markdown(
         f"Output cell **(row {out_row}, col {out_col})** = sum of **{k}×{k}×{channels} = {count} "

@@ -80,10 +80,9 @@ def translation_demo(
             "change more than a digit's on a black background."
         )
     columns = st.columns([1, 1, 2])
-    columns[0].plotly_chart(figures.image_figure(picture, "Original", 260), width="stretch")
-    columns[1].plotly_chart(
-        figures.image_figure(images.shift_image(picture, rows, cols), "Shifted", 260),
-        width="stretch",
+    ui.show_view(columns[0], figures.image_view(picture, "Original", 260))
+    ui.show_view(
+        columns[1], figures.image_view(images.shift_image(picture, rows, cols), "Shifted", 260)
     )
     with columns[2]:
         st.markdown("**Relative change** ‖after − before‖ / ‖before‖")
@@ -155,11 +154,11 @@ def pooling_sections(activation: str, slope: float, activated: np.ndarray) -> No
     )
     block = pooled[block_row : block_row + 3, block_col : block_col + 3, 0]
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.map_grid_figure(
+    ui.show_view(
+        left,
+        figures.map_grid_view(
             pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (its input: the maps above, right)"
         ),
-        width="stretch",
     )
     right.html(figures.value_table_html(region, "Map 1 around its strongest response"))
     right.html(
@@ -201,12 +200,8 @@ def activation_section() -> None:
         width="stretch",
     )
     columns = st.columns(2)
-    columns[0].plotly_chart(
-        figures.map_grid_figure(conv, bank.names, "Before activation"), width="stretch"
-    )
-    columns[1].plotly_chart(
-        figures.map_grid_figure(activated, bank.names, f"After {activation}"), width="stretch"
-    )
+    ui.show_view(columns[0], figures.map_grid_view(conv, bank.names, "Before activation"))
+    ui.show_view(columns[1], figures.map_grid_view(activated, bank.names, f"After {activation}"))
     st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
     pooling_sections(activation, slope, activated)
 

@@ -18,23 +18,28 @@ st.markdown(
 
 spectrum = frequency.centred_spectrum(gray)
 columns = st.columns(3)
-columns[0].plotly_chart(figures.image_figure(gray, "Image (grayscale)", 340), width="stretch")
-columns[1].plotly_chart(
-    figures.image_figure(
+ui.show_view(columns[0], figures.image_view(gray, "Image (grayscale)", 340))
+ui.show_view(
+    columns[1],
+    figures.image_view(
         frequency.log_magnitude(spectrum),
         "Spectrum: log(1 + |F|)",
         340,
-        None,
-        "viridis",
-        "log magnitude",
+        value_range=None,
+        colorscale="viridis",
+        value_label="log magnitude",
     ),
-    width="stretch",
 )
-columns[2].plotly_chart(
-    figures.image_figure(
-        frequency.phase(spectrum), "Phase (radians)", 340, (-np.pi, np.pi), "twilight", "phase"
+ui.show_view(
+    columns[2],
+    figures.image_view(
+        frequency.phase(spectrum),
+        "Phase (radians)",
+        340,
+        value_range=(-np.pi, np.pi),
+        colorscale="twilight",
+        value_label="phase",
     ),
-    width="stretch",
 )
 
 
@@ -54,20 +59,23 @@ def filtering() -> None:
     filtered = frequency.filter_image(gray, mask)
     kept = frequency.energy_fraction(gray, mask)
     columns = st.columns(3)
-    columns[0].plotly_chart(
-        figures.image_figure(mask, f"{shape} {band} mask", 340, (0, 1), "gray", "gain"),
-        width="stretch",
-    )
-    columns[1].plotly_chart(
-        figures.image_figure(
-            frequency.log_magnitude(spectrum * mask), "Spectrum × mask", 340, None, "viridis"
+    ui.show_view(
+        columns[0],
+        figures.image_view(
+            mask, f"{shape} {band} mask", 340, value_range=(0, 1), value_label="gain"
         ),
-        width="stretch",
     )
-    columns[2].plotly_chart(
-        figures.image_figure(filtered, "Back to pixels", 340, None, "gray"),
-        width="stretch",
+    ui.show_view(
+        columns[1],
+        figures.image_view(
+            frequency.log_magnitude(spectrum * mask),
+            "Spectrum × mask",
+            340,
+            value_range=None,
+            colorscale="viridis",
+        ),
     )
+    ui.show_view(columns[2], figures.image_view(filtered, "Back to pixels", 340, value_range=None))
     st.write(f"The mask keeps **{kept:.1%}** of the image's energy (sum of |F|²).")
 
 
@@ -80,24 +88,26 @@ columns = st.columns(4)
 for column, name in zip(columns, ["grass (texture)", "moon surface (photo)"], strict=False):
     photo = images.to_working_image(samples.load_sample(name), "grayscale", 128)[..., 0]
     share = frequency.high_frequency_share(photo, cutoff)
-    column.plotly_chart(figures.image_figure(photo, name, 260), width="stretch")
+    ui.show_view(column, figures.image_view(photo, name, 260))
     column.caption(
         f"{share:.1%} of its detail energy (brightness around its mean) lies above "
         f"{cutoff:.0%} of Nyquist"
     )
-columns[2].plotly_chart(
-    figures.image_figure(frequency.filter_image(gray, mask), "Your image: low part", 260, None),
-    width="stretch",
+ui.show_view(
+    columns[2],
+    figures.image_view(
+        frequency.filter_image(gray, mask), "Your image: low part", 260, value_range=None
+    ),
 )
-columns[3].plotly_chart(
-    figures.image_figure(
+ui.show_view(
+    columns[3],
+    figures.image_view(
         frequency.filter_image(gray, 1.0 - mask),
         "Your image: high part",
         260,
-        None,
-        figures.DIVERGING,
+        value_range=None,
+        colorscale=figures.DIVERGING,
     ),
-    width="stretch",
 )
 st.caption(
     "Texture is mostly high frequency; smooth shading is low. Your image's low and high parts "
@@ -118,16 +128,16 @@ responses = np.stack(
     [frequency.kernel_frequency_response(kernels[..., i], grid) for i in range(kernels.shape[-1])],
     axis=-1,
 )
-st.plotly_chart(
-    figures.map_grid_figure(
+ui.show_view(
+    st,
+    figures.map_grid_view(
         responses,
         bank.names,
         "|frequency response| (centre = low frequencies)",
-        None,
-        "viridis",
-        "minmax",
+        columns=None,
+        colorscale="viridis",
+        scaling="minmax",
     ),
-    width="stretch",
 )
 st.caption(
     "Each tile is stretched from its own weakest (dark) to strongest (bright) gain. A blur is "
@@ -153,17 +163,25 @@ st.caption(
 )
 check = frequency.check_convolution_theorem(gray, kernels[..., choice], operation)
 columns = st.columns(3)
-columns[0].plotly_chart(
-    figures.image_figure(
-        check.spatial, f"{operation.capitalize()} in space", 320, None, figures.DIVERGING
+ui.show_view(
+    columns[0],
+    figures.image_view(
+        check.spatial,
+        f"{operation.capitalize()} in space",
+        320,
+        value_range=None,
+        colorscale=figures.DIVERGING,
     ),
-    width="stretch",
 )
-columns[1].plotly_chart(
-    figures.image_figure(
-        check.spectral, "Multiply spectra, transform back", 320, None, figures.DIVERGING
+ui.show_view(
+    columns[1],
+    figures.image_view(
+        check.spectral,
+        "Multiply spectra, transform back",
+        320,
+        value_range=None,
+        colorscale=figures.DIVERGING,
     ),
-    width="stretch",
 )
 columns[2].metric("Largest difference", f"{check.max_abs_difference:.2e}")
 columns[2].write(

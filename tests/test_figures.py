@@ -147,6 +147,69 @@ def test_large_mosaics_are_a_png_with_white_gutters_and_labels():
     assert np.abs(drawn - plotly_colour(figures.DIVERGING, 1.0)).max() <= 3
 
 
+def picture_pixels(picture: figures.Picture) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(picture.png)).convert("RGB"))
+
+
+def test_a_view_of_a_small_picture_is_a_chart_that_carries_its_numbers():
+    digit = np.random.default_rng(4).random((28, 28, 1)).astype(np.float32)
+    view = figures.image_view(digit, "digit", 300, window=(2, 3, 5))
+    assert isinstance(view, go.Figure) and trace_types(view) == ["Heatmap"]
+    np.testing.assert_array_equal(view.data[0].z, digit[..., 0])
+    assert len(view.layout.shapes) == 1  # the outlined window
+
+
+def test_a_view_of_a_large_picture_is_an_enlarged_png_of_the_same_colours():
+    ramp = np.tile(np.linspace(-2.0, 2.0, 90, dtype=np.float32), (70, 1))  # 6,300 cells
+    view = figures.image_view(ramp, "ramp", 280, value_range=None, colorscale=figures.DIVERGING)
+    assert isinstance(view, figures.Picture)
+    assert (view.title, view.height, view.width) == ("ramp", 280, 360)  # 280 · 90 / 70
+    pixels = picture_pixels(view)
+    factor = math.ceil(280 / 70)
+    assert pixels.shape == (70 * factor, 90 * factor, 3)
+    np.testing.assert_array_equal(
+        pixels[::factor, ::factor], pixels[factor - 1 :: factor, ::factor]
+    )
+    chart = decoded_png(
+        figures.image_figure(ramp, value_range=None, colorscale=figures.DIVERGING).data[0]
+    )
+    np.testing.assert_array_equal(pixels[::factor, ::factor], chart)
+
+
+def test_a_large_picture_view_outlines_the_window_in_red_around_it():
+    gray = np.full((80, 100, 1), 0.5, np.float32)
+    view = figures.image_view(gray, "where", 80, window=(10, 20, 8))
+    pixels = picture_pixels(view)  # factor 1: 80 px tall already
+    red = np.argwhere((pixels == [214, 39, 40]).all(axis=-1))
+    assert red[:, 0].min() == 9 and red[:, 0].max() == 18  # rows 10..17 and the frame
+    assert red[:, 1].min() == 19 and red[:, 1].max() == 28
+    assert (pixels[10:18, 20:28] == pixels[0, 0]).all()  # the patch itself is untouched
+
+
+def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():
+    maps = np.random.default_rng(5).standard_normal((60, 80, 4)) * [1, 10, 100, 0.01]
+    view = figures.map_grid_view(maps, ["alpha", "beta", "gamma", "delta"], "maps", columns=2)
+    assert isinstance(view, figures.Picture) and view.title == "maps"
+    pixels = picture_pixels(view)
+    chart = decoded_png(figures.map_grid_figure(maps, list("abcd"), columns=2).data[0])
+    strip = figures._LABEL_STRIP_PX
+    factor = pixels.shape[1] // chart.shape[1]
+    assert factor >= 1 and pixels.shape[1] == chart.shape[1] * factor
+    assert pixels.shape[0] == chart.shape[0] * factor + 2 * strip
+    top_tiles = pixels[strip : strip + 60 * factor : factor, : 161 * factor : factor]
+    np.testing.assert_array_equal(top_tiles, chart[:60, :161])
+    second_row = pixels[2 * strip + 61 * factor :: factor, ::factor]
+    np.testing.assert_array_equal(second_row, chart[61:])
+    label_strip = pixels[:strip]
+    assert (label_strip != 255).any() and (label_strip[:, 80 * factor : 81 * factor] == 255).all()
+
+
+def test_small_mosaics_stay_charts_with_their_numbers():
+    maps = np.random.default_rng(6).standard_normal((5, 5, 3))
+    view = figures.map_grid_view(maps, list("abc"), "kernels")
+    assert isinstance(view, go.Figure) and trace_types(view) == ["Heatmap"]
+
+
 def test_colour_indices_clip_and_mark_gaps():
     values = np.array([[-5.0, 0.0, 0.5, 1.0, 9.0, np.nan]])
     indices = figures.colour_indices(values, (0.0, 1.0))

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import (
     datasets,
     explain,
+    figures,
     frequency,
     images,
     invariance,
@@ -323,6 +325,28 @@ header[data-testid="stHeader"] { display: none; }
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
 </style>"""
 """Presenter mode: every rem-sized text a quarter larger, no toolbar, less white space."""
+
+
+PICTURE_STYLE = """<style>
+[data-testid="stImage"], [data-testid="stImageContainer"] { max-width: 100%; }
+[data-testid="stImage"] img { max-width: 100%; height: auto; }
+</style>"""
+"""Pictures never overflow their column (``st.image`` with a width in pixels would)."""
+
+
+def picture_style() -> None:
+    """Keep every picture inside its column (``app.py``, once per run)."""
+    st.html(PICTURE_STYLE)
+
+
+def show_view(container, view: go.Figure | figures.Picture) -> None:
+    """Draw what a figure builder returned in ``container``: a chart, or a
+    :class:`~explorer.figures.Picture` as a plain image (much faster to draw) titled by
+    its caption."""
+    if isinstance(view, figures.Picture):
+        container.image(view.png, caption=view.title, width=view.width)
+    else:
+        container.plotly_chart(view, width="stretch")
 
 
 def presenter_style() -> None:
