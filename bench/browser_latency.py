@@ -51,6 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,7 +85,7 @@ POLL_MS = 50
 PAUSE_MS = 1000
 CLASS_MODELS = "class-models"
 MEDIA_PATH = "/media/"
-"""Where Streamlit serves the PNGs of ``st.image``."""
+"""Where Streamlit serves the PNGs of ``st.image`` (its fonts are under ``/static/media/``)."""
 MODEL_RUN = "bench-mnist-5k"
 
 PREDICTION_CHANGED = f"""before => {{
@@ -220,7 +221,7 @@ class SocketLog:
         self.frames.append(Frame(time.perf_counter(), len(data), run_status(data)))
 
     def _response(self, response) -> None:
-        if MEDIA_PATH in response.url:
+        if urllib.parse.urlparse(response.url).path.startswith(MEDIA_PATH):
             size = int(response.headers.get("content-length", 0))
             self.pictures.append(Frame(time.perf_counter(), size, None))
 

@@ -316,9 +316,14 @@ def image_view(
     coloured = _coloured_image(image, value_range, colorscale)
     if window is not None:
         row, col, size = window
-        coloured = coloured.convert("RGB")
+        outline = _OUTLINE_RGB
+        if coloured.mode == "P":  # a plane has no gaps: its white gap colour becomes red
+            palette = colour_palette(colorscale).copy()
+            palette[GUTTER_INDEX] = _OUTLINE_RGB
+            coloured.putpalette(palette.ravel().tolist())
+            outline = GUTTER_INDEX
         ImageDraw.Draw(coloured).rectangle(
-            (col - 1, row - 1, col + size, row + size), outline=(214, 39, 40)
+            (col - 1, row - 1, col + size, row + size), outline=outline
         )
     factor = max(1, min(math.ceil(height / coloured.height), _MAX_PICTURE_PX // max(coloured.size)))
     enlarged = coloured.resize(
@@ -330,6 +335,7 @@ def image_view(
 
 
 _MAX_PICTURE_PX = 1024
+_OUTLINE_RGB = (214, 39, 40)
 _LABEL_FONT_PX = 13
 _LABEL_STRIP_PX = 17  # a 13-px name drawn from the strip's top (anchor "ma") ends at 16 px
 _MIN_TILE_PX = 56
@@ -346,10 +352,10 @@ def map_grid_view(
     height: int | None = None,
 ) -> go.Figure | Picture:
     """:func:`map_grid_figure` for a mosaic that carries its numbers, else a
-    :class:`Picture` of the same mosaic, about ``height`` pixels tall (460 by default):
-    tiles enlarged by a whole factor (to at least 56 px) so that the names, each in a
-    white strip above its map in the scale's darkest colour, are drawn sharp at the PNG's
-    own size."""
+    :class:`Picture` of the same mosaic, ``height`` CSS pixels tall (460 by default), with
+    each map's name in a white strip above it in the scale's darkest colour. Tiles under
+    56 px are enlarged by a whole factor first so that their names fit; larger ones are
+    sent at their own size (bytes matter more: the browser scales them smoothly)."""
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
     display, _, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
@@ -363,11 +369,7 @@ def map_grid_view(
         else _data_range(display, colorscale)
     )
     rows = math.ceil(count / columns)
-    factor = max(
-        math.ceil(_MIN_TILE_PX / min(tile_h, tile_w)),
-        round((height or 460) / (rows * (tile_h + 1 + _LABEL_STRIP_PX))),
-        1,
-    )
+    factor = max(1, math.ceil(_MIN_TILE_PX / min(tile_h, tile_w)))
     mosaic = _coloured_image(display, limits, colorscale)  # palette image: 1 byte a pixel
     mosaic = mosaic.resize(
         (mosaic.width * factor, mosaic.height * factor), Image.Resampling.NEAREST
@@ -385,7 +387,10 @@ def map_grid_view(
         row, col = divmod(index, columns)
         centre = (col * step_w + tile_w * factor / 2, row * (step_h + _LABEL_STRIP_PX))
         draw.text(centre, name, fill=darkest, font=font, anchor="ma")
-    return Picture(_png_bytes(canvas), title, canvas.width, canvas.height)
+    shown_height = height or 460
+    return Picture(
+        _png_bytes(canvas), title, round(shown_height * canvas.width / canvas.height), shown_height
+    )
 
 
 def outline_window(

@@ -344,7 +344,7 @@ def show_view(container, view: go.Figure | figures.Picture) -> None:
     :class:`~explorer.figures.Picture` as a plain image (much faster to draw) titled by
     its caption."""
     if isinstance(view, figures.Picture):
-        container.image(view.png, caption=view.title, width=view.width)
+        container.image(view.png, caption=view.title, width=view.width, output_format="PNG")
     else:
         container.plotly_chart(view, width="stretch")
 
