@@ -304,8 +304,9 @@ def image_view(
 ) -> go.Figure | Picture:
     """:func:`image_figure` for a picture that carries its numbers (:func:`carries_numbers`),
     else a :class:`Picture` of the same colours, ``height`` CSS pixels tall. The PNG is
-    enlarged by a whole factor (up to 1024 px) so that the browser, which smooths what it
-    scales, only ever shrinks it: pixels stay sharp squares.
+    enlarged by the largest whole factor that keeps it within that size (and 1024 px), so
+    that pixels stay sharp squares and the browser scales it by less than 2×; larger, it
+    would be scaled down again by ``st.image`` (bilinear, and re-encoded).
 
     ``window`` (row, col, size) outlines a size×size square whose top-left pixel is
     (row, col), in red (:func:`outline_window` on a chart, a one-pixel frame around it on
@@ -325,13 +326,20 @@ def image_view(
         ImageDraw.Draw(coloured).rectangle(
             (col - 1, row - 1, col + size, row + size), outline=outline
         )
-    factor = max(1, min(math.ceil(height / coloured.height), _MAX_PICTURE_PX // max(coloured.size)))
+    factor = max(1, min(height // coloured.height, _MAX_PICTURE_PX // max(coloured.size)))
     enlarged = coloured.resize(
         (coloured.width * factor, coloured.height * factor), Image.Resampling.NEAREST
     )
-    return Picture(
-        _png_bytes(enlarged), title, round(height * coloured.width / coloured.height), height
-    )
+    return _picture(enlarged, title, height)
+
+
+def _picture(image: Image.Image, title: str, height: int) -> Picture:
+    """``image`` as a :class:`Picture` ``height`` CSS pixels tall, or at its own size if
+    that is larger (``st.image`` would shrink a PNG wider than its width, and re-encode)."""
+    width = round(height * image.width / image.height)
+    if width < image.width:
+        width, height = image.width, image.height
+    return Picture(_png_bytes(image), title, width, height)
 
 
 _MAX_PICTURE_PX = 1024
@@ -387,10 +395,7 @@ def map_grid_view(
         row, col = divmod(index, columns)
         centre = (col * step_w + tile_w * factor / 2, row * (step_h + _LABEL_STRIP_PX))
         draw.text(centre, name, fill=darkest, font=font, anchor="ma")
-    shown_height = height or 460
-    return Picture(
-        _png_bytes(canvas), title, round(shown_height * canvas.width / canvas.height), shown_height
-    )
+    return _picture(canvas, title, height or 460)
 
 
 def outline_window(

@@ -165,7 +165,7 @@ def test_a_view_of_a_large_picture_is_an_enlarged_png_of_the_same_colours():
     assert isinstance(view, figures.Picture)
     assert (view.title, view.height, view.width) == ("ramp", 280, 360)  # 280 · 90 / 70
     pixels = picture_pixels(view)
-    factor = math.ceil(280 / 70)
+    factor = 280 // 70
     assert pixels.shape == (70 * factor, 90 * factor, 3)
     np.testing.assert_array_equal(
         pixels[::factor, ::factor], pixels[factor - 1 :: factor, ::factor]
@@ -202,6 +202,18 @@ def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():
     np.testing.assert_array_equal(second_row, chart[61:])
     label_strip = pixels[:strip]
     assert (label_strip != 255).any() and (label_strip[:, 80 * factor : 81 * factor] == 255).all()
+
+
+@pytest.mark.parametrize("shape", [(70, 90, 1), (85, 128, 3), (300, 40, 1), (65, 65, 1)])
+@pytest.mark.parametrize("height", [100, 260, 480])
+def test_no_picture_is_wider_than_it_is_shown(shape, height):
+    """``st.image`` would shrink (bilinear) and re-encode a PNG wider than its width."""
+    image = np.random.default_rng(7).random(shape).astype(np.float32)
+    picture = figures.image_view(image, "", height)
+    assert picture_pixels(picture).shape[1] <= picture.width
+    maps = np.random.default_rng(8).standard_normal((shape[0], shape[1], 6))
+    mosaic = figures.map_grid_view(maps, list("abcdef"), "", height=height)
+    assert picture_pixels(mosaic).shape[1] <= mosaic.width
 
 
 def test_small_mosaics_stay_charts_with_their_numbers():
