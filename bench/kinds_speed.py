@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.timing import jax_runner, timed_rate
 from explorer.architecture import InceptionBlock, PoolBlock
-from explorer.datasets import load_dataset
+from explorer.data.registry import load_dataset
 from explorer.model import ConvBlock, ModelSpec, preset
 from explorer.train import device_description
 

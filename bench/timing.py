@@ -8,7 +8,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from explorer.datasets import Split
+from explorer.data.splits import Split
 from explorer.model import ModelSpec
 from explorer.train import TrainConfig, Trainer
 

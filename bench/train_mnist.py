@@ -24,7 +24,7 @@ import jax
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.datasets import load_dataset  # noqa: E402
+from explorer.data.registry import load_dataset  # noqa: E402
 from explorer.model import count_params, preset  # noqa: E402
 from explorer.train import TrainConfig, Trainer, device_description, state_variables  # noqa: E402
 

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from bench.timing import BATCH, LEARNING_RATE, jax_runner, timed_rate
-from explorer.datasets import load_dataset
+from explorer.data.registry import load_dataset
 from explorer.model import (
     ConvBlock,
     DenseLayer,

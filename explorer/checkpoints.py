@@ -38,7 +38,7 @@ import msgpack
 import numpy as np
 from flax import serialization
 
-from explorer.datasets import PREPROCESSINGS
+from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
 from explorer.files import read_regular_file, remove_orphans
 from explorer.losses import DEFAULT_LOSS, LOSSES
@@ -68,7 +68,7 @@ class Checkpoint:
 
     @property
     def preprocessing(self) -> str:
-        """How a single picture must be prepared (see ``explorer.datasets.PREPROCESSINGS``)."""
+        """How a single picture must be prepared (see ``explorer.data.registry.PREPROCESSINGS``)."""
         return self.metadata["dataset"].get("preprocessing", "resize")
 
     @property

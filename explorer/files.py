@@ -6,7 +6,7 @@ opened for reading, and even a plain file is read through a cap, so a file that 
 (or lies about its size) cannot make the server read without limit or wait forever.
 
 :func:`remove_orphans` deletes the temporary files of atomic writes
-(:func:`explorer.checkpoints.write_atomically`, :func:`explorer.datasets.download_file`)
+(:func:`explorer.checkpoints.write_atomically`, :func:`explorer.data.download.download_file`)
 whose writer was killed before it could rename or delete them.
 """
 

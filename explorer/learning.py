@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from explorer import datasets
+from explorer.data import registry
 from explorer.layers import batch_norm, im2col_conv
 from explorer.losses import batch_loss, logit_gradient, one_hot
 from explorer.model import ACTIVATIONS, BatchNorm, ConvBlock, ModelSpec, Network
@@ -45,7 +45,7 @@ def lesson_batch(per_class: int = PER_CLASS) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         float32 images (10·per_class, 28, 28, 1) in [0, 1] and int32 labels.
     """
-    train = datasets.load_mnist_5k(0).train
+    train = registry.load_dataset("mnist-5k", seed=0).train
     rows = np.stack(
         [np.flatnonzero(train.labels == digit)[:per_class] for digit in range(10)], axis=1
     ).ravel()

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from explorer.checkpoints import Checkpoint, load_checkpoint
-from explorer.datasets import PREPROCESSINGS
+from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
 from explorer.files import read_regular_file
 from explorer.images import (
@@ -87,7 +87,7 @@ def prepare_image(
     Args:
         image: uint8 (H, W, 1 or 3) as from :func:`explorer.images.decode_image`.
         input_shape: the model's (height, width, channels).
-        preprocessing: "digit", "invert" or "resize" (``explorer.datasets.PREPROCESSINGS``).
+        preprocessing: "digit", "invert" or "resize" (``explorer.data.registry.PREPROCESSINGS``).
 
     Returns:
         float32 ``input_shape`` in [0, 1].

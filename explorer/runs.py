@@ -25,7 +25,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from explorer import checkpoints, datasets, starter_models
+from explorer import checkpoints, starter_models
+from explorer.data import registry
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec
 from explorer.train import Evaluation, TrainConfig
@@ -42,7 +43,7 @@ _WORKSPACE_ID = re.compile(r"[0-9a-f]{32}")
 
 def runs_root() -> Path:
     """The root of all workspaces: ``$CNN_EXPLORER_RUNS`` or ``<data folder>/runs``."""
-    return Path(os.environ.get(RUNS_ENV) or datasets.data_dir() / "runs").expanduser()
+    return Path(os.environ.get(RUNS_ENV) or registry.data_dir() / "runs").expanduser()
 
 
 def new_workspace_id() -> str:

@@ -23,7 +23,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from explorer import checkpoints, datasets, model, train
+from explorer import checkpoints, model, train
+from explorer.data import registry
 
 STARTER_DIR = Path(__file__).resolve().parent.parent / "starter_models"
 SEED = 0
@@ -52,7 +53,7 @@ STARTERS = (
 
 def build(starter: Starter, root: Path) -> dict:
     """Train ``starter`` into ``root / starter.name``; returns its metrics."""
-    dataset = datasets.load_dataset(starter.dataset, None, SEED)
+    dataset = registry.load_dataset(starter.dataset, None, SEED)
     spec = model.preset(starter.arch, dataset.input_shape, len(dataset.class_names))
     config = train.TrainConfig(epochs=starter.epochs, seed=SEED)
     out = root / starter.name

@@ -48,14 +48,9 @@ from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from explorer.checkpoints import RUN_FILES, save_checkpoint, write_atomically
-from explorer.datasets import (
-    Augmentation,
-    Dataset,
-    Split,
-    augment_batch,
-    load_dataset,
-    split_fingerprint,
-)
+from explorer.data.augmentation import Augmentation, augment_batch
+from explorer.data.registry import load_dataset
+from explorer.data.splits import Dataset, Split, split_fingerprint
 from explorer.errors import ExplorerError
 from explorer.losses import DEFAULT_LOSS, LOSSES, batch_loss, check_loss, one_hot, per_image_loss
 from explorer.model import PRESETS, ModelSpec, Network, count_params, init_variables, preset
@@ -976,7 +971,7 @@ def prepare_run_folder(out: Path, overwrite: bool) -> None:
 
 def dataset_metadata(dataset: Dataset) -> dict:
     """What a checkpoint records about its dataset: for prediction and display, and how
-    its splits were made, so they can be made again (``datasets.reload_dataset``)."""
+    its splits were made, so they can be made again (``registry.reload_dataset``)."""
     return {
         "name": dataset.name,
         "class_names": list(dataset.class_names),

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from explorer.checkpoints import save_checkpoint
-from explorer.datasets import Dataset, Split, split_fingerprint
+from explorer.data.splits import Dataset, Split, split_fingerprint
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.train import (

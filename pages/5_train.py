@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from explorer import datasets, train, ui
+from explorer import train, ui
+from explorer.data import registry
 from explorer.errors import ExplorerError
 from explorer.ui import train_page
 
@@ -19,9 +20,9 @@ with ui.section("1 · Data", st.header):
     columns = st.columns([2, 2, 1])
     dataset_name = columns[0].selectbox(
         "Dataset",
-        [*datasets.DATASETS, train_page.OWN_ZIP],
+        [*registry.DATASETS, train_page.OWN_ZIP],
         format_func=lambda name: (
-            datasets.DATASETS[name].title if name in datasets.DATASETS else name
+            registry.DATASETS[name].title if name in registry.DATASETS else name
         ),
         key="train_dataset",
     )

@@ -163,7 +163,8 @@ def test_a_tiny_zip_of_forty_5000x5000_pngs_is_decoded_one_picture_at_a_time(tmp
     upload.write_bytes(zip_bytes(entries))
     assert upload.stat().st_size < 2**20
     result = peak_increase(
-        "from explorer.datasets import load_image_folder\ndata = Path(sys.argv[1]).read_bytes()",
+        "from explorer.data.user_folders import load_image_folder\n"
+        "data = Path(sys.argv[1]).read_bytes()",
         """
         dataset = load_image_folder(data, seed=0, side=32)
         assert dataset.input_shape == (32, 32, 3), dataset.input_shape
@@ -203,7 +204,8 @@ def test_a_zip_member_that_lies_about_its_size_is_read_through_a_cap(tmp_path):
     upload.write_bytes(zip_with_a_lying_member(600 * 2**20, 1024))
     assert upload.stat().st_size < 2 * 2**20
     result = peak_increase(
-        "from explorer.datasets import load_image_folder\ndata = Path(sys.argv[1]).read_bytes()",
+        "from explorer.data.user_folders import load_image_folder\n"
+        "data = Path(sys.argv[1]).read_bytes()",
         """
         dataset = load_image_folder(data, seed=0, side=8)
         assert dataset.class_names == ("bright", "dark")

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
-from explorer import datasets, labs, model, runs
+from explorer import labs, model, runs
+from explorer.data import registry
 from explorer.ui import inspect_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -459,7 +460,7 @@ WIDGET_OF_SETTING = {"presets_wanted": "presets"}
 def shown_text(setting: str, text: str) -> str:
     """The text a widget shows for a setting's URL text."""
     if setting == "train_dataset":
-        return datasets.DATASETS[text].title
+        return registry.DATASETS[text].title
     if setting == "preset":
         return model.PRESETS[text].title
     if setting == "inspect_model":

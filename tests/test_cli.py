@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from explorer.checkpoints import load_checkpoint, save_checkpoint
-from explorer.datasets import load_shapes
+from explorer.data.registry import load_shapes
 from explorer.errors import ExplorerError
 from explorer.images import mnist_style_digit
 from explorer.model import init_variables, preset

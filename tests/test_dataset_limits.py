@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 from test_datasets import make_zip
 
-from explorer import datasets, files
+from explorer import files
+from explorer.data import download, formats, registry, splits, user_folders
 from explorer.errors import ExplorerError
 
 
@@ -36,7 +37,7 @@ def two_classes(first: str = "dark", second: str = "bright", count: int = 4) -> 
 
 @pytest.mark.parametrize("name", ["10:30", "class:1", "ratio 1:2", "ab:c"])
 def test_a_colon_in_a_class_folder_is_an_ordinary_name(name):
-    dataset = datasets.load_image_folder(make_zip(two_classes(name, "other")), seed=0, side=8)
+    dataset = user_folders.load_image_folder(make_zip(two_classes(name, "other")), seed=0, side=8)
     assert name in dataset.class_names
 
 
@@ -47,13 +48,13 @@ def test_drive_letters_and_unc_paths_are_still_refused(bad_name):
     entries = two_classes()
     entries[bad_name] = png_bytes(1)
     with pytest.raises(ExplorerError, match="outside the archive"):
-        datasets.load_image_folder(make_zip(entries), seed=0)
+        user_folders.load_image_folder(make_zip(entries), seed=0)
 
 
 @pytest.mark.parametrize("per_class", [3, 4, 5, 9, 10, 15])
 def test_every_class_gives_at_least_one_image_to_validation_and_test(per_class):
     labels = np.repeat(np.arange(3), per_class)
-    train, val, test = datasets.stratified_split(labels, (0.1, 0.1), seed=0)
+    train, val, test = splits.stratified_split(labels, (0.1, 0.1), seed=0)
     share = max(1, round(per_class * 0.1))
     for part in (val, test):
         assert np.bincount(labels[part], minlength=3).tolist() == [share] * 3
@@ -69,7 +70,7 @@ def test_large_classes_split_exactly_as_before():
     for label in range(4):
         members = rng.permutation(np.flatnonzero(labels == label))
         expected_val.append(members[: round(25 * 0.1)])
-    _, val, _ = datasets.stratified_split(labels, (0.1, 0.2), seed=3)
+    _, val, _ = splits.stratified_split(labels, (0.1, 0.2), seed=3)
     np.testing.assert_array_equal(val, np.sort(np.concatenate(expected_val)))
 
 
@@ -78,13 +79,13 @@ def test_a_class_of_two_images_is_refused_by_name():
     entries = {name: data for name, data in entries.items() if name not in ("bright/0.png",
                "bright/1.png", "bright/2.png")}  # fmt: skip
     with pytest.raises(ExplorerError, match="'bright' has 2 image"):
-        datasets.load_image_folder(make_zip(entries), seed=0, side=8)
+        user_folders.load_image_folder(make_zip(entries), seed=0, side=8)
 
 
 def test_mixed_gray_and_colour_pictures_become_rgb_like_before():
     entries = two_classes(count=3)
     entries["dark/colour.png"] = png_bytes(40, mode="RGB")
-    dataset = datasets.load_image_folder(make_zip(entries), seed=0, side=8)
+    dataset = user_folders.load_image_folder(make_zip(entries), seed=0, side=8)
     assert dataset.input_shape == (8, 8, 3)
     pool = np.concatenate([dataset.train.images, dataset.validation.images, dataset.test.images])
     grays = [image for image in pool if (image[..., 0] == image[..., 2]).all()]
@@ -102,7 +103,7 @@ def test_a_folder_dataset_reports_devices_fifos_and_huge_files_without_reading_t
     with (root / "bright" / "sparse.png").open("wb") as file:
         file.truncate(3 * 2**30)
     started = time.perf_counter()
-    dataset = datasets.load_image_folder(root, seed=0, side=8)
+    dataset = user_folders.load_image_folder(root, seed=0, side=8)
     assert time.perf_counter() - started < 10
     reasons = dict(entry.split(": ", 1) for entry in dataset.skipped)
     assert set(reasons) == {"dark/pipe.png", "dark/zero.png", "bright/sparse.png"}
@@ -112,11 +113,11 @@ def test_a_folder_dataset_reports_devices_fifos_and_huge_files_without_reading_t
 
 
 def test_a_zip_whose_pictures_decode_to_too_many_pixels_is_refused(monkeypatch):
-    monkeypatch.setattr(datasets, "MAX_DATASET_PIXELS", 7 * 64)  # seven 8x8 pictures
+    monkeypatch.setattr(user_folders, "MAX_DATASET_PIXELS", 7 * 64)  # seven 8x8 pictures
     with pytest.raises(ExplorerError, match="more than 0 megapixels"):
-        datasets.load_image_folder(make_zip(two_classes()), seed=0, side=8)
-    monkeypatch.setattr(datasets, "MAX_DATASET_PIXELS", 8 * 64)
-    assert datasets.load_image_folder(make_zip(two_classes()), seed=0, side=8)
+        user_folders.load_image_folder(make_zip(two_classes()), seed=0, side=8)
+    monkeypatch.setattr(user_folders, "MAX_DATASET_PIXELS", 8 * 64)
+    assert user_folders.load_image_folder(make_zip(two_classes()), seed=0, side=8)
 
 
 def test_a_jpeg_counts_at_the_scale_it_is_decoded_at(monkeypatch):
@@ -124,19 +125,19 @@ def test_a_jpeg_counts_at_the_scale_it_is_decoded_at(monkeypatch):
     jpeg = io.BytesIO()
     Image.new("L", (800, 800), 128).save(jpeg, "JPEG")
     entries = {f"{c}/{i}.jpg": jpeg.getvalue() for c in ("a", "b") for i in range(4)}
-    monkeypatch.setattr(datasets, "MAX_DATASET_PIXELS", 8 * 100 * 100)
-    assert len(datasets.load_image_folder(make_zip(entries), seed=0, side=8).class_names) == 2
+    monkeypatch.setattr(user_folders, "MAX_DATASET_PIXELS", 8 * 100 * 100)
+    assert len(user_folders.load_image_folder(make_zip(entries), seed=0, side=8).class_names) == 2
 
 
 def test_a_killed_download_leaves_no_part_file_behind(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    download = {}
-    for file in datasets.IDX_FILES.values():
+    sources = {}
+    for file in formats.IDX_FILES.values():
         (mirror / file).write_bytes(file.encode())
-        download[file] = ((mirror / file).as_uri(), hashlib.md5(file.encode()).hexdigest())
-    info = dataclasses.replace(datasets.DATASETS["mnist"], download=download)
-    monkeypatch.setitem(datasets.DATASETS, "mnist", info)
+        sources[file] = ((mirror / file).as_uri(), hashlib.md5(file.encode()).hexdigest())
+    info = dataclasses.replace(registry.DATASETS["mnist"], download=sources)
+    monkeypatch.setitem(registry.DATASETS, "mnist", info)
     folder = tmp_path / "data" / "mnist"
     folder.mkdir(parents=True)
     orphan = folder / ".train-images-idx3-ubyte.gz.k1ll3d.part"
@@ -145,10 +146,10 @@ def test_a_killed_download_leaves_no_part_file_behind(tmp_path, monkeypatch):
         part.write_bytes(b"half a file")
     old = time.time() - files.ORPHAN_AGE_SECONDS - 60
     os.utime(orphan, (old, old))
-    assert datasets.download_dataset("mnist", tmp_path / "data") == folder
+    assert download.download_dataset("mnist", tmp_path / "data") == folder
     assert not orphan.exists() and live.exists()  # a young one may be someone's download
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(
-        datasets.IDX_FILES.values()
+        formats.IDX_FILES.values()
     )
 
 

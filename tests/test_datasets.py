@@ -13,18 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer import datasets
-from explorer.datasets import (
-    Augmentation,
-    augment_batch,
-    augmentation_preview,
-    download_dataset,
-    download_file,
-    load_dataset,
-    parse_idx,
-    render_shapes,
-    stratified_split,
-)
+from explorer.data import download, formats, registry, splits, user_folders
+from explorer.data.augmentation import Augmentation, augment_batch, augmentation_preview
+from explorer.data.download import download_dataset, download_file
+from explorer.data.formats import parse_idx
+from explorer.data.registry import load_dataset
+from explorer.data.shapes import render_shapes
+from explorer.data.splits import stratified_split
 from explorer.errors import ExplorerError
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"
@@ -45,7 +40,7 @@ def write_idx_dataset(folder: Path, n_train: int = 40, n_test: int = 10) -> dict
         "test_labels": (np.arange(n_test) % 10).astype(np.uint8),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    for key, name in datasets.IDX_FILES.items():
+    for key, name in formats.IDX_FILES.items():
         (folder / name).write_bytes(gzip.compress(idx_bytes(arrays[key])))
     return arrays
 
@@ -80,7 +75,7 @@ def test_idx_dataset_loads_from_named_subfolder_or_root(tmp_path, subfolder):
 
 
 def test_missing_idx_files_are_explained(tmp_path, monkeypatch):
-    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(registry.DATA_DIR_ENV, str(tmp_path))
     with pytest.raises(ExplorerError, match="train-images-idx3-ubyte.gz"):
         load_dataset("kmnist")
 
@@ -138,14 +133,14 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
     marker = tmp_path / "pwned"
     evil = pickle.dumps({b"data": _RunsCode(marker), b"labels": []}, protocol=2)
     with pytest.raises(ExplorerError, match="safely"):
-        datasets.parse_cifar_python_batch(evil)
+        formats.parse_cifar_python_batch(evil)
     assert not marker.exists()
 
 
 def test_truncated_cifar_batch_is_refused():
     data = cifar_batch(np.zeros((2, 3, 32, 32), np.uint8), [0, 1], 2)
     with pytest.raises(ExplorerError):
-        datasets.parse_cifar_python_batch(data[: len(data) // 2])
+        formats.parse_cifar_python_batch(data[: len(data) // 2])
 
 
 def make_zip(entries: dict[str, bytes]) -> bytes:
@@ -170,7 +165,7 @@ def test_zip_of_class_folders_skips_and_reports_non_images():
     entries = class_folder_entries("my pictures/")
     entries["my pictures/red/notes.txt"] = b"not an image"
     entries["__MACOSX/red/._0.png"] = b"resource fork"
-    data = datasets.load_image_folder(make_zip(entries), seed=0, side=16)
+    data = user_folders.load_image_folder(make_zip(entries), seed=0, side=16)
     assert data.class_names == ("blue", "red")
     assert len(data.train) + len(data.validation) + len(data.test) == 20
     assert data.input_shape == (16, 16, 3)
@@ -184,15 +179,15 @@ def test_zip_with_a_path_outside_the_archive_is_refused(bad_name):
     entries = class_folder_entries()
     entries[bad_name] = png_bytes(np.zeros((4, 4), np.uint8))
     with pytest.raises(ExplorerError, match="outside the archive"):
-        datasets.load_image_folder(make_zip(entries), seed=0)
+        user_folders.load_image_folder(make_zip(entries), seed=0)
 
 
 def test_zip_limits_and_garbage(monkeypatch):
-    monkeypatch.setattr(datasets, "MAX_ARCHIVE_IMAGES", 5)
+    monkeypatch.setattr(user_folders, "MAX_ARCHIVE_IMAGES", 5)
     with pytest.raises(ExplorerError, match="limit"):
-        datasets.load_image_folder(make_zip(class_folder_entries()), seed=0)
+        user_folders.load_image_folder(make_zip(class_folder_entries()), seed=0)
     with pytest.raises(ExplorerError, match="zip"):
-        datasets.load_image_folder(b"this is not a zip", seed=0)
+        user_folders.load_image_folder(b"this is not a zip", seed=0)
 
 
 def test_folder_of_class_folders(tmp_path):
@@ -207,7 +202,7 @@ def test_folder_of_class_folders(tmp_path):
 def test_one_class_is_not_a_dataset():
     entries = {f"only/{i}.png": png_bytes(np.zeros((5, 5), np.uint8)) for i in range(3)}
     with pytest.raises(ExplorerError, match="two class folders"):
-        datasets.load_image_folder(make_zip(entries), seed=0)
+        user_folders.load_image_folder(make_zip(entries), seed=0)
 
 
 def test_stratified_split_is_a_seeded_partition():
@@ -272,7 +267,7 @@ def test_download_verifies_md5_and_keeps_nothing_on_mismatch(tmp_path):
 
 
 def test_download_says_plainly_when_offline(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "is_online", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(download, "is_online", lambda url, timeout=3.0: False)
     with pytest.raises(ExplorerError, match="offline"):
         download_dataset("mnist", tmp_path)
     with pytest.raises(ExplorerError, match="can be downloaded"):
@@ -302,8 +297,8 @@ def test_augmentation_preview_grid():
 
 
 def test_fewer_training_images_keeps_each_class_share_and_the_other_splits():
-    dataset = datasets.load_shapes(seed=0, count=600)
-    fewer = datasets.fewer_training_images(dataset, 120, seed=3)
+    dataset = registry.load_shapes(seed=0, count=600)
+    fewer = splits.fewer_training_images(dataset, 120, seed=3)
     assert len(fewer.train) == 120
     full_counts = np.bincount(dataset.train.labels, minlength=6)
     np.testing.assert_allclose(
@@ -312,9 +307,9 @@ def test_fewer_training_images_keeps_each_class_share_and_the_other_splits():
     rows = {image.tobytes() for image in dataset.train.images}
     assert all(image.tobytes() in rows for image in fewer.train.images), "a subset of train"
     assert fewer.validation is dataset.validation and fewer.test is dataset.test
-    again = datasets.fewer_training_images(dataset, 120, seed=3)
+    again = splits.fewer_training_images(dataset, 120, seed=3)
     np.testing.assert_array_equal(again.train.images, fewer.train.images)
-    assert datasets.fewer_training_images(dataset, 10_000, seed=3) is dataset
+    assert splits.fewer_training_images(dataset, 10_000, seed=3) is dataset
 
 
 def test_augmentation_preview_without_a_transform_repeats_the_originals():

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import EpsImagePlugin, Image
 
-from explorer import datasets, images
+from explorer import images
 from explorer.checkpoints import save_checkpoint
+from explorer.data import user_folders
 from explorer.errors import ExplorerError
 from explorer.model import init_variables, preset
 from explorer.predict import main as predict_main
@@ -90,7 +91,7 @@ def test_an_eps_inside_a_dataset_zip_is_skipped_and_starts_no_process(started_pr
             archive.writestr(f"dark/{index}.png", png_bytes(20))
             archive.writestr(f"bright/{index}.png", png_bytes(230))
         archive.writestr("bright/evil.png", POSTSCRIPT)
-    dataset = datasets.load_image_folder(buffer.getvalue(), seed=0, side=12)
+    dataset = user_folders.load_image_folder(buffer.getvalue(), seed=0, side=12)
     assert any(entry.startswith("bright/evil.png") for entry in dataset.skipped)
     assert started_processes == []
 

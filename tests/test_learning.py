@@ -10,7 +10,8 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from explorer import datasets, learning
+from explorer import learning
+from explorer.data import registry
 from explorer.learning import LAB_SPEC
 from explorer.model import Network, init_variables
 
@@ -40,7 +41,7 @@ def test_the_lesson_batch_is_two_real_training_digits_of_each_class(batch):
     images, labels = batch
     assert images.shape == (20, 28, 28, 1) and images.dtype == np.float32
     assert labels.tolist() == list(range(10)) * 2
-    train = datasets.load_mnist_5k(0).train
+    train = registry.load_dataset("mnist-5k", seed=0).train
     first_three = np.flatnonzero(train.labels == 3)[0]
     np.testing.assert_allclose(images[3], train.images[first_three] / 255.0, rtol=1e-6)
 

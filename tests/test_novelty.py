@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from explorer import datasets, novelty, predict, samples
+from explorer import novelty, predict, samples
+from explorer.data import registry
 
 
 @pytest.fixture(scope="module")
 def mnist():
-    return datasets.load_mnist_5k(0)
+    return registry.load_dataset("mnist-5k", seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import datasets, labs, links, starter_models, ui
+from explorer import labs, links, starter_models, ui
+from explorer.data import registry, shapes
 from explorer.ui import inspect_page, learning_page, train_page
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
@@ -265,7 +266,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     for key in ("conv1", "pool2", "logits"):
         app.select_slider(key="stage_key").set_value(key).run()
         assert not app.exception, key
-    assert chart(app, "Class scores (logits)")["data"][0]["x"] == list(datasets.SHAPE_CLASSES)
+    assert chart(app, "Class scores (logits)")["data"][0]["x"] == list(shapes.SHAPE_CLASSES)
     assert len(app.get("plotly_chart")) == 4, "input, network's view, probabilities, one stage"
     for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
@@ -284,7 +285,9 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
 def _save_untrained(root: Path, name: str, preset: str, shape: tuple, dataset: str) -> dict:
     """A checkpoint of freshly initialised weights (what matters here is the plumbing)."""
     from explorer import checkpoints, model
-    from explorer.datasets import SHAPE_CLASSES, load_shapes, split_fingerprint
+    from explorer.data.registry import load_shapes
+    from explorer.data.shapes import SHAPE_CLASSES
+    from explorer.data.splits import split_fingerprint
 
     spec = model.preset(preset, shape, len(SHAPE_CLASSES))
     variables = model.init_variables(spec, seed=len(name))
@@ -296,7 +299,7 @@ def _save_untrained(root: Path, name: str, preset: str, shape: tuple, dataset: s
 
 
 def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path, monkeypatch):
-    from explorer import datasets, model, robustness
+    from explorer import model, robustness
     from explorer.text import escape_markdown
 
     monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
@@ -318,7 +321,7 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
         f"tiny (CNN, flatten), {cnn_params:,} parameters",
         f"mlp (MLP), {mlp_params:,} parameters",
     ]
-    test = datasets.load_dataset("shapes", None, 0).test
+    test = registry.load_dataset("shapes", None, 0).test
     images, labels = robustness.fixed_subset(test.images, test.labels)
     for trace, reference in zip(figure["data"], (cnn, mlp), strict=True):
         expected = robustness.accuracy_under(
@@ -392,7 +395,7 @@ def test_a_photo_shown_to_a_shapes_model_gets_a_remark_beside_the_prediction(tmp
 def test_a_checkpoint_without_its_split_turns_the_test_set_views_off(tmp_path, monkeypatch):
     """An older checkpoint does not say how its test split was made: no "test" accuracy."""
     from explorer import checkpoints
-    from explorer.datasets import SHAPE_CLASSES
+    from explorer.data.shapes import SHAPE_CLASSES
 
     monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
     folder = tmp_path / WORKSPACE / "old"
@@ -408,7 +411,7 @@ def test_a_checkpoint_without_its_split_turns_the_test_set_views_off(tmp_path, m
 def _checkpoint_data(name: str, class_names=None, dataset: str = "shapes") -> bytes:
     """The bytes of an untrained shapes checkpoint (``name`` changes its weights)."""
     from explorer import checkpoints, model
-    from explorer.datasets import SHAPE_CLASSES
+    from explorer.data.shapes import SHAPE_CLASSES
 
     names = list(class_names or SHAPE_CLASSES)
     spec = model.preset("tiny", (28, 28, 1), len(names))
@@ -715,7 +718,7 @@ def test_the_layer_editor_builds_a_residual_network_with_global_pooling():
 def test_every_inspect_view_works_on_a_residual_inception_model(tmp_path, monkeypatch):
     from explorer import checkpoints, model
     from explorer.architecture import InceptionBlock, PoolBlock, ResidualBlock
-    from explorer.datasets import SHAPE_CLASSES
+    from explorer.data.shapes import SHAPE_CLASSES
 
     monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
     spec = model.ModelSpec(

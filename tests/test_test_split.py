@@ -5,7 +5,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from explorer import checkpoints, datasets, train
+from explorer import checkpoints, train
+from explorer.data import registry, splits
 from explorer.errors import ExplorerError
 
 
@@ -27,40 +28,40 @@ def seed_7_run(tmp_path_factory):
 def test_the_split_is_recorded_and_made_again_without_training_images(seed_7_run):
     record = seed_7_run.metadata["dataset"]
     assert record["split_seed"] == 7
-    test = datasets.reload_dataset(record).test
-    trained_on = datasets.load_mnist_5k(7).train
+    test = registry.reload_dataset(record).test
+    trained_on = registry.load_dataset("mnist-5k", seed=7).train
     assert not image_digests(test.images) & image_digests(trained_on.images)
     assert len(test) == 500
 
 
 def test_the_old_way_of_reloading_would_have_tested_on_training_images(seed_7_run):
     """Control: seed 0's test split (what Inspect used to load) overlaps seed 7's training."""
-    seed_0_test = datasets.load_mnist_5k(0).test.images
-    trained_on = datasets.load_mnist_5k(7).train.images
+    seed_0_test = registry.load_dataset("mnist-5k", seed=0).test.images
+    trained_on = registry.load_dataset("mnist-5k", seed=7).train.images
     shared = image_digests(seed_0_test) & image_digests(trained_on)
     assert len(shared) > 300  # about 80% of 500
 
 
 def test_a_checkpoint_without_a_recorded_split_is_refused_with_advice():
     with pytest.raises(ExplorerError, match="does not record how its test split was made"):
-        datasets.reload_dataset({"name": "mnist-5k"})
+        registry.reload_dataset({"name": "mnist-5k"})
 
 
 def test_a_split_that_comes_out_different_is_refused(seed_7_run):
     record = dict(seed_7_run.metadata["dataset"], test_fingerprint="0" * 32)
     with pytest.raises(ExplorerError, match="is not the one this model was tested on"):
-        datasets.reload_dataset(record)
+        registry.reload_dataset(record)
 
 
 def test_the_fingerprint_sees_order_labels_and_pixels():
-    split = datasets.load_shapes(0).test
-    same = datasets.Split(split.images.copy(), split.labels.copy())
-    assert datasets.split_fingerprint(same) == datasets.split_fingerprint(split)
+    split = registry.load_shapes(0).test
+    same = splits.Split(split.images.copy(), split.labels.copy())
+    assert splits.split_fingerprint(same) == splits.split_fingerprint(split)
     changes = [
-        datasets.Split(split.images[::-1], split.labels[::-1]),
-        datasets.Split(split.images, np.roll(split.labels, 1)),
-        datasets.Split(split.images ^ np.uint8(1), split.labels),
+        splits.Split(split.images[::-1], split.labels[::-1]),
+        splits.Split(split.images, np.roll(split.labels, 1)),
+        splits.Split(split.images ^ np.uint8(1), split.labels),
     ]
-    fingerprints = {datasets.split_fingerprint(other) for other in changes}
-    assert datasets.split_fingerprint(split) not in fingerprints
+    fingerprints = {splits.split_fingerprint(other) for other in changes}
+    assert splits.split_fingerprint(split) not in fingerprints
     assert len(fingerprints) == 3

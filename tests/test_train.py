@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from explorer.datasets import Dataset, load_shapes
+from explorer.data.registry import load_shapes
+from explorer.data.splits import Dataset
 from explorer.errors import ExplorerError
 from explorer.model import ConvBlock, ModelSpec, Network, init_variables, preset
 from explorer.train import (
@@ -207,7 +208,7 @@ def test_evaluation_counts_every_image_once(shapes):
 SHARDED_SCRIPT = textwrap.dedent(
     """
     import json, jax, numpy as np
-    from explorer.datasets import load_shapes
+    from explorer.data.registry import load_shapes
     from explorer.model import ConvBlock, DenseLayer, ModelSpec
     from explorer.train import TrainConfig, Trainer, fit, state_variables
 

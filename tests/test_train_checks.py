@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.datasets import load_image_folder, load_shapes
+from explorer.data.registry import load_shapes
+from explorer.data.user_folders import load_image_folder
 from explorer.errors import ExplorerError
 from explorer.model import ConvBlock, ModelSpec
 from explorer.train import (

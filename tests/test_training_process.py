@@ -16,7 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
-from explorer.datasets import load_shapes
+from explorer.data.registry import load_shapes
 from explorer.model import ConvBlock, ModelSpec
 from explorer.train import TrainConfig
 from explorer.training_session import FAILED, FINISHED, STOPPED, TrainingSession
@@ -150,7 +150,7 @@ def test_a_session_dropped_mid_run_ends_its_worker(shapes):
 KILLED_SERVER = textwrap.dedent(
     """
     import os, signal, time
-    from explorer.datasets import load_shapes
+    from explorer.data.registry import load_shapes
     from explorer.model import ConvBlock, ModelSpec
     from explorer.train import TrainConfig
     from explorer.training_session import TrainingSession

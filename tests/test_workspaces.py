@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from explorer import checkpoints, datasets, predict, runs, starter_models
+from explorer import checkpoints, predict, runs, starter_models
+from explorer.data import registry
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, init_variables
 from explorer.text import WORD_JOINER, escape_markdown
@@ -67,10 +68,10 @@ def test_a_workspace_sees_its_own_runs_and_the_class_models_only(tmp_path, monke
 
 
 def test_data_roots_are_the_configured_folders_only(tmp_path, monkeypatch):
-    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path / "a"))
+    monkeypatch.setenv(registry.DATA_DIR_ENV, str(tmp_path / "a"))
     joined = f"{tmp_path / 'b'}:{tmp_path / 'a'}: :{tmp_path / 'c'}"
-    monkeypatch.setenv(datasets.DATA_ROOTS_ENV, joined)
-    assert datasets.data_roots() == [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
+    monkeypatch.setenv(registry.DATA_ROOTS_ENV, joined)
+    assert registry.data_roots() == [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     with pytest.raises(ExplorerError, match="not one this server offers"):
         train_page.dataset_picker("mnist", "/etc", 0)
     with pytest.raises(ExplorerError, match="not one this server offers"):
@@ -123,7 +124,7 @@ def test_a_picture_with_content_is_not_empty():
 
 def test_a_run_is_described_setting_by_setting_and_runs_differ_where_the_texts_do():
     from explorer import model, train
-    from explorer.datasets import Augmentation
+    from explorer.data.augmentation import Augmentation
 
     tiny = runs.describe_run("mnist-5k", model.preset("tiny", (28, 28, 1), 10), train.TrainConfig())
     assert tiny["conv blocks"] == "16@3×3 bn max2, 32@3×3 bn max2"

@@ -24,7 +24,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import (
-    datasets,
     explain,
     figures,
     frequency,
@@ -37,6 +36,7 @@ from explorer import (
     ops,
     samples,
 )
+from explorer.data import registry
 from explorer.errors import ExplorerError
 from explorer.text import escape_markdown
 
@@ -112,7 +112,7 @@ LINKED_SETTINGS = {
     "mask_shape": links.Choice(frequency.MASK_SHAPES),
     "cutoff": links.FloatRange(0.01, 1.0, 0.01),
     "band_width": links.FloatRange(0.02, 0.5, 0.01),
-    "train_dataset": links.Choice(tuple(datasets.DATASETS)),
+    "train_dataset": links.Choice(tuple(registry.DATASETS)),
     "preset": links.Choice(tuple(model.PRESETS)),
     "inspect_model": links.Name(),
     "inspect_view": links.Name(),
@@ -126,7 +126,7 @@ URL names are the widget keys; ``custom_kernel`` is the custom kernel at the cur
 LINK_DEFAULTS = {
     **SETTING_DEFAULTS,
     "presets_wanted": list(DEFAULT_PRESETS),
-    "train_dataset": next(iter(datasets.DATASETS)),
+    "train_dataset": next(iter(registry.DATASETS)),
     "preset": next(iter(model.PRESETS)),
 }
 """The values a link leaves out; settings without one here are written whenever set."""

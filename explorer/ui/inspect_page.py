@@ -16,7 +16,6 @@ import streamlit as st
 
 from explorer import (
     checkpoints,
-    datasets,
     explain,
     figures,
     frequency,
@@ -28,6 +27,7 @@ from explorer import (
     runs,
     train,
 )
+from explorer.data import registry, splits
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.model import steps as model_steps
@@ -53,7 +53,7 @@ class Inspected:
     class_names: tuple[str, ...]
     preprocessing: str
     dataset_name: str
-    dataset: datasets.Dataset | None
+    dataset: splits.Dataset | None
     dataset_record: dict | None
     key: str
     data_key: str
@@ -65,12 +65,12 @@ def _load_checkpoint(path: str, modified: float) -> checkpoints.Checkpoint:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the model's dataset…")
-def _reload_dataset(record: tuple[tuple[str, object], ...]) -> datasets.Dataset:
-    return datasets.reload_dataset(dict(record))
+def _reload_dataset(record: tuple[tuple[str, object], ...]) -> splits.Dataset:
+    return registry.reload_dataset(dict(record))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _novelty_reference(data_key: str, _dataset: datasets.Dataset) -> novelty.Reference:
+def _novelty_reference(data_key: str, _dataset: splits.Dataset) -> novelty.Reference:
     return novelty.build_reference(_dataset.train.images, _dataset.validation.images)
 
 
@@ -132,7 +132,7 @@ def choose_model() -> Inspected | None:
     )
 
 
-def model_dataset(model: Inspected, quiet: bool = False) -> datasets.Dataset | None:
+def model_dataset(model: Inspected, quiet: bool = False) -> splits.Dataset | None:
     """The model's dataset split exactly as when it was trained, when that can be done here;
     otherwise None and (unless ``quiet``) a caption that says why the test-set views are off."""
     if model.dataset is not None:
@@ -152,7 +152,7 @@ def model_dataset(model: Inspected, quiet: bool = False) -> datasets.Dataset | N
         return None
 
 
-def test_split(model: Inspected) -> datasets.Split | None:
+def test_split(model: Inspected) -> splits.Split | None:
     """The model's own test images, when they can be made again here exactly."""
     dataset = model_dataset(model)
     return None if dataset is None else dataset.test
@@ -400,7 +400,7 @@ def _subset_accuracy(
     return float((predictions.argmax(axis=1) == _labels).mean())
 
 
-def test_views(model: Inspected, split: datasets.Split) -> None:
+def test_views(model: Inspected, split: splits.Split) -> None:
     """Confusion matrix, a gallery of any cell's images, worst mistakes, per-class accuracy."""
     probabilities = _test_probabilities(
         model.key, model.data_key, model.spec, model.variables, split.images
@@ -462,7 +462,7 @@ def test_views(model: Inspected, split: datasets.Split) -> None:
 
 
 @st.fragment
-def unit_preferences(model: Inspected, split: datasets.Split | None) -> None:
+def unit_preferences(model: Inspected, split: splits.Split | None) -> None:
     """Activation maximisation and the test images that excite a unit most."""
     shapes = {step.key: step.shape for step in model_steps(model.spec) if step.feature}
     keys = [*shapes, "logits"]
@@ -506,7 +506,7 @@ def unit_preferences(model: Inspected, split: datasets.Split | None) -> None:
         )
 
 
-def edit_network(model: Inspected, prepared: np.ndarray, split: datasets.Split | None) -> None:
+def edit_network(model: Inspected, prepared: np.ndarray, split: splits.Split | None) -> None:
     """Replace or zero one first-layer filter and see the maps, prediction and accuracy change."""
     try:
         kernels = explain.first_layer_kernels(model.variables)

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, datasets, explain, figures, labs, losses, model, runs, train, ui
+from explorer import checkpoints, explain, figures, labs, losses, model, runs, train, ui
 from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells
+from explorer.data import download, registry, splits, user_folders
+from explorer.data.augmentation import Augmentation, augmentation_preview
 from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
@@ -63,34 +65,34 @@ def workspace_root() -> Path:
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the dataset…")
-def _load_named(name: str, folder: str, seed: int) -> datasets.Dataset:
-    return datasets.load_dataset(name, folder or None, seed)
+def _load_named(name: str, folder: str, seed: int) -> splits.Dataset:
+    return registry.load_dataset(name, folder or None, seed)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Reading your zip…")
-def _load_zip(digest: str, _data: bytes, seed: int) -> datasets.Dataset:
-    return datasets.load_image_folder(_data, seed)
+def _load_zip(digest: str, _data: bytes, seed: int) -> splits.Dataset:
+    return user_folders.load_image_folder(_data, seed)
 
 
 def data_root_picker(container=st) -> str:
-    """Choose one of the configured data folders (:func:`explorer.datasets.data_roots`)."""
+    """Choose one of the configured data folders (:func:`explorer.data.registry.data_roots`)."""
     return container.selectbox(
         "Data folder (for MNIST, Fashion-MNIST, KMNIST and CIFAR-10 files)",
-        [str(root) for root in datasets.data_roots()],
+        [str(root) for root in registry.data_roots()],
         key="data_root",
         help="The folders this server offers: $CNN_EXPLORER_DATA and $CNN_EXPLORER_DATA_ROOTS.",
     )
 
 
 def _check_data_root(folder: str) -> None:
-    if folder not in [str(root) for root in datasets.data_roots()]:
+    if folder not in [str(root) for root in registry.data_roots()]:
         raise ExplorerError("That data folder is not one this server offers.")
 
 
-def dataset_picker(name: str, folder: str, seed: int) -> datasets.Dataset | None:
+def dataset_picker(name: str, folder: str, seed: int) -> splits.Dataset | None:
     """Load the chosen dataset (cached per process); None while a zip is awaited.
 
-    ``folder`` must be one of :func:`explorer.datasets.data_roots`.
+    ``folder`` must be one of :func:`explorer.data.registry.data_roots`.
 
     Raises:
         ExplorerError: files missing or invalid, or a folder the server does not offer.
@@ -110,17 +112,17 @@ def dataset_picker(name: str, folder: str, seed: int) -> datasets.Dataset | None
 
 def offer_download(name: str, folder: str) -> None:
     """After a failed load: offer the explicit download where the dataset allows it."""
-    info = datasets.DATASETS.get(name)
-    if info is None or not info.needs_files or folder not in map(str, datasets.data_roots()):
+    info = registry.DATASETS.get(name)
+    if info is None or not info.needs_files or folder not in map(str, registry.data_roots()):
         return
-    target = datasets.data_dir(folder or None) / name
+    target = registry.data_dir(folder or None) / name
     if not info.download:
         st.info(f"Copy the dataset files into {target} (or choose another data folder).")
         return
     if st.button(f"Download {info.title} into {target} (checked by MD5)", key="download"):
         with st.spinner("Downloading…"):
             try:
-                datasets.download_dataset(name, folder or None)
+                download.download_dataset(name, folder or None)
             except ExplorerError as error:
                 st.error(escape_markdown(error), icon=":material/warning:")
                 return
@@ -128,7 +130,7 @@ def offer_download(name: str, folder: str) -> None:
         st.rerun()
 
 
-def dataset_overview(dataset: datasets.Dataset) -> None:
+def dataset_overview(dataset: splits.Dataset) -> None:
     """Split sizes, a sample of every class, and how many images each class has."""
     height, width, channels = dataset.train.images.shape[1:]
     columns = st.columns(4)
@@ -160,14 +162,14 @@ def dataset_overview(dataset: datasets.Dataset) -> None:
         ),
         width="stretch",
     )
-    counts = datasets.class_counts(dataset.train, len(dataset.class_names))
+    counts = splits.class_counts(dataset.train, len(dataset.class_names))
     right.plotly_chart(
         figures.counts_figure(dataset.class_names, counts, "Training images per class"),
         width="stretch",
     )
 
 
-def training_size_control(dataset: datasets.Dataset, seed: int) -> datasets.Dataset:
+def training_size_control(dataset: splits.Dataset, seed: int) -> splits.Dataset:
     """Train on a share of the training split (the same share of every class) to see what
     more data buys; validation and test stay whole, so runs compare fairly."""
     total = len(dataset.train)
@@ -179,7 +181,7 @@ def training_size_control(dataset: datasets.Dataset, seed: int) -> datasets.Data
         key="train_share",
         help="Train twice with different amounts and compare the runs' validation curves.",
     )
-    return datasets.fewer_training_images(dataset, max(1, round(total * percent / 100)), seed)
+    return splits.fewer_training_images(dataset, max(1, round(total * percent / 100)), seed)
 
 
 def _first_of_each_class(names: list[str]) -> list[str]:
@@ -236,7 +238,7 @@ def _rows(frame: pd.DataFrame) -> list[dict]:
     ]
 
 
-def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
+def architecture_editor(dataset: splits.Dataset) -> model.ModelSpec | None:
     """Pick a preset, edit it layer by layer, and see shapes, parameters and FLOPs per layer."""
     input_shape = dataset.train.images.shape[1:]
     classes = len(dataset.class_names)
@@ -333,7 +335,7 @@ def architecture_editor(dataset: datasets.Dataset) -> model.ModelSpec | None:
     return spec
 
 
-def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
+def training_settings(dataset: splits.Dataset) -> train.TrainConfig | None:
     """Optimizer, learning rate, schedule, batch size, epochs, regularisation and augmentation."""
     columns = st.columns(4)
     optimizer = columns[0].selectbox("Optimizer", train.OPTIMIZERS, index=2, key="optimizer")
@@ -365,11 +367,11 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
         help="Cross-entropy −log p(true class), or mean squared error ½Σ(y − p)² between the "
         "one-hot label and the probabilities. See the lab “How a network learns”.",
     )
-    info = datasets.DATASETS.get(dataset.name)
+    info = registry.DATASETS.get(dataset.name)
     flip_ok = bool(info and info.flip_makes_sense)
     with st.expander("Data augmentation: random changes to every training batch"):
         columns = st.columns(4)
-        augmentation = datasets.Augmentation(
+        augmentation = Augmentation(
             max_shift=columns[0].slider("Shift (px)", 0.0, 6.0, 0.0, 0.5, key="aug_shift"),
             max_rotation=columns[1].slider("Rotation (°)", 0.0, 45.0, 0.0, 5.0, key="aug_rotation"),
             max_scale=columns[2].slider("Zoom (±)", 0.0, 0.4, 0.0, 0.05, key="aug_scale"),
@@ -378,7 +380,7 @@ def training_settings(dataset: datasets.Dataset) -> train.TrainConfig | None:
                 help=None if flip_ok else "A mirrored digit is not the same digit.",
             ),
         )  # fmt: skip
-        preview = datasets.augmentation_preview(dataset.train.images[:4], augmentation, seed, 7)
+        preview = augmentation_preview(dataset.train.images[:4], augmentation, seed, 7)
         st.plotly_chart(
             figures.image_gallery_figure(
                 preview.reshape(-1, *preview.shape[2:]),
@@ -445,7 +447,7 @@ def run_is_active() -> bool:
 
 
 def training_controls(
-    dataset: datasets.Dataset, spec: model.ModelSpec, config: train.TrainConfig
+    dataset: splits.Dataset, spec: model.ModelSpec, config: train.TrainConfig
 ) -> None:
     """Start a new run, stop it, or resume a stopped one."""
     run = _current_run()

@@ -1,0 +1,89 @@
+"""Augmentation: random per-image transforms of training batches, in JAX on the device,
+inside the jitted training step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random per-image transforms applied to training batches.
+
+    ``max_shift`` in pixels, ``max_rotation`` in degrees, ``max_scale`` as a fraction
+    (zoom in [1 - s, 1 + s]); ``horizontal_flip`` mirrors half the images (only for
+    datasets where a mirrored picture is still the same class, not digits).
+    """
+
+    max_shift: float = 0.0
+    max_rotation: float = 0.0
+    max_scale: float = 0.0
+    horizontal_flip: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any transform is switched on."""
+        return bool(self.max_shift or self.max_rotation or self.max_scale or self.horizontal_flip)
+
+
+def _augment_one(key: jax.Array, image: jax.Array, aug: Augmentation) -> jax.Array:
+    """Resample one (H, W, C) image through a random rotation/zoom/shift/flip (bilinear)."""
+    height, width, channels = image.shape
+    k_angle, k_scale, k_shift, k_flip = jax.random.split(key, 4)
+    angle = jnp.deg2rad(jax.random.uniform(k_angle, (), minval=-1, maxval=1) * aug.max_rotation)
+    scale = 1.0 + jax.random.uniform(k_scale, (), minval=-1, maxval=1) * aug.max_scale
+    shift = jax.random.uniform(k_shift, (2,), minval=-1, maxval=1) * aug.max_shift
+    flip = aug.horizontal_flip & jax.random.bernoulli(k_flip)
+    rows, cols = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    y, x = rows - cy - shift[0], cols - cx - shift[1]
+    cos, sin = jnp.cos(angle) / scale, jnp.sin(angle) / scale
+    src_y = cos * y - sin * x + cy
+    src_x = sin * y + cos * x + cx
+    src_x = jnp.where(flip, width - 1 - src_x, src_x)
+    resample = jax.vmap(
+        lambda plane: jax.scipy.ndimage.map_coordinates(plane, [src_y, src_x], order=1),
+        in_axes=2,
+        out_axes=2,
+    )
+    return resample(image).reshape(height, width, channels)
+
+
+def augment_batch(key: jax.Array, images: jax.Array, aug: Augmentation) -> jax.Array:
+    """Augment a float batch (N, H, W, C) in [0, 1]; outside pixels are filled with 0.
+
+    Jit-friendly: ``aug`` is a static (hashable) configuration.
+    """
+    if not aug.enabled:
+        return images
+    keys = jax.random.split(key, images.shape[0])
+    return jax.vmap(_augment_one, in_axes=(0, 0, None))(keys, images, aug)
+
+
+_augment_jitted = jax.jit(augment_batch, static_argnums=2)
+
+
+def augmentation_preview(
+    images: np.ndarray, aug: Augmentation, seed: int = 0, copies: int = 8
+) -> np.ndarray:
+    """Random augmented copies of a few images for a preview grid.
+
+    Args:
+        images: uint8 (n, H, W, C).
+
+    Returns:
+        float32 (n, copies + 1, H, W, C) in [0, 1]; column 0 is the original. With no
+        transform switched on every copy is the original, without compiling anything.
+    """
+    if not aug.enabled:
+        floats = images.astype(np.float32) / 255.0
+        return np.repeat(floats[:, None], copies + 1, axis=1)
+    floats = jnp.asarray(images, jnp.float32) / 255.0
+    repeated = jnp.repeat(floats, copies, axis=0)
+    augmented = _augment_jitted(jax.random.key(seed), repeated, aug)
+    augmented = augmented.reshape(len(images), copies, *images.shape[1:])
+    return np.asarray(jnp.concatenate([floats[:, None], augmented], axis=1))
