@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from flax import serialization
 
 from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
-from explorer.files import read_regular_file, remove_orphans
+from explorer.files import atomic_file, read_regular_file, remove_orphans
 from explorer.losses import DEFAULT_LOSS, LOSSES
 from explorer.model import ModelSpec, spec_from_dict, variable_shapes
 
@@ -148,24 +147,11 @@ def checkpoint_bytes(variables: dict, spec: ModelSpec, dataset: dict, metrics: d
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, fsync and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` to ``path`` through :func:`explorer.files.atomic_file`, first removing
+    the temporary files of killed saves in its folder."""
     remove_orphans(path.parent, TEMP_PATTERN)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_name, path)
-    finally:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    with atomic_file(path, ".tmp") as file:
+        file.write(data)
 
 
 def save_checkpoint(

@@ -10,7 +10,7 @@ layer table. Every gradient function is jitted once per (spec, shapes).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,9 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from explorer import model
+from explorer import model, ops
 from explorer.architecture import receptive_fields
 from explorer.errors import ExplorerError
+from explorer.images import divide_by_peak
 from explorer.model import ModelSpec, Network
 
 
@@ -112,8 +113,7 @@ def saliency_map(
     bright pixels are those whose change would move the class score most.
     """
     gradient = np.abs(np.asarray(input_gradient(spec, variables, image, class_index))).max(axis=-1)
-    peak = gradient.max()
-    return gradient / peak if peak > 0 else gradient
+    return divide_by_peak(gradient)
 
 
 def _feature_stage(spec: ModelSpec, block: int) -> str:
@@ -163,8 +163,7 @@ def grad_cam(
     cam = jax.nn.relu(jnp.tensordot(activation, weights, axes=([2], [0])))
     cam = jax.image.resize(cam, image.shape[:2], "bilinear")
     cam = np.asarray(cam, dtype=np.float32)
-    peak = cam.max()
-    return cam / peak if peak > 0 else cam
+    return divide_by_peak(cam)
 
 
 @partial(jax.jit, static_argnums=0)
@@ -172,22 +171,32 @@ def _probabilities(spec: ModelSpec, variables: dict, images: jax.Array) -> jax.A
     return jax.nn.softmax(_logits(spec, variables, images), axis=-1)
 
 
+def in_fixed_batches(
+    compute: Callable[[jax.Array], jax.Array], images: np.ndarray, batch: int
+) -> np.ndarray:
+    """``compute`` applied to float32 images (N, ...) in batches of exactly ``batch`` rows,
+    the last one filled up with zeros, so a jitted ``compute`` compiles one shape for any N;
+    the rows of the filling are dropped from the result (N, ...)."""
+    images = np.asarray(images, np.float32)
+    count = len(images)
+    padded = math.ceil(count / batch) * batch
+    filled = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), np.float32)])
+    results = [
+        np.asarray(compute(jnp.asarray(filled[i : i + batch]))) for i in range(0, padded, batch)
+    ]
+    return np.concatenate(results)[:count]
+
+
 def probabilities(
     spec: ModelSpec, variables: dict, images: np.ndarray, batch: int = 500
 ) -> np.ndarray:
-    """Class probabilities (N, classes) for float images (N, H, W, C), in fixed-size batches
-    (one compiled shape for any N > 1; a single picture, the live prediction, runs alone)."""
-    images = np.asarray(images, dtype=np.float32)
-    count = len(images)
-    batch = 1 if count == 1 else batch
-    padded = math.ceil(count / batch) * batch
-    if padded != count:
-        images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), np.float32)])
-    chunks = [
-        np.asarray(_probabilities(spec, variables, jnp.asarray(images[start : start + batch])))
-        for start in range(0, padded, batch)
-    ]
-    return np.concatenate(chunks)[:count]
+    """Class probabilities float32 (N, classes) for float images (N, H, W, C) in [0, 1].
+
+    Inference mode (batch-norm running statistics, no dropout), in fixed-size batches
+    (one compiled shape for any N > 1; a single picture, the live prediction, runs alone).
+    """
+    batch = 1 if len(images) == 1 else batch
+    return in_fixed_batches(partial(_probabilities, spec, variables), images, batch)
 
 
 def occlusion_map(
@@ -283,8 +292,7 @@ def effective_receptive_field(
         spec, variables, jnp.asarray(image, jnp.float32), stage, filter_index, row, col
     )
     magnitude = np.abs(np.asarray(gradient)).max(axis=-1)
-    peak = magnitude.max()
-    return magnitude / peak if peak > 0 else magnitude
+    return divide_by_peak(magnitude)
 
 
 @partial(jax.jit, static_argnums=(0, 2, 5))
@@ -368,19 +376,10 @@ def top_activating(
         images: float32 (N, H, W, C) in [0, 1], e.g. the test split.
         stage: a conv-block stage key such as "act1".
     """
-    images = np.asarray(images, np.float32)
-    count = min(count, len(images))
-    padded = math.ceil(len(images) / batch) * batch
-    filled = np.concatenate(
-        [images, np.zeros((padded - len(images), *images.shape[1:]), np.float32)]
+    maxima = in_fixed_batches(
+        lambda chunk: _map_maxima(spec, variables, chunk, stage), images, batch
     )
-    maxima = np.concatenate(
-        [
-            np.asarray(_map_maxima(spec, variables, jnp.asarray(filled[i : i + batch]), stage))
-            for i in range(0, padded, batch)
-        ]
-    )[: len(images)]
-    return np.argsort(-maxima, axis=0)[:count].T
+    return np.argsort(-maxima, axis=0)[: min(count, len(images))].T
 
 
 def first_layer_kernels(variables: dict) -> np.ndarray:
@@ -395,9 +394,7 @@ def kernels_as_rgb(kernels: np.ndarray) -> np.ndarray:
     """Colour kernels (k, k, 3, F) as F RGB pictures (F, k, k, 3) in [0, 1], all on one
     scale: 0.5 + K / (2 · max |K|), so mid-grey is zero, a red tile weighs the red channel
     positively and the colours of different filters compare."""
-    kernels = np.asarray(kernels, np.float32)
-    peak = float(np.abs(kernels).max()) or 1.0
-    return np.moveaxis(0.5 + kernels / (2 * peak), -1, 0)
+    return np.moveaxis(0.5 + divide_by_peak(np.asarray(kernels, np.float32)) / 2, -1, 0)
 
 
 def filter_film(
@@ -438,9 +435,7 @@ def replace_first_layer_filter(variables: dict, filter_index: int, kernel: np.nd
         raise ExplorerError(f"The first layer has {filters} filters.")
     if np.shape(kernel) != (size, size):
         raise ExplorerError(f"The replacement kernel must be {size}×{size}.")
-    kernels[..., filter_index] = (
-        np.repeat(np.asarray(kernel)[:, :, None], channels, axis=2) / channels
-    )
+    kernels[..., filter_index] = ops.lift_to_channels(np.asarray(kernel), channels)
     params = dict(variables["params"])
     params["conv1"] = {**params["conv1"], "kernel": jnp.asarray(kernels)}
     return {**variables, "params": params}

@@ -22,6 +22,8 @@ import plotly.colors
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
+from explorer.images import divide_by_peak
+
 MAX_GRID_CELLS = 250_000
 """Cells drawn in one feature-map grid; larger maps are shown downsampled (display only)."""
 
@@ -505,8 +507,7 @@ def _downsample(plane: np.ndarray, side: int) -> np.ndarray:
 
 def _scale_tile(tile: np.ndarray, scaling: str) -> np.ndarray:
     if scaling == "symmetric":
-        limit = float(np.max(np.abs(tile)))
-        return tile / limit if limit > 0 else tile
+        return divide_by_peak(tile)
     if scaling == "minmax":
         low, high = float(tile.min()), float(tile.max())
         return (tile - low) / (high - low) if high > low else np.full_like(tile, 0.5)

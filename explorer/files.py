@@ -1,12 +1,15 @@
-"""Reading files a user names or uploads, and tidying after saves that were killed.
+"""Reading files a user names or uploads, writing files atomically, and tidying after
+saves that were killed.
 
 :func:`read_regular_file` reads a path as data only if it is a plain file of bounded
 size: a device (``/dev/zero``), a FIFO, a socket or a folder is refused before it is
 opened for reading, and even a plain file is read through a cap, so a file that grows
 (or lies about its size) cannot make the server read without limit or wait forever.
 
-:func:`remove_orphans` deletes the temporary files of atomic writes
-(:func:`explorer.checkpoints.write_atomically`, :func:`explorer.data.download.download_file`)
+:func:`atomic_file` writes a file beside its destination and renames it into place only
+when the writing succeeded, so a reader sees the old file or the whole new one.
+:func:`remove_orphans` deletes such temporary files (of
+:func:`explorer.checkpoints.write_atomically`, :func:`explorer.data.download.download_file`)
 whose writer was killed before it could rename or delete them.
 """
 
@@ -14,8 +17,12 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from explorer.errors import ExplorerError
 
@@ -61,6 +68,33 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
     if len(data) > limit:
         raise too_large(len(data), limit)
     return data
+
+
+@contextmanager
+def atomic_file(path: Path, suffix: str) -> Iterator[BinaryIO]:
+    """A new file to write ``path``'s contents into, put in its place when the block ends.
+
+    The file is ``.NAME.RANDOM<suffix>`` in ``path``'s folder (created if missing). When the
+    block ends normally it is flushed to disk and renamed over ``path`` (``os.replace``),
+    and the folder is synced; when the block raises, it is deleted and ``path`` is left as
+    it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    finally:
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def remove_orphans(folder: str | os.PathLike, pattern: str) -> list[Path]:

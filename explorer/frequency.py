@@ -116,12 +116,13 @@ def kernel_frequency_response(kernel: np.ndarray, shape: tuple[int, int]) -> np.
 
     The kernel is zero-padded to (H, W) so that its response can be compared
     with an image's spectrum cell for cell. A blur is bright in the centre (it
-    passes low frequencies); an edge detector is dark there.
+    passes low frequencies); an edge detector is dark there. A stack of kernels
+    (k, k, F) gives their responses (H, W, F).
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.shape[0] > shape[0] or kernel.shape[1] > shape[1]:
         raise ExplorerError("The kernel is larger than the image it is compared with.")
-    return np.abs(np.fft.fftshift(np.fft.fft2(kernel, s=shape)))
+    return np.abs(np.fft.fftshift(np.fft.fft2(kernel, s=shape, axes=(0, 1)), axes=(0, 1)))
 
 
 def kernel_on_grid(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -321,3 +321,10 @@ def describe(values: np.ndarray) -> dict[str, float]:
         "min": float(values.min()),
         "max": float(values.max()),
     }
+
+
+def divide_by_peak(values: np.ndarray) -> np.ndarray:
+    """``values`` divided by their largest magnitude, so they lie in [-1, 1] (in [0, 1] when
+    none is negative) with the peak at ±1; all zeros stay zeros."""
+    peak = float(np.max(np.abs(values), initial=0.0))
+    return values / peak if peak > 0 else values

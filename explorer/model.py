@@ -36,7 +36,6 @@ from functools import partial
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from explorer.architecture import (
     ACTIVATIONS,
@@ -544,17 +543,3 @@ def preset(name: str, input_shape: tuple[int, int, int], num_classes: int) -> Mo
     spec = PRESETS[name].build(tuple(input_shape), num_classes)
     validate_spec(spec)
     return spec
-
-
-@partial(jax.jit, static_argnums=0)
-def _probabilities(spec: ModelSpec, variables: dict, images: jax.Array) -> jax.Array:
-    return jax.nn.softmax(Network(spec).apply(variables, images, train=False), axis=-1)
-
-
-def predict_probabilities(spec: ModelSpec, variables: dict, images: np.ndarray) -> np.ndarray:
-    """Class probabilities float32 (N, classes) for float32 images (N, H, W, C) in [0, 1].
-
-    Inference mode: batch-norm running statistics, no dropout. Compiled once per
-    (spec, batch shape).
-    """
-    return np.asarray(_probabilities(spec, variables, jnp.asarray(images, jnp.float32)))

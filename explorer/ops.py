@@ -329,7 +329,7 @@ def kernel_preset(name: str, size: int) -> np.ndarray:
     """
     if name not in KERNEL_PRESETS:
         raise ExplorerError(f"Unknown kernel preset {name!r}.")
-    if name in _PRESETS_NEEDING_SIZE_3 and size < 3:
+    if name not in presets_for_kernel_size(size):
         raise ExplorerError(f"The {name!r} kernel needs a kernel size of at least 3.")
     builder = _PRESET_BUILDERS[name]
     return np.asarray(builder(size), dtype=np.float32)

@@ -28,6 +28,7 @@ import sys
 import numpy as np
 from PIL import Image
 
+from explorer import explain
 from explorer.checkpoints import Checkpoint, load_checkpoint
 from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
@@ -40,7 +41,6 @@ from explorer.images import (
     to_grayscale,
     to_rgb,
 )
-from explorer.model import predict_probabilities
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -117,7 +117,7 @@ def prepare_image(
 def classify(checkpoint: Checkpoint, image: np.ndarray) -> dict[str, float]:
     """Class name → probability for one decoded uint8 (H, W, C) picture."""
     x = prepare_image(image, checkpoint.spec.input_shape, checkpoint.preprocessing)
-    probabilities = predict_probabilities(checkpoint.spec, checkpoint.variables, x[None])[0]
+    probabilities = explain.probabilities(checkpoint.spec, checkpoint.variables, x[None])[0]
     return {name: float(p) for name, p in zip(checkpoint.class_names, probabilities, strict=True)}
 
 

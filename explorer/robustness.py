@@ -3,7 +3,8 @@
 The experiment behind "why CNNs": do a CNN's shared kernels and pooling make it
 tolerate translations that throw an MLP off? (Only partly: a CNN that flattens its maps
 into dense layers still ties each weight to a position.) Images are uint8 or float
-(N, H, W, C); transforms keep the size and fill with black (0).
+(N, H, W, C); transforms keep the size and fill with black (0). Rotation and zoom come
+back as float32.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
-from scipy import ndimage
 
 from explorer import explain
+from explorer.data.augmentation import affine_resample
 from explorer.images import shift_image
 from explorer.model import ModelSpec
 
@@ -33,18 +36,25 @@ def shift_batch(images: np.ndarray, pixels: int) -> np.ndarray:
     return np.stack([shift_image(image, pixels, pixels) for image in images])
 
 
+_resample_batch = jax.jit(jax.vmap(affine_resample, in_axes=(0, None, None, None, None)))
+
+
+def _resampled(images: np.ndarray, clockwise_degrees: float = 0.0, zoom: float = 1.0):
+    """Float32 images (N, H, W, C) turned and zoomed about their centres (see
+    :func:`explorer.data.augmentation.affine_resample`)."""
+    floats = jnp.asarray(images, jnp.float32)
+    angle = jnp.float32(np.deg2rad(clockwise_degrees))
+    return np.asarray(_resample_batch(floats, angle, jnp.float32(zoom), jnp.zeros(2), False))
+
+
 def rotate_batch(images: np.ndarray, degrees: float) -> np.ndarray:
     """Rotate every image about its centre by ``degrees`` (counter-clockwise), bilinear."""
-    return ndimage.rotate(images, degrees, axes=(2, 1), reshape=False, order=1, mode="constant")
+    return _resampled(images, clockwise_degrees=-degrees)
 
 
 def scale_batch(images: np.ndarray, factor: float) -> np.ndarray:
     """Zoom every image about its centre by ``factor`` (< 1 shrinks), keeping the size."""
-    height, width = images.shape[1:3]
-    centre = np.array([(height - 1) / 2, (width - 1) / 2])
-    matrix = np.diag([1.0, 1.0 / factor, 1.0 / factor, 1.0])
-    offset = np.concatenate([[0.0], centre - centre / factor, [0.0]])
-    return ndimage.affine_transform(images, matrix, offset=offset, order=1, mode="constant")
+    return _resampled(images, zoom=factor)
 
 
 class Transform(NamedTuple):

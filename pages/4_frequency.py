@@ -124,10 +124,7 @@ except ExplorerError as error:
     st.stop()
 kernels = bank.kernels[:, :, 0, :]
 grid = (64, 64)
-responses = np.stack(
-    [frequency.kernel_frequency_response(kernels[..., i], grid) for i in range(kernels.shape[-1])],
-    axis=-1,
-)
+responses = frequency.kernel_frequency_response(kernels, grid)
 ui.show_view(
     st,
     figures.map_grid_view(

@@ -60,9 +60,22 @@ def test_stages_follow_the_forward_order_and_end_in_the_logits(tiny, digit):
         if stage.key in shapes:
             assert stage.values.shape == tuple(shapes[stage.key])
     logits = stages[-1].values
-    expected = model.predict_probabilities(spec, variables, digit[None])[0]
+    expected = explain.probabilities(spec, variables, digit[None])[0]
     np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(), expected, rtol=1e-4)
     np.testing.assert_allclose(stages[2].values, np.maximum(stages[1].values, 0), atol=1e-6)
+
+
+def test_probabilities_in_fixed_batches_are_the_softmax_of_each_images_logits(tiny):
+    spec, variables = tiny
+    images = np.random.default_rng(0).uniform(0, 1, (5, 28, 28, 1)).astype(np.float32)
+    logits = np.stack(
+        [np.asarray(model.Network(spec).apply(variables, x[None], train=False))[0] for x in images]
+    ).astype(np.float64)
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    batched = explain.probabilities(spec, variables, images, batch=2)  # 2 + 2 + 1 and filling
+    assert batched.shape == (5, 10)
+    np.testing.assert_allclose(batched, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_grad_cam_has_the_input_size_is_non_negative_and_scaled(tiny, digit):

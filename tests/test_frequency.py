@@ -230,6 +230,15 @@ def test_high_frequency_share_of_a_flat_image_is_zero():
 # --------------------------------------------------------------------------- kernel responses
 
 
+def test_a_stack_of_kernels_gives_each_kernels_response():
+    kernels = np.stack([ops.kernel_preset(name, 3) for name in ("sobel x", "box blur")], axis=-1)
+    stacked = frequency.kernel_frequency_response(kernels, (12, 10))
+    assert stacked.shape == (12, 10, 2)
+    for index in range(2):
+        alone = frequency.kernel_frequency_response(kernels[..., index], (12, 10))
+        np.testing.assert_allclose(stacked[..., index], alone, atol=1e-12)
+
+
 @pytest.mark.parametrize("shape", [(16, 16), (15, 21), (64, 64)])
 @pytest.mark.parametrize(
     "name", ["box blur", "gaussian blur", "sobel x", "laplacian", "sharpen", "emboss"]

@@ -21,7 +21,6 @@ from explorer.model import (
     count_params,
     init_variables,
     layer_table,
-    predict_probabilities,
     preset,
     resolve_layer_impl,
     spec_from_dict,
@@ -177,13 +176,6 @@ def test_unknown_preset_and_malformed_dict_are_refused():
         preset("capsnet", (28, 28, 1), 10)
     with pytest.raises(ExplorerError):
         spec_from_dict({"input_shape": [28, 28]})
-
-
-def test_probabilities_sum_to_one():
-    spec = preset("tiny", (28, 28, 1), 10)
-    probabilities = predict_probabilities(spec, init_variables(spec), np.zeros((3, 28, 28, 1)))
-    assert probabilities.shape == (3, 10)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_auto_layers_are_the_hand_written_ones_on_cpu_and_the_native_ones_elsewhere():

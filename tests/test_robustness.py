@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from explorer import explain, model, robustness
 
@@ -28,6 +29,26 @@ def test_zoom_of_one_is_the_identity_and_two_enlarges_about_the_centre():
     dot[0, 4, 6] = 1.0  # two pixels right of the centre
     zoomed = robustness.scale_batch(dot, 2.0)
     assert zoomed[0, 4, 8, 0] == pytest.approx(1.0)  # now four pixels right of it
+
+
+@pytest.mark.parametrize("degrees", [10, 30, 45, 90])
+def test_rotation_matches_scipy(degrees):
+    images = np.random.default_rng(3).random((2, 28, 20, 3)).astype(np.float32)
+    expected = ndimage.rotate(images, degrees, axes=(2, 1), reshape=False, order=1)
+    np.testing.assert_allclose(robustness.rotate_batch(images, degrees), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("factor", [0.6, 0.9, 1.2])
+def test_zoom_matches_scipy(factor):
+    images = np.random.default_rng(4).random((2, 28, 20, 3)).astype(np.float32)
+    centre = (np.array(images.shape[1:3]) - 1) / 2
+    expected = ndimage.affine_transform(
+        images,
+        np.diag([1.0, 1 / factor, 1 / factor, 1.0]),
+        offset=[0.0, *(centre - centre / factor), 0.0],
+        order=1,
+    )
+    np.testing.assert_allclose(robustness.scale_batch(images, factor), expected, atol=1e-5)
 
 
 def test_accuracy_under_shift_counts_correct_predictions():

@@ -1,5 +1,11 @@
 """Augmentation: random per-image transforms of training batches, in JAX on the device,
-inside the jitted training step."""
+inside the jitted training step.
+
+:func:`affine_resample` is the package's one image affine transform (rotation, zoom, shift,
+mirror): augmentation draws its amounts at random, and :mod:`explorer.robustness` moves
+test images by fixed amounts with it. It is JAX so that it can run inside the jitted
+training step; on the CPU it matches ``scipy.ndimage`` (tested).
+"""
 
 from __future__ import annotations
 
@@ -30,14 +36,25 @@ class Augmentation:
         return bool(self.max_shift or self.max_rotation or self.max_scale or self.horizontal_flip)
 
 
-def _augment_one(key: jax.Array, image: jax.Array, aug: Augmentation) -> jax.Array:
-    """Resample one (H, W, C) image through a random rotation/zoom/shift/flip (bilinear)."""
+_EDGE_TOLERANCE = 1e-4
+"""Pixels of float32 rounding by which a source point on the edge may seem outside it."""
+
+
+def affine_resample(
+    image: jax.Array, angle: jax.Array, scale: jax.Array, shift: jax.Array, flip: jax.Array
+) -> jax.Array:
+    """One (H, W, C) image rotated, zoomed, shifted and mirrored about its centre.
+
+    Bilinear; an output pixel whose source point lies outside the image is 0 (SciPy's
+    ``ndimage`` "constant" mode: nothing is blended in from beyond the edge).
+
+    Args:
+        angle: radians, clockwise on screen (rows grow downwards).
+        scale: zoom factor (> 1 enlarges).
+        shift: (rows, columns) in pixels, down and right.
+        flip: whether to mirror left and right.
+    """
     height, width, channels = image.shape
-    k_angle, k_scale, k_shift, k_flip = jax.random.split(key, 4)
-    angle = jnp.deg2rad(jax.random.uniform(k_angle, (), minval=-1, maxval=1) * aug.max_rotation)
-    scale = 1.0 + jax.random.uniform(k_scale, (), minval=-1, maxval=1) * aug.max_scale
-    shift = jax.random.uniform(k_shift, (2,), minval=-1, maxval=1) * aug.max_shift
-    flip = aug.horizontal_flip & jax.random.bernoulli(k_flip)
     rows, cols = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing="ij")
     cy, cx = (height - 1) / 2, (width - 1) / 2
     y, x = rows - cy - shift[0], cols - cx - shift[1]
@@ -50,7 +67,24 @@ def _augment_one(key: jax.Array, image: jax.Array, aug: Augmentation) -> jax.Arr
         in_axes=2,
         out_axes=2,
     )
-    return resample(image).reshape(height, width, channels)
+    margin = _EDGE_TOLERANCE
+    inside = (
+        (src_y >= -margin)
+        & (src_y <= height - 1 + margin)
+        & (src_x >= -margin)
+        & (src_x <= width - 1 + margin)
+    )
+    return jnp.where(inside[..., None], resample(image).reshape(height, width, channels), 0.0)
+
+
+def _augment_one(key: jax.Array, image: jax.Array, aug: Augmentation) -> jax.Array:
+    """One (H, W, C) image through a random rotation/zoom/shift/flip within ``aug``."""
+    k_angle, k_scale, k_shift, k_flip = jax.random.split(key, 4)
+    angle = jnp.deg2rad(jax.random.uniform(k_angle, (), minval=-1, maxval=1) * aug.max_rotation)
+    scale = 1.0 + jax.random.uniform(k_scale, (), minval=-1, maxval=1) * aug.max_scale
+    shift = jax.random.uniform(k_shift, (2,), minval=-1, maxval=1) * aug.max_shift
+    flip = aug.horizontal_flip & jax.random.bernoulli(k_flip)
+    return affine_resample(image, angle, scale, shift, flip)
 
 
 def augment_batch(key: jax.Array, images: jax.Array, aug: Augmentation) -> jax.Array:

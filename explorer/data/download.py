@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from explorer.data.registry import DATASETS, data_dir
 from explorer.errors import ExplorerError
-from explorer.files import remove_orphans
+from explorer.files import atomic_file, remove_orphans
 
 
 def is_online(url: str, timeout: float = 3.0) -> bool:
@@ -46,25 +45,22 @@ def download_file(url: str, destination: Path, md5: str, timeout: float = 60.0) 
 
     The download goes to ``.NAME.RANDOM.part`` beside it (see :data:`PART_PATTERN`).
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
-    temp = Path(temp_name)
+    digest = hashlib.md5(usedforsecurity=False)
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            for chunk in iter(lambda: resp.read(2**20), b""):
+        with (
+            atomic_file(destination, ".part") as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
+            for chunk in iter(lambda: response.read(2**20), b""):
+                digest.update(chunk)
                 out.write(chunk)
-        if md5_of(temp) != md5:
-            raise ExplorerError(
-                f"{destination.name} downloaded from {url} has the wrong checksum; it was "
-                "deleted. Try again later or copy the file in by hand."
-            )
-        os.replace(temp, destination)
+            if digest.hexdigest() != md5:
+                raise ExplorerError(
+                    f"{destination.name} downloaded from {url} has the wrong checksum; it was "
+                    "deleted. Try again later or copy the file in by hand."
+                )
     except (urllib.error.URLError, OSError) as error:
         raise ExplorerError(f"Could not download {url}: {error}.") from None
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def download_dataset(name: str, data_folder: str | os.PathLike | None = None) -> Path:

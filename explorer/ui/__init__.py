@@ -440,9 +440,10 @@ def open_wanted_page() -> None:
         st.switch_page(page(lab), query_params=st.query_params.to_dict())
 
 
-def show_error(error: Exception) -> None:
-    """Show a user-caused problem as a readable message (never a traceback); names from
-    uploads in it stay plain text (see :func:`explorer.text.escape_markdown`)."""
+def show_error(error: Exception | str) -> None:
+    """Show a user-caused problem (an error or its message) as a readable message, never a
+    traceback; names from uploads in it stay plain text (see
+    :func:`explorer.text.escape_markdown`)."""
     st.error(escape_markdown(error), icon=":material/warning:")
 
 
@@ -626,7 +627,8 @@ class ConvSettings:
 
 
 def _default_custom_kernel(size: int) -> np.ndarray:
-    return ops.kernel_preset("sobel x", size) if size >= 3 else ops.kernel_preset("identity", size)
+    name = "sobel x" if "sobel x" in ops.presets_for_kernel_size(size) else "identity"
+    return ops.kernel_preset(name, size)
 
 
 def custom_kernel(size: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from explorer import (
     robustness,
     runs,
     train,
+    ui,
 )
 from explorer.data import registry, splits
 from explorer.errors import ExplorerError
@@ -102,7 +103,7 @@ def load_model(choice: str) -> Inspected | None:
         path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
         checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
     except (ExplorerError, OSError) as error:
-        st.error(escape_markdown(error), icon=":material/warning:")
+        ui.show_error(error)
         return None
     record = checkpoint.metadata["dataset"]
     return Inspected(
@@ -281,13 +282,7 @@ def learned_filters(model: Inspected) -> None:
             kernels.mean(axis=2), names, "First-layer kernels", height=420
         )
     left.plotly_chart(kernel_figure, width="stretch")
-    responses = np.stack(
-        [
-            frequency.kernel_frequency_response(kernels.mean(axis=2)[..., i], (32, 32))
-            for i in range(kernels.shape[-1])
-        ],
-        axis=-1,
-    )
+    responses = frequency.kernel_frequency_response(kernels.mean(axis=2), (32, 32))
     right.plotly_chart(
         figures.map_grid_figure(
             responses, names, "Their frequency responses", colorscale="viridis", height=420

@@ -124,7 +124,7 @@ def offer_download(name: str, folder: str) -> None:
             try:
                 download.download_dataset(name, folder or None)
             except ExplorerError as error:
-                st.error(escape_markdown(error), icon=":material/warning:")
+                ui.show_error(error)
                 return
         _load_named.clear()
         st.rerun()
@@ -322,7 +322,7 @@ def architecture_editor(dataset: splits.Dataset) -> model.ModelSpec | None:
         )
         model.validate_spec(spec)
     except ExplorerError as error:
-        st.error(str(error), icon=":material/warning:")
+        ui.show_error(error)
         return None
     rows = model.layer_table(spec)
     total_params = sum(row.params for row in rows)
@@ -398,7 +398,7 @@ def training_settings(dataset: splits.Dataset) -> train.TrainConfig | None:
     try:
         train.validate_config(config, len(jax.devices()))
     except ExplorerError as error:
-        st.error(str(error), icon=":material/warning:")
+        ui.show_error(error)
         return None
     counts = train.epoch_counts(len(dataset.train), config.batch_size, config.epochs)
     if counts.steps_per_epoch:
@@ -467,7 +467,7 @@ def training_controls(
                 dataset, spec, config, checkpoints.run_folder(workspace_root(), name)
             )
         except ExplorerError as error:
-            st.error(escape_markdown(error), icon=":material/warning:")
+            ui.show_error(error)
             return
         session.start()
         run = RunRecord(session, name, dataset.name, spec, config, uuid.uuid4().hex, workspace_id())
@@ -530,7 +530,7 @@ def _draw_progress() -> None:
     )
     st.progress(snapshot.fraction_done, text=text)
     if snapshot.error:
-        st.error(escape_markdown(snapshot.error), icon=":material/warning:")
+        ui.show_error(snapshot.error)
     epochs = [record.epoch for record in snapshot.history]
     if snapshot.loss_points:
         columns = st.columns(2)
@@ -759,7 +759,7 @@ def checkpoint_manager() -> None:
             try:
                 checkpoints.delete_checkpoint(root, name)
             except ExplorerError as error:
-                st.error(escape_markdown(error), icon=":material/warning:")
+                ui.show_error(error)
             else:
                 st.rerun()
         columns = st.columns([3, 1, 1], vertical_alignment="bottom")
@@ -768,7 +768,7 @@ def checkpoint_manager() -> None:
             try:
                 _rename_run(root, name, new_name.strip())
             except ExplorerError as error:
-                st.error(escape_markdown(error), icon=":material/warning:")
+                ui.show_error(error)
             else:
                 st.rerun()
     else:
@@ -789,7 +789,7 @@ def checkpoint_manager() -> None:
                 )
             checkpoints.import_checkpoint(root, name, upload.getvalue())
         except ExplorerError as error:
-            st.error(escape_markdown(error), icon=":material/warning:")
+            ui.show_error(error)
         else:
             st.session_state[IMPORTED_KEY] = name
             st.rerun()
