@@ -51,7 +51,20 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,
     "linear": lambda x: x,
 }
-POOLINGS = ("none", "max", "avg")
+POOLINGS = ("none", "max", "average")
+RENAMED_POOLINGS = {"avg": "average"}
+"""Pooling names that older checkpoints saved, and the names they read back as."""
+WORDS = {
+    "linear": "none (linear)",
+    "relu": "ReLU",
+    "leaky_relu": "leaky ReLU",
+    "elu": "ELU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+}
+"""How the activations of the labs and of training are named to people."""
 PADDINGS = ("same", "valid")
 
 Window = tuple[int, int, int]
@@ -141,6 +154,12 @@ def _conv_counts(kernel: int, c_in: int, c_out: int, shape: tuple[int, int, int]
     return weights + (c_out if bias else 0), weights * shape[0] * shape[1]
 
 
+def word(name: str) -> str:
+    """The name shown to people for an activation (see :data:`WORDS`); any other value as
+    it is (pooling kinds, paddings and heads are words already)."""
+    return WORDS.get(name, name)
+
+
 def _check_activation(where: str, activation: str) -> None:
     if activation not in ACTIVATIONS:
         raise ExplorerError(
@@ -226,7 +245,7 @@ class ConvBlock:
         """conv{index}, [bn{index}], act{index} (not a table row), [pool{index}]."""
         out, params, macs, flops, window = _conv_step_counts(self._conv_args(), shape, False)
         k, block = self.kernel_size, f"block {index} · "
-        detail = f"{k}×{k}, stride {self.stride}, padding {self.padding}, {self.activation}"
+        detail = f"{k}×{k}, stride {self.stride}, padding {self.padding}, {word(self.activation)}"
         steps = [
             Step(
                 f"conv{index}",
@@ -431,7 +450,7 @@ class ResidualBlock:
             params, macs, flops = params + p, macs + m, flops + f
         kernels = "→".join(f"{args.kernel_size}×{args.kernel_size}" for args in self.path())
         shortcut = "identity" if projection is None else "1×1 projection"
-        detail = f"{kernels}, stride {self.stride}, + {shortcut}, {self.activation}"
+        detail = f"{kernels}, stride {self.stride}, + {shortcut}, {word(self.activation)}"
         block = f"block {index} · "
         return [
             Step(
@@ -657,7 +676,7 @@ def dense_step(key: str, title: str, features: int, units: int, activation: str)
         macs + units,
         macs,
         2 * macs,
-        detail=activation,
+        detail=word(activation),
         sees_everything=True,
         depth=1,
     )
@@ -678,7 +697,7 @@ class Head:
             return Step(
                 "gap",
                 self.title,
-                "global avg pool",
+                "global average pool",
                 (channels,),
                 0,
                 0,

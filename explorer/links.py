@@ -21,11 +21,14 @@ MAX_TEXT = 600
 
 @dataclass(frozen=True)
 class Choice:
-    """One of ``options`` (strings or ints), written as its text."""
+    """One of ``options`` (strings or ints), written as its text. ``renamed`` maps texts
+    that older links used to the options they now stand for, so such links keep working."""
 
     options: tuple
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def parse(self, text: str):
+        text = dict(self.renamed).get(text, text)
         for option in self.options:
             if str(option) == text:
                 return option

@@ -41,6 +41,7 @@ from explorer.architecture import (
     ACTIVATIONS,
     HEADS,
     KINDS,
+    RENAMED_POOLINGS,
     ConvArgs,
     ConvBlock,
     DenseLayer,
@@ -119,12 +120,15 @@ def _block_from_dict(data: dict) -> Block:
     kind = fields.pop("kind", ConvBlock.KIND)
     if kind not in KINDS:
         raise ExplorerError(f"Unknown kind of block {kind!r}; use one of {tuple(KINDS)}.")
+    if "pool" in fields:
+        fields["pool"] = RENAMED_POOLINGS.get(fields["pool"], fields["pool"])
     return KINDS[kind](**fields)
 
 
 def spec_from_dict(data: dict) -> ModelSpec:
     """Rebuild and validate a :class:`ModelSpec` from :meth:`ModelSpec.to_dict` output
-    (a block without a ``kind`` is a conv block, as saved before kinds existed)."""
+    (a block without a ``kind`` is a conv block, as saved before kinds existed; a pooling
+    saved under an old name reads as its new one, see :data:`RENAMED_POOLINGS`)."""
     try:
         spec = ModelSpec(
             input_shape=tuple(int(v) for v in data["input_shape"]),
@@ -430,8 +434,8 @@ def lenet5(input_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 1
         input_shape,
         num_classes,
         conv_blocks=(
-            ConvBlock(6, kernel_size=5, padding=2, activation="tanh", pool="avg"),
-            ConvBlock(16, kernel_size=5, padding="valid", activation="tanh", pool="avg"),
+            ConvBlock(6, kernel_size=5, padding=2, activation="tanh", pool="average"),
+            ConvBlock(16, kernel_size=5, padding="valid", activation="tanh", pool="average"),
         ),
         dense_layers=(DenseLayer(120, "tanh"), DenseLayer(84, "tanh")),
         name="lenet5",

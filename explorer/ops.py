@@ -24,7 +24,8 @@ from jax import lax
 from explorer.architecture import output_size, same_padding
 from explorer.errors import ExplorerError
 
-ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "tanh")
+"""The lab's activations, named as in training (:data:`explorer.architecture.WORDS`)."""
 POOLING_KINDS = ("max", "average")
 PADDING_MODES = ("valid", "same", "explicit")
 

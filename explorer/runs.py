@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import checkpoints, starter_models
+from explorer.architecture import word
 from explorer.data import registry
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec
@@ -128,7 +129,7 @@ def describe_run(dataset_name: str, spec: ModelSpec, config: TrainConfig) -> dic
         "preset": spec.name,
         "conv blocks": blocks or "none",
         "dense units": ", ".join(str(layer.units) for layer in spec.dense_layers) or "none",
-        "activation": ", ".join(sorted({layer.activation for layer in layers})) or "none",
+        "activation": ", ".join(sorted({word(layer.activation) for layer in layers})) or "none",
         "dropout": ", ".join(f"{layer.dropout:g}" for layer in layers) or "none",
         "optimizer": config.optimizer,
         "loss": config.loss,

@@ -8,7 +8,7 @@ section 3. The fragments nest, and each passes what the next one needs.
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, invariance, ops, samples, ui
+from explorer import architecture, figures, images, invariance, ops, samples, ui
 from explorer.errors import ExplorerError
 
 SHIFT_PICTURES = ("an MNIST digit", "your picture")
@@ -174,7 +174,10 @@ def pooling_sections(activation: str, slope: float, activated: np.ndarray) -> No
 def activation_section() -> None:
     st.subheader("1 · Activation: bend the response")
     columns = st.columns([2, 2, 3])
-    activation = columns[0].selectbox("Activation", ops.ACTIVATIONS, key="activation")
+    activation = columns[0].selectbox(
+        "Activation", ops.ACTIVATIONS, format_func=architecture.word, key="activation"
+    )
+    activation_word = architecture.word(activation)
     slope = columns[1].slider(
         "Leaky slope",
         0.0,
@@ -189,19 +192,23 @@ def activation_section() -> None:
     curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
     curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
     left.plotly_chart(
-        figures.line_figure(curve_x, {activation: curve_y}, f"{activation}(x)", "x", "output"),
+        figures.line_figure(
+            curve_x, {activation_word: curve_y}, f"{activation_word}(x)", "x", "output"
+        ),
         width="stretch",
     )
     right.plotly_chart(
         figures.histogram_figure(
-            {"before (conv output)": conv, f"after {activation}": activated},
+            {"before (conv output)": conv, f"after {activation_word}": activated},
             "Values of all feature maps",
         ),
         width="stretch",
     )
     columns = st.columns(2)
     ui.show_view(columns[0], figures.map_grid_view(conv, bank.names, "Before activation"))
-    ui.show_view(columns[1], figures.map_grid_view(activated, bank.names, f"After {activation}"))
+    ui.show_view(
+        columns[1], figures.map_grid_view(activated, bank.names, f"After {activation_word}")
+    )
     st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
     pooling_sections(activation, slope, activated)
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from explorer import explain, model
+from explorer import architecture, explain, model, ops
 from explorer.architecture import (
     KINDS,
     ConvBlock,
@@ -76,8 +76,8 @@ def test_receptive_field_walk_by_hand():
 
 
 EXAMPLE_BLOCKS = [
-    ConvBlock(8, 5, 2, 1, "tanh", "avg", 3, batch_norm=True, dropout=0.25),
-    PoolBlock("avg", 2, 1, "same"),
+    ConvBlock(8, 5, 2, 1, "tanh", "average", 3, batch_norm=True, dropout=0.25),
+    PoolBlock("average", 2, 1, "same"),
     ResidualBlock(3, 2, True, "elu"),
     InceptionBlock(1, 2, 3, 4, 5, 6, 3, False, "tanh"),
 ]
@@ -125,3 +125,10 @@ def test_flax_and_fast_path_share_the_padding_arithmetic():
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_every_activation_of_the_labs_and_of_training_has_a_word_for_people():
+    for name in (*ops.ACTIVATIONS, *architecture.ACTIVATIONS):
+        assert name in architecture.WORDS and "_" not in architecture.word(name)
+    assert architecture.word("leaky_relu") == "leaky ReLU"
+    assert set(ops.ACTIVATIONS) <= set(architecture.ACTIVATIONS)

@@ -63,7 +63,7 @@ def test_im2col_conv_gradients_equal_lax_convolution_gradients(kernel_shape, str
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("kind", ["max", "average"])
 def test_block_pool_gradient_equals_flax_pooling_gradient(kind):
     """Without ties, max pooling routes each window's gradient to its maximum, as reduce_window."""
     x = jax.random.normal(jax.random.key(0), (3, 8, 10, 4))
@@ -76,7 +76,7 @@ def test_block_pool_gradient_equals_flax_pooling_gradient(kind):
         assert np.count_nonzero(np.asarray(ours)) == upstream.size
 
 
-@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("kind", ["max", "average"])
 def test_block_pool_matches_flax_pooling_and_drops_leftovers(kind):
     x = jax.random.normal(jax.random.key(0), (2, 7, 9, 3))
     pool = nn.max_pool if kind == "max" else nn.avg_pool
@@ -174,7 +174,7 @@ def test_batch_norm_gradient_of_a_constant_channel_is_finite():
     np.testing.assert_allclose(batch_norm(x, jnp.ones(2), jnp.zeros(2), 1e-5)[..., 0], 0.0)
 
 
-@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("kind", ["max", "average"])
 @pytest.mark.parametrize(
     ("size", "stride", "padding"),
     [(3, 2, (0, 0, 0, 0)), (3, 2, (1, 1, 1, 1)), (3, 1, (1, 1, 1, 1)), (3, 2, (0, 1, 0, 1))],

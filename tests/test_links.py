@@ -40,6 +40,13 @@ def test_a_view_reads_back_exactly():
     assert decoded == {name: value for name, value in values.items() if name != "custom_kernel"}
 
 
+def test_a_link_with_an_old_spelling_opens_the_setting_under_its_new_name():
+    decoded, problems = links.decode({"activation": "none"}, FIELDS)
+    assert problems == [] and decoded == {"activation": "linear"}
+    assert links.encode(decoded, FIELDS, ui.LINK_DEFAULTS) == {"activation": "linear"}
+    assert "none" not in ops.ACTIVATIONS
+
+
 @pytest.mark.parametrize(
     ("name", "text", "reason"),
     [

@@ -171,6 +171,13 @@ def test_impossible_specs_are_refused_with_a_message(spec):
         layer_table(spec)
 
 
+def test_a_pooling_saved_as_avg_by_older_checkpoints_reads_as_average():
+    saved = preset("lenet5", (28, 28, 1), 10).to_dict()
+    for block in saved["conv_blocks"]:
+        block["pool"] = "avg"
+    assert {block.pool for block in spec_from_dict(saved).conv_blocks} == {"average"}
+
+
 def test_unknown_preset_and_malformed_dict_are_refused():
     with pytest.raises(ExplorerError, match="architecture"):
         preset("capsnet", (28, 28, 1), 10)
@@ -229,7 +236,7 @@ NEW_KIND_SPECS = {
         ),
         (DenseLayer(5),),
     ),
-    "avg-pool-padded": ModelSpec((10, 10, 2), 3, (PoolBlock("avg", 3, 2, 1), ConvBlock(3))),
+    "avg-pool-padded": ModelSpec((10, 10, 2), 3, (PoolBlock("average", 3, 2, 1), ConvBlock(3))),
 }
 
 

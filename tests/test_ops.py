@@ -267,7 +267,7 @@ def test_geometry_window_origin_and_effective_kernel():
 def test_activations_match_numpy_formulas(slope):
     x = np.linspace(-6, 6, 241).astype(np.float32)
     expected = {
-        "none": x,
+        "linear": x,
         "relu": np.maximum(x, 0),
         "leaky_relu": np.where(x >= 0, x, slope * x),
         "sigmoid": 1.0 / (1.0 + np.exp(-x.astype(np.float64))),

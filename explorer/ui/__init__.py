@@ -103,7 +103,7 @@ LINKED_SETTINGS = {
     "use_custom_kernel": links.Flag(),
     "custom_kernel": links.SquareKernel(11, 1000.0),
     "random_seed": links.IntRange(0, 9999),
-    "activation": links.Choice(ops.ACTIVATIONS),
+    "activation": links.Choice(ops.ACTIVATIONS, renamed=(("none", "linear"),)),
     "negative_slope": links.FloatRange(0.0, 0.5, 0.01),
     "pool_kind": links.Choice(ops.POOLING_KINDS),
     "pool_window": links.IntRange(1, 8),

@@ -20,6 +20,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import checkpoints, explain, figures, learning, losses, predict, train
+from explorer.architecture import word
 from explorer.learning import LAB_SPEC
 from explorer.model import init_variables
 
@@ -531,7 +532,7 @@ def initialisation_and_depth(batch: Batch, kind: str) -> None:
     st.plotly_chart(
         figures.gradient_norms_figure(
             norms,
-            learning.DEPTH_ACTIVATIONS,
+            [word(name) for name in learning.DEPTH_ACTIVATIONS],
             f"{depth} conv layers of {learning.DEEP_WIDTH} filters: ‖dL/dW‖ per layer",
         ),
         width="stretch",
@@ -542,7 +543,8 @@ def initialisation_and_depth(batch: Batch, kind: str) -> None:
 def _depth_caption(norms: np.ndarray) -> str:
     ratios = norms[..., 0] / norms[..., -1]
     sentences = [
-        f"{activation}: {ratios[index, 0]:.2g} without batch norm, {ratios[index, 1]:.2g} with"
+        f"{word(activation)}: {ratios[index, 0]:.2g} without batch norm, "
+        f"{ratios[index, 1]:.2g} with"
         for index, activation in enumerate(learning.DEPTH_ACTIVATIONS)
     ]
     sigmoid = learning.DEPTH_ACTIVATIONS.index("sigmoid")

@@ -22,7 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import checkpoints, explain, figures, labs, losses, model, runs, train, ui
-from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells
+from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells, word
 from explorer.data import download, registry, splits, user_folders
 from explorer.data.augmentation import Augmentation, augmentation_preview
 from explorer.errors import ExplorerError
@@ -269,7 +269,7 @@ def architecture_editor(dataset: splits.Dataset) -> model.ModelSpec | None:
             ),
             "stride": st.column_config.NumberColumn(min_value=1, max_value=4, step=1),
             "padding": st.column_config.TextColumn(help='"same", "valid" or a number of pixels'),
-            "activation": st.column_config.SelectboxColumn(options=activations),
+            "activation": st.column_config.SelectboxColumn(options=activations, format_func=word),
             "pool": st.column_config.SelectboxColumn(options=list(POOLINGS)),
             "pool_size": st.column_config.NumberColumn(
                 "pool size", min_value=1, max_value=4, step=1
@@ -304,7 +304,7 @@ def architecture_editor(dataset: splits.Dataset) -> model.ModelSpec | None:
         width="stretch",
         column_config={
             "units": st.column_config.NumberColumn(min_value=1, max_value=4096, step=1),
-            "activation": st.column_config.SelectboxColumn(options=activations),
+            "activation": st.column_config.SelectboxColumn(options=activations, format_func=word),
             "dropout": st.column_config.NumberColumn(min_value=0.0, max_value=0.9, step=0.05),
         },
     )
