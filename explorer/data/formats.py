@@ -1,9 +1,16 @@
 """The published dataset file formats, read from bytes.
 
 - IDX (MNIST, Fashion-MNIST, KMNIST): a magic number, big-endian sizes, then the values.
-- CIFAR-10: the "python version" batches (``cifar-10-batches-py``), read with
-  :mod:`explorer.pickle_reader`, which interprets the pickle's data without executing it,
-  or the "binary version" (``cifar-10-batches-bin``), which needs no pickle at all.
+- CIFAR-10: the "binary version" batches (``cifar-10-batches-bin``): records of one label
+  byte and 3,072 pixel bytes.
+
+CIFAR-10 is also published as a "python version", pickles of a dict holding a NumPy
+array. Reading those safely needs a pickle interpreter of our own (``pickle.load`` runs
+whatever code a crafted file names): this project had one, 252 lines that walked the opcode
+stream and rebuilt NumPy's array description by hand. The binary version holds the same
+images and labels, and its reader is a few lines of ``np.frombuffer`` and ``reshape`` that
+can be checked by eye and can run nothing, so it is the one kept; a folder holding only the
+python version is answered with where to get the binary one.
 """
 
 from __future__ import annotations
@@ -16,7 +23,6 @@ import numpy as np
 
 from explorer.data.splits import Split, concatenate
 from explorer.errors import ExplorerError
-from explorer.pickle_reader import read_pickled_data
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -60,37 +66,19 @@ def read_idx_file(path: Path) -> np.ndarray:
     return parse_idx(data)
 
 
-_CIFAR_PY_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
-_CIFAR_BIN_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+_CIFAR_FOLDER = "cifar-10-batches-bin"
+_CIFAR_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+_CIFAR_TEST = "test_batch.bin"
 _CIFAR_RECORD = 1 + 32 * 32 * 3
-
-
-def parse_cifar_python_batch(data: bytes) -> Split:
-    """One "python version" CIFAR-10 batch (a pickled dict), read without unpickling.
-
-    Returns:
-        Split of uint8 (N, 32, 32, 3) images (stored as (N, 3072) channel-major rows).
-    """
-    batch = read_pickled_data(data)
-    if not isinstance(batch, dict):
-        raise ExplorerError("This CIFAR-10 batch does not hold a dictionary.")
-    pixels, labels = (
-        batch.get(b"data", batch.get("data")),
-        batch.get(b"labels", batch.get("labels")),
-    )
-    if not isinstance(pixels, np.ndarray) or labels is None:
-        raise ExplorerError("This CIFAR-10 batch has no 'data' array or no 'labels'.")
-    labels = np.asarray(labels, dtype=np.int64)
-    if pixels.dtype != np.uint8 or pixels.shape != (len(labels), 3072):
-        raise ExplorerError("The CIFAR-10 batch's data is not uint8 (N, 3072).")
-    if labels.size and not 0 <= labels.min() <= labels.max() < 10:
-        raise ExplorerError("The CIFAR-10 batch has labels outside 0–9.")
-    images = pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return Split(np.ascontiguousarray(images), labels.astype(np.int32))
+CIFAR_BINARY_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
 
 
 def parse_cifar_binary_batch(data: bytes) -> Split:
-    """One "binary version" CIFAR-10 batch: records of 1 label byte + 3072 pixel bytes."""
+    """One "binary version" CIFAR-10 batch: records of 1 label byte + 3072 pixel bytes.
+
+    Returns:
+        Split of uint8 (N, 32, 32, 3) images (stored as channel-major 3×32×32 records).
+    """
     if not data or len(data) % _CIFAR_RECORD:
         raise ExplorerError("The CIFAR-10 binary batch is truncated (not whole records).")
     records = np.frombuffer(data, np.uint8).reshape(-1, _CIFAR_RECORD)
@@ -100,30 +88,34 @@ def parse_cifar_binary_batch(data: bytes) -> Split:
     return Split(np.ascontiguousarray(images), records[:, 0].astype(np.int32))
 
 
-_CIFAR_LAYOUTS = (
-    ("cifar-10-batches-py", _CIFAR_PY_TRAIN, "test_batch", parse_cifar_python_batch),
-    ("cifar-10-batches-bin", _CIFAR_BIN_TRAIN, "test_batch.bin", parse_cifar_binary_batch),
-)
+def find_cifar_batches(root: Path) -> Path:
+    """The folder of the CIFAR-10 binary batches under ``root``: ``root/cifar10/``
+    ``cifar-10-batches-bin``, ``root/cifar-10-batches-bin``, ``root/cifar10`` or ``root``.
 
-
-def find_cifar_batches(root: Path) -> tuple[Path, tuple[str, ...], str, object]:
-    """(folder, training files, test file, parser) of the CIFAR-10 batches under ``root``.
-
-    Looks in ``root/cifar10/<layout>``, ``root/<layout>``, ``root/cifar10`` and ``root``,
-    preferring the python version.
+    Raises:
+        ExplorerError: none holds them (the message says whether the python version was
+            found instead, and where to get the binary one).
     """
-    for subfolder, train_files, test_file, parser in _CIFAR_LAYOUTS:
-        for folder in (root / "cifar10" / subfolder, root / subfolder, root / "cifar10", root):
-            if all((folder / f).is_file() for f in (*train_files, test_file)):
-                return folder, train_files, test_file, parser
+    candidates = (root / "cifar10" / _CIFAR_FOLDER, root / _CIFAR_FOLDER, root / "cifar10", root)
+    for folder in candidates:
+        if all((folder / f).is_file() for f in (*_CIFAR_TRAIN, _CIFAR_TEST)):
+            return folder
+    python_version = any(
+        (folder / "cifar-10-batches-py").is_dir() for folder in (root, root / "cifar10")
+    )
+    found = (
+        "Only CIFAR-10's python version (pickles, which this app does not read) is there. "
+        if python_version
+        else ""
+    )
     raise ExplorerError(
-        f"The CIFAR-10 batches are not in {root}: unpack cifar-10-python.tar.gz (or the "
-        "binary version) so that cifar-10-batches-py/ lies in the data folder."
+        f"The CIFAR-10 binary batches are not in {root}. {found}Download the binary version "
+        f"({CIFAR_BINARY_URL}) and unpack it so that {_CIFAR_FOLDER}/ lies in the data folder."
     )
 
 
 def read_cifar10(root: Path) -> tuple[Split, Split]:
     """CIFAR-10's (training, test) splits from ``root`` (see :func:`find_cifar_batches`)."""
-    folder, train_files, test_file, parse = find_cifar_batches(root)
-    train = concatenate([parse((folder / f).read_bytes()) for f in train_files])
-    return train, parse((folder / test_file).read_bytes())
+    folder = find_cifar_batches(root)
+    train = concatenate([parse_cifar_binary_batch((folder / f).read_bytes()) for f in _CIFAR_TRAIN])
+    return train, parse_cifar_binary_batch((folder / _CIFAR_TEST).read_bytes())

@@ -8,7 +8,7 @@ Sources (see :data:`DATASETS`):
   read from the data folder (``CNN_EXPLORER_DATA``, default ``~/.cache/cnn-explorer``),
   either in ``DIR/<name>/`` or directly in ``DIR``. MNIST and Fashion-MNIST can be
   downloaded there on request (:mod:`explorer.data.download`).
-- ``cifar10``: CIFAR-10's batches (:func:`explorer.data.formats.read_cifar10`).
+- ``cifar10``: CIFAR-10's binary batches (:func:`explorer.data.formats.read_cifar10`).
 - a path to a zip file or folder of class-named folders of images
   (:func:`explorer.data.user_folders.load_image_folder`).
 """
