@@ -157,8 +157,10 @@ CONTROLS: dict[str, list[Step]] = {
 
 # Digit-like drawings for the Inspect page, one list of strokes each; each stroke is a
 # list of points as fractions of the canvas. The canvas is cleared before each digit.
-CIRCLE = [(0.5 + 0.28 * math.cos(a * math.pi / 12), 0.5 + 0.33 * math.sin(a * math.pi / 12))
-          for a in range(25)]  # fmt: skip
+CIRCLE = [
+    (0.5 + 0.28 * math.cos(a * math.pi / 12), 0.5 + 0.33 * math.sin(a * math.pi / 12))
+    for a in range(25)
+]
 DIGITS = [
     [[(0.25, 0.2), (0.75, 0.2)], [(0.75, 0.2), (0.45, 0.85)]],  # 7
     [[(0.35, 0.15), (0.28, 0.55), (0.72, 0.55)], [(0.6, 0.3), (0.6, 0.88)]],  # 4
@@ -483,8 +485,9 @@ def report(numbers: dict) -> str:
         )
         predictions = [c["prediction_ms"] for c in changes if c["prediction_ms"] is not None]
         if predictions:
-            lines.append(f"{'  pen-up → answer':18s} {'':11s} {len(predictions):3d}  "
-                         f"{spread(predictions)}")  # fmt: skip
+            lines.append(
+                f"{'  pen-up → answer':18s} {'':11s} {len(predictions):3d}  {spread(predictions)}"
+            )
     lines += [
         "",
         "first visit: navigation start → last DOM change; settled: input event (keydown, "
@@ -528,8 +531,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown labs {unknown}; choose from {', '.join(LABS)}")
     load_start = load_average()
     numbers = run(args, labs)
-    numbers["machine"] = {"cpus": os.cpu_count(), "load_start": load_start,
-                          "load_end": load_average()}  # fmt: skip
+    numbers["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_start": load_start,
+        "load_end": load_average(),
+    }
     numbers["options"] = {**vars(args), "json": args.json and str(args.json)}
     print(report(numbers))
     if args.json:

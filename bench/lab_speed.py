@@ -42,16 +42,25 @@ def control_change(image: np.ndarray, settings: dict) -> float:
     """Everything one control change recomputes on the server; returns seconds."""
     start = time.perf_counter()
     geometry = ops.conv_geometry(
-        image.shape[:2], settings["kernel_size"], settings["stride"], settings["padding"],
+        image.shape[:2],
+        settings["kernel_size"],
+        settings["stride"],
+        settings["padding"],
         settings["dilation"],
-    )  # fmt: skip
+    )
     bank = ops.build_filter_bank(
         settings["kernel_size"], 1, FILTERS, settings["presets"], seed=settings["seed"]
     )
     ops.conv_activate_pool(
-        image, bank.kernels, geometry, settings["activation"], settings["slope"],
-        settings["pool_kind"], settings["pool_window"], settings["pool_stride"],
-    )  # fmt: skip
+        image,
+        bank.kernels,
+        geometry,
+        settings["activation"],
+        settings["slope"],
+        settings["pool_kind"],
+        settings["pool_window"],
+        settings["pool_stride"],
+    )
     gray = image[..., 0]
     frequency.log_magnitude(frequency.centred_spectrum(gray))
     mask = frequency.frequency_mask(gray.shape, "gaussian", "low-pass", settings["cutoff"])
@@ -60,11 +69,19 @@ def control_change(image: np.ndarray, settings: dict) -> float:
 
 
 BASE = {
-    "kernel_size": 3, "stride": 1, "padding": "same", "dilation": 1,
-    "presets": ("sobel x", "sobel y", "laplacian", "gaussian blur"), "seed": 0,
-    "activation": "relu", "slope": 0.01, "pool_kind": "max", "pool_window": 2, "pool_stride": 2,
+    "kernel_size": 3,
+    "stride": 1,
+    "padding": "same",
+    "dilation": 1,
+    "presets": ("sobel x", "sobel y", "laplacian", "gaussian blur"),
+    "seed": 0,
+    "activation": "relu",
+    "slope": 0.01,
+    "pool_kind": "max",
+    "pool_window": 2,
+    "pool_stride": 2,
     "cutoff": 0.2,
-}  # fmt: skip
+}
 
 VALUE_CHANGES = {
     "presets": [("sobel x",), ("emboss", "sharpen"), ("curve detector", "laplacian", "identity")],
@@ -101,21 +118,25 @@ def main() -> None:
     counter = CompileCounter()
     photo = images.to_working_image(samples.load_sample("cameraman (photo)"), "grayscale", SIZE)
     assert photo.shape == (SIZE, SIZE, 1)
-    print(f"JAX {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind}); "
-          f"image {SIZE}×{SIZE}×1, {FILTERS} filters")  # fmt: skip
+    print(
+        f"JAX {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind}); "
+        f"image {SIZE}×{SIZE}×1, {FILTERS} filters"
+    )
 
     before = counter.count
     control_change(photo, BASE)
     print(f"first change (cold, compiles): {counter.count - before} compilations")
 
     before = counter.count
-    warm = list(itertools.chain.from_iterable(
-        sweep(photo, VALUE_CHANGES) for _ in range(arguments.repeats)
-    ))  # fmt: skip
+    warm = list(
+        itertools.chain.from_iterable(sweep(photo, VALUE_CHANGES) for _ in range(arguments.repeats))
+    )
     value_compiles = counter.count - before
     print(f"value-only changes: {len(warm)}, compilations: {value_compiles} (target 0)")
-    print(f"warm compute per control change: median {statistics.median(warm) * 1e3:.1f} ms, "
-          f"p90 {np.percentile(warm, 90) * 1e3:.1f} ms (target <= 30 ms)")  # fmt: skip
+    print(
+        f"warm compute per control change: median {statistics.median(warm) * 1e3:.1f} ms, "
+        f"p90 {np.percentile(warm, 90) * 1e3:.1f} ms (target <= 30 ms)"
+    )
 
     before = counter.count
     sweep(photo, SHAPE_CHANGES)
@@ -124,9 +145,11 @@ def main() -> None:
     revisit = sweep(photo, SHAPE_CHANGES)
     second_pass = counter.count - before
     shapes = sum(len(values) for values in SHAPE_CHANGES.values())
-    print(f"shape changes: {shapes} new shapes -> {first_pass} compilations on first visit, "
-          f"{second_pass} when revisited (target 0); "
-          f"revisit median {statistics.median(revisit) * 1e3:.1f} ms")  # fmt: skip
+    print(
+        f"shape changes: {shapes} new shapes -> {first_pass} compilations on first visit, "
+        f"{second_pass} when revisited (target 0); "
+        f"revisit median {statistics.median(revisit) * 1e3:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -317,13 +317,17 @@ async def measure(args, url: str, server: psutil.Process) -> dict:
 
 
 def report(result: dict) -> None:
-    print(f"{result['sessions']} sessions exploring, training: {result['train']} "
-          f"({result['epochs']} epochs), {result['cpus']} CPUs")  # fmt: skip
+    print(
+        f"{result['sessions']} sessions exploring, training: {result['train']} "
+        f"({result['epochs']} epochs), {result['cpus']} CPUs"
+    )
     if result["train"]:
         started, ended = result["training_started_s"], result["training_ended_s"]
         took = f"ended at {ended:.0f} s ({ended - started:.0f} s)" if ended else "did not end"
-        print(f"training: started at {started:.0f} s, {took}; "
-              f"last progress: {result['training_last_progress'][:80]!r}")  # fmt: skip
+        print(
+            f"training: started at {started:.0f} s, {took}; "
+            f"last progress: {result['training_last_progress'][:80]!r}"
+        )
     print(f"\n{'group':44} {'changes':>7} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'failed':>6}")
     for row in result["summary"]:
         print(

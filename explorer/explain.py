@@ -297,9 +297,15 @@ def effective_receptive_field(
 
 @partial(jax.jit, static_argnums=(0, 2, 5))
 def _ascend(
-    spec: ModelSpec, variables: dict, target: str, index, start: jax.Array, steps: int,
-    learning_rate: float, l2: float,
-) -> jax.Array:  # fmt: skip
+    spec: ModelSpec,
+    variables: dict,
+    target: str,
+    index,
+    start: jax.Array,
+    steps: int,
+    learning_rate: float,
+    l2: float,
+) -> jax.Array:
     optimizer = optax.adam(learning_rate)
 
     source = next(

@@ -213,6 +213,7 @@ def _data_range(plane: np.ndarray, colorscale: str | tuple) -> tuple[float, floa
 
 def image_figure(
     image: np.ndarray,
+    *,
     title: str = "",
     height: int = 420,
     value_range: tuple[float, float] | None = (0.0, 1.0),
@@ -296,9 +297,9 @@ def _coloured_image(
 
 def image_view(
     image: np.ndarray,
+    *,
     title: str = "",
     height: int = 420,
-    *,
     value_range: tuple[float, float] | None = (0.0, 1.0),
     colorscale: str | tuple = "gray",
     value_label: str = "value",
@@ -314,7 +315,14 @@ def image_view(
     (row, col), in red (:func:`outline_window` on a chart, a one-pixel frame around it on
     a picture)."""
     if carries_numbers(image.shape):
-        figure = image_figure(image, title, height, value_range, colorscale, value_label)
+        figure = image_figure(
+            image,
+            title=title,
+            height=height,
+            value_range=value_range,
+            colorscale=colorscale,
+            value_label=value_label,
+        )
         return figure if window is None else outline_window(figure, *window)
     coloured = _coloured_image(image, value_range, colorscale)
     if window is not None:
@@ -354,8 +362,8 @@ _MIN_TILE_PX = 56
 def map_grid_view(
     maps: np.ndarray,
     names: Sequence[str],
-    title: str = "",
     *,
+    title: str = "",
     columns: int | None = None,
     colorscale: str = DIVERGING,
     scaling: str = "symmetric",
@@ -368,10 +376,16 @@ def map_grid_view(
     sent at their own size (bytes matter more: the browser scales them smoothly)."""
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
-    display, _, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
+    display, _, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling=scaling)
     if carries_numbers(display.shape):
         return map_grid_figure(
-            maps, names, title, columns, colorscale=colorscale, scaling=scaling, height=height
+            maps,
+            names,
+            title=title,
+            columns=columns,
+            colorscale=colorscale,
+            scaling=scaling,
+            height=height,
         )
     limits = (
         (_symmetric_floor(display, colorscale), 1.0)
@@ -405,6 +419,7 @@ def outline_window(
     row0: int,
     col0: int,
     size: int,
+    *,
     dilation: int = 1,
     colour: str = "#d62728",
 ) -> go.Figure:
@@ -440,6 +455,7 @@ def outline_window(
 
 def value_table_html(
     values: np.ndarray,
+    *,
     title: str = "",
     decimals: int = 2,
     colorscale: str | tuple = DIVERGING,
@@ -515,7 +531,7 @@ def _scale_tile(tile: np.ndarray, scaling: str) -> np.ndarray:
 
 
 def tile_maps(
-    maps: np.ndarray, columns: int, scaling: str = "symmetric", max_cells: int = MAX_GRID_CELLS
+    maps: np.ndarray, columns: int, *, scaling: str = "symmetric", max_cells: int = MAX_GRID_CELLS
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Arrange F maps (H, W, F) into one mosaic separated by NaN gutters.
 
@@ -553,6 +569,7 @@ def tile_maps(
 def map_grid_figure(
     maps: np.ndarray,
     names: Sequence[str],
+    *,
     title: str = "",
     columns: int | None = None,
     colorscale: str = DIVERGING,
@@ -573,7 +590,7 @@ def map_grid_figure(
     """
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
-    display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling)
+    display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling=scaling)
     if scaling == "symmetric":
         limits = (_symmetric_floor(display, colorscale), 1.0)
     else:
@@ -659,7 +676,7 @@ def mosaic_columns(count: int, aspect: float) -> int:
     return max(1, min(count, round(math.sqrt(count * aspect))))
 
 
-def flattened_figure(image: np.ndarray, max_length: int = 4096, height: int = 140) -> go.Figure:
+def flattened_figure(image: np.ndarray, *, max_length: int = 4096, height: int = 140) -> go.Figure:
     """The image unrolled row by row into one long vector (a 1 × H·W·C strip).
 
     Very long vectors are shown in chunks averaged to ``max_length`` cells (display only).
@@ -687,7 +704,7 @@ def flattened_figure(image: np.ndarray, max_length: int = 4096, height: int = 14
 
 
 def histogram_figure(
-    series: Mapping[str, np.ndarray], title: str = "", height: int = 300, bins: int = 60
+    series: Mapping[str, np.ndarray], *, title: str = "", height: int = 300, bins: int = 60
 ) -> go.Figure:
     """Overlaid histograms of several value sets on shared bins, one named bar trace each.
 
@@ -734,6 +751,7 @@ def _finite_or_gap(values: Sequence[float | None]) -> list[float | None]:
 def line_figure(
     x: Sequence[float],
     series: Mapping[str, Sequence[float | None]],
+    *,
     title: str = "",
     x_title: str = "",
     y_title: str = "",
@@ -780,6 +798,7 @@ def mark_epoch(fig: go.Figure, epoch: int, text: str) -> go.Figure:
 def counts_figure(
     labels: Sequence[str],
     values: Sequence[float],
+    *,
     title: str = "",
     percent: bool = False,
     height: int = 340,
@@ -795,7 +814,7 @@ def counts_figure(
 
 
 def confusion_figure(
-    matrix: np.ndarray, class_names: Sequence[str], title: str = "Confusion matrix"
+    matrix: np.ndarray, class_names: Sequence[str], *, title: str = "Confusion matrix"
 ) -> go.Figure:
     """Counts of (true class, predicted class) with each count printed; the diagonal is correct."""
     names = list(class_names)
@@ -818,7 +837,7 @@ def confusion_figure(
 
 
 def image_gallery_figure(
-    images: np.ndarray, captions: Sequence[str], title: str = "", columns: int = 8
+    images: np.ndarray, captions: Sequence[str], *, title: str = "", columns: int = 8
 ) -> go.Figure:
     """A grid of small uint8 or [0, 1] images (N, H, W, 1 or 3) with a caption above each."""
     images = np.asarray(images, dtype=np.float32)
@@ -856,6 +875,7 @@ def image_gallery_figure(
 def overlay_figure(
     image: np.ndarray,
     heat: np.ndarray,
+    *,
     title: str = "",
     height: int = 360,
     colorscale: str = "Hot",
@@ -885,6 +905,7 @@ def overlay_figure(
 def filter_film_figure(
     frames: Sequence[np.ndarray],
     row_names: Sequence[str],
+    *,
     title: str = "First-layer filters over training",
     max_filters: int = FILM_FILTERS,
 ) -> go.Figure:
@@ -903,7 +924,7 @@ def filter_film_figure(
     """
     tiles = [np.asarray(frame, np.float32).mean(axis=2)[..., :max_filters] for frame in frames]
     size, filters = tiles[0].shape[0], tiles[0].shape[-1]
-    display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, "symmetric")
+    display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, scaling="symmetric")
     tile_names = [f"{name}, filter {col + 1}" for name in row_names for col in range(filters)]
     text = _tile_text(display.shape, tile_names, filters, (size, size))
     centres = [index * (size + 1) + (size - 1) / 2 for index in range(max(len(tiles), filters))]
@@ -928,6 +949,7 @@ def loss_curve_figure(
     points: Sequence[tuple[float, float]],
     epochs: Sequence[int],
     val_losses: Sequence[float],
+    *,
     title: str = "Loss (cross-entropy)",
     height: int = 340,
 ) -> go.Figure:
@@ -967,6 +989,7 @@ def accuracy_curves_figure(
     amounts: Sequence[float],
     series: Mapping[str, Sequence[float]],
     x_title: str,
+    *,
     chance: float | None = None,
     title: str = "Test accuracy as the images are moved",
     height: int = 400,
@@ -1004,22 +1027,23 @@ def accuracy_curves_figure(
 
 
 def stage_figure(
-    values: np.ndarray, title: str, class_names: Sequence[str] | None = None, height: int = 460
+    values: np.ndarray, title: str, *, class_names: Sequence[str] | None = None, height: int = 460
 ) -> go.Figure:
     """One stage of a forward pass: (H, W, C) maps as a grid named 1…C, the logits (when
     ``class_names`` are given) as bars per class, any other vector as bars per unit."""
     values = np.asarray(values)
     if values.ndim == 3:
         names = [str(index + 1) for index in range(values.shape[-1])]
-        return map_grid_figure(values, names, title, height=height)
+        return map_grid_figure(values, names, title=title, height=height)
     labels = class_names or [str(index) for index in range(len(values))]
-    return counts_figure(labels, values, title, value_format=".2f")
+    return counts_figure(labels, values, title=title, value_format=".2f")
 
 
 def loss_slice_figure(
     step_sizes: Sequence[float],
     losses: Sequence[float],
     marks: Mapping[str, tuple[float, float]],
+    *,
     title: str = "",
     height: int = 360,
     top: float | None = None,
@@ -1070,6 +1094,7 @@ def loss_surface_figure(
     betas: np.ndarray,
     surface: np.ndarray,
     paths: Mapping[str, np.ndarray],
+    *,
     title: str = "",
     height: int = 520,
 ) -> go.Figure:
@@ -1144,7 +1169,7 @@ def loss_surface_figure(
 
 
 def gradient_norms_figure(
-    norms: np.ndarray, activations: Sequence[str], title: str = "", height: int = 420
+    norms: np.ndarray, activations: Sequence[str], *, title: str = "", height: int = 420
 ) -> go.Figure:
     """Gradient norm per layer (log y axis) of a deep stack: one colour per activation,
     solid without batch norm, dashed with it.
@@ -1179,6 +1204,7 @@ def target_prediction_figure(
     class_names: Sequence[str],
     target: Sequence[float],
     probabilities: Sequence[float],
+    *,
     title: str = "",
     height: int = 300,
 ) -> go.Figure:
@@ -1213,6 +1239,7 @@ def error_by_year_figure(
     years: Sequence[int],
     errors: Sequence[float],
     labels: Sequence[str],
+    *,
     title: str = "",
     height: int = 380,
 ) -> go.Figure:
@@ -1244,6 +1271,7 @@ def labelled_points_figure(
     x: Sequence[float],
     y: Sequence[float],
     labels: Sequence[str],
+    *,
     title: str = "",
     x_title: str = "",
     y_title: str = "",

@@ -92,9 +92,15 @@ def compare_shifts(
     image run through the layer as one batch."""
     pictures = np.stack([image] + [images.shift_image(image, *shift) for shift in shifts])
     stages = ops.conv_activate_pool_batch(
-        pictures, kernels, geometry, activation, negative_slope, pool_kind, pool_window,
+        pictures,
+        kernels,
+        geometry,
+        activation,
+        negative_slope,
+        pool_kind,
+        pool_window,
         pool_stride,
-    )  # fmt: skip
+    )
     return [
         _comparison(image, pictures[index + 1], stages, index + 1, shift, geometry)
         for index, shift in enumerate(shifts)

@@ -208,7 +208,7 @@ def steps(spec: ModelSpec) -> list[Step]:
         walk.append(
             dense_step(
                 f"dense{index}", f"dense layer {index}", features, layer.units, layer.activation
-            )  # fmt: skip
+            )
         )
         features = layer.units
     walk.append(
@@ -401,7 +401,7 @@ def layer_table(spec: ModelSpec) -> list[LayerRow]:
                     field_size,
                     step.detail,
                     step.macs,
-                )  # fmt: skip
+                )
             )
     return rows
 

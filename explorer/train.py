@@ -528,9 +528,13 @@ class Trainer:
         """
         rows, active, step_key = plan
         return self._train_steps(
-            state, data.images, data.labels, rows[call], active[call],
+            state,
+            data.images,
+            data.labels,
+            rows[call],
+            active[call],
             jax.random.fold_in(step_key, call),
-        )  # fmt: skip
+        )
 
     def evaluate(self, variables: dict, data: DeviceSplit) -> Evaluation:
         """Loss, accuracy and predictions of ``variables`` on a device split.
@@ -682,9 +686,17 @@ def fit(
         best_accuracy = max(best_accuracy, val.accuracy)
         remaining = (config.epochs - epoch - 1) * seconds
         yield Progress(
-            "epoch", epoch + 1, trainer.calls_per_epoch, per_epoch, per_epoch, rate, remaining,
-            state, record, is_best,
-        )  # fmt: skip
+            "epoch",
+            epoch + 1,
+            trainer.calls_per_epoch,
+            per_epoch,
+            per_epoch,
+            rate,
+            remaining,
+            state,
+            record,
+            is_best,
+        )
 
 
 def device_description(devices: list | None = None) -> str:

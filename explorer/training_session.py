@@ -73,8 +73,13 @@ from explorer.train import (
 )
 
 IDLE, RUNNING, STOPPING, STOPPED, FINISHED, FAILED = (
-    "idle", "running", "stopping", "stopped", "finished", "failed",
-)  # fmt: skip
+    "idle",
+    "running",
+    "stopping",
+    "stopped",
+    "finished",
+    "failed",
+)
 DEFAULT_STEPS_PER_CALL = 32
 UPDATES_PER_EPOCH = 10
 WORKER_NICENESS = 10
@@ -469,13 +474,19 @@ class _Worker:
         env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # share an accelerator
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_BOOT, str(_ROOT), *map(str, theirs),
-                 str(WORKER_NICENESS)],
+                [
+                    sys.executable,
+                    "-c",
+                    _WORKER_BOOT,
+                    str(_ROOT),
+                    *map(str, theirs),
+                    str(WORKER_NICENESS),
+                ],
                 pass_fds=theirs,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=str(_ROOT),
-            )  # fmt: skip
+            )
         except BaseException:
             for fd in (*theirs, job_write, stop_write, result_read):
                 os.close(fd)
@@ -635,10 +646,16 @@ def _train_in_worker(job: dict, arrays: list, stop: threading.Event, send) -> tu
         else:
             record = None
         send(
-            update.kind, update.epoch, update.call, update.step,
-            float(update.images_per_second), float(update.eta_seconds), float(update.loss),
-            record, params,
-        )  # fmt: skip
+            update.kind,
+            update.epoch,
+            update.call,
+            update.step,
+            float(update.images_per_second),
+            float(update.eta_seconds),
+            float(update.loss),
+            record,
+            params,
+        )
         if stop.is_set():
             return STOPPED, None, _host_leaves(state)
     return FINISHED, None, None

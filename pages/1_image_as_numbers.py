@@ -24,7 +24,7 @@ st.markdown(
 )
 left, right = st.columns([3, 2])
 ui.show_view(
-    left, figures.image_view(pixels, f"{height}×{width}×{channels}, values 0–1", height=480)
+    left, figures.image_view(pixels, title=f"{height}×{width}×{channels}, values 0–1", height=480)
 )
 with right:
     st.metric("Shape (H × W × C)", f"{height} × {width} × {channels}")
@@ -33,7 +33,9 @@ with right:
     if image.is_drawing:
         digit = images.mnist_style_digit(images.to_grayscale(pixels))
         st.plotly_chart(
-            figures.image_figure(digit, "MNIST-style 28×28 (what a digit model sees)", 300),
+            figures.image_figure(
+                digit, title="MNIST-style 28×28 (what a digit model sees)", height=300
+            ),
             width="stretch",
         )
         st.caption("Cropped to the strokes, scaled to 20×20, centred by centre of mass.")
@@ -73,13 +75,14 @@ def zoom_patch() -> None:
     patch = pixels[row : row + size, col : col + size]
     view, numbers = st.columns([2, 3])
     ui.show_view(
-        view, figures.image_view(pixels, "Where the patch is", 360, window=(row, col, size))
+        view,
+        figures.image_view(pixels, title="Where the patch is", height=360, window=(row, col, size)),
     )
     for index, name in enumerate(["gray"] if channels == 1 else ["red", "green", "blue"]):
         numbers.html(
             figures.value_table_html(
                 np.round(patch[..., index] * 255),
-                f"{name} channel, 0–255",
+                title=f"{name} channel, 0–255",
                 decimals=0,
                 colorscale="gray" if channels == 1 else figures.CHANNEL_SCALES[name],
                 value_range=(0, 255),
@@ -103,7 +106,10 @@ else:
         ui.show_view(
             column,
             figures.image_view(
-                pixels[..., index], f"{name} (H×W×1)", 300, colorscale=figures.CHANNEL_SCALES[name]
+                pixels[..., index],
+                title=f"{name} (H×W×1)",
+                height=300,
+                colorscale=figures.CHANNEL_SCALES[name],
             ),
         )
 
@@ -121,9 +127,11 @@ def normalisation() -> None:
     raw = np.round(pixels * 255.0)
     normalised = images.NORMALISATIONS[method](raw)
     columns = st.columns(2)
-    columns[0].plotly_chart(figures.histogram_figure({"raw 0–255": raw}, "Before"), width="stretch")
+    columns[0].plotly_chart(
+        figures.histogram_figure({"raw 0–255": raw}, title="Before"), width="stretch"
+    )
     columns[1].plotly_chart(
-        figures.histogram_figure({method: normalised}, "After"), width="stretch"
+        figures.histogram_figure({method: normalised}, title="After"), width="stretch"
     )
     stats = images.describe(normalised)
     st.write(

@@ -49,10 +49,12 @@ st.subheader(f"{settings.filter_count} filters and their feature maps")
 left_col, right_col = st.columns([1, 2])
 ui.show_view(
     left_col,
-    figures.map_grid_view(bank.kernels.mean(axis=2), bank.names, "Kernels (mean over channels)"),
+    figures.map_grid_view(
+        bank.kernels.mean(axis=2), bank.names, title="Kernels (mean over channels)"
+    ),
 )
 ui.show_view(
-    right_col, figures.map_grid_view(maps, bank.names, f"Feature maps, {out_h}×{out_w} each")
+    right_col, figures.map_grid_view(maps, bank.names, title=f"Feature maps, {out_h}×{out_w} each")
 )
 st.caption(
     "Red = positive response, blue = negative, white = zero; each map is scaled to its own "
@@ -86,15 +88,15 @@ def sliding_window() -> None:
     crop = padded[crop_row : row0 + top + span + margin, crop_col : col0 + left + span + margin]
     view = figures.image_figure(
         crop,
-        f"Input around the window (padding: {top + bottom + left + right} zero rows/cols)",
-        420,
+        title=f"Input around the window (padding: {top + bottom + left + right} zero rows/cols)",
+        height=420,
         origin=(crop_row - top, crop_col - left),
     )
-    figures.outline_window(view, row0, col0, k, d)
+    figures.outline_window(view, row0, col0, k, dilation=d)
     result = figures.image_view(
         maps[..., filter_index],
-        f"Feature map {filter_index + 1}",
-        420,
+        title=f"Feature map {filter_index + 1}",
+        height=420,
         value_range=None,
         colorscale=figures.DIVERGING,
         window=(out_row, out_col, 1),
@@ -114,13 +116,18 @@ def sliding_window() -> None:
         suffix = f" ({name})" if channels > 1 else ""
         columns[0].html(
             figures.value_table_html(
-                patch[..., index], f"Input patch{suffix}", 2, "gray", value_range=(0, 1)
+                patch[..., index],
+                title=f"Input patch{suffix}",
+                decimals=2,
+                colorscale="gray",
+                value_range=(0, 1),
             )
         )
-        columns[1].html(figures.value_table_html(kernel[..., index], f"× kernel{suffix}"))
+        columns[1].html(figures.value_table_html(kernel[..., index], title=f"× kernel{suffix}"))
         columns[2].html(
             figures.value_table_html(
-                products[..., index], f"= products{suffix}, sum {products[..., index].sum():.3f}"
+                products[..., index],
+                title=f"= products{suffix}, sum {products[..., index].sum():.3f}",
             )
         )
 

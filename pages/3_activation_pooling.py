@@ -60,9 +60,12 @@ def translation_demo(
     picture = shift_picture(choice)
     try:
         shift_geometry = ops.conv_geometry(
-            picture.shape[:2], settings.kernel_size, settings.stride, settings.padding,
+            picture.shape[:2],
+            settings.kernel_size,
+            settings.stride,
+            settings.padding,
             settings.dilation,
-        )  # fmt: skip
+        )
         layer = (picture, bank.kernels, shift_geometry, activation, pool_kind, pool_window)
         comparison = invariance.compare_shift(
             *layer, pool_stride, (rows, cols), negative_slope=slope
@@ -80,9 +83,10 @@ def translation_demo(
             "change more than a digit's on a black background."
         )
     columns = st.columns([1, 1, 2])
-    ui.show_view(columns[0], figures.image_view(picture, "Original", 260))
+    ui.show_view(columns[0], figures.image_view(picture, title="Original", height=260))
     ui.show_view(
-        columns[1], figures.image_view(images.shift_image(picture, rows, cols), "Shifted", 260)
+        columns[1],
+        figures.image_view(images.shift_image(picture, rows, cols), title="Shifted", height=260),
     )
     with columns[2]:
         st.markdown("**Relative change** ‖after − before‖ / ‖before‖")
@@ -123,9 +127,9 @@ def translation_demo(
                 f"{pool_kind}-pooled": [c.pooled_maps for c in sweep],
                 "global max": [c.global_max for c in sweep],
             },
-            "Change against diagonal shift",
-            "shift (pixels down and right)",
-            "relative change",
+            title="Change against diagonal shift",
+            x_title="shift (pixels down and right)",
+            y_title="relative change",
         ),
         width="stretch",
     )
@@ -157,14 +161,16 @@ def pooling_sections(activation: str, slope: float, activated: np.ndarray) -> No
     ui.show_view(
         left,
         figures.map_grid_view(
-            pooled, bank.names, f"Pooled, {pool_h}×{pool_w} (its input: the maps above, right)"
+            pooled,
+            bank.names,
+            title=f"Pooled, {pool_h}×{pool_w} (its input: the maps above, right)",
         ),
     )
-    right.html(figures.value_table_html(region, "Map 1 around its strongest response"))
+    right.html(figures.value_table_html(region, title="Map 1 around its strongest response"))
     right.html(
         figures.value_table_html(
             block,
-            f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}",
+            title=f"→ {pool_kind} of each {pool_window}×{pool_window} window, stride {pool_stride}",
         )
     )
     translation_demo(activation, slope, pool_kind, pool_window, pool_stride)
@@ -193,21 +199,25 @@ def activation_section() -> None:
     curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
     left.plotly_chart(
         figures.line_figure(
-            curve_x, {activation_word: curve_y}, f"{activation_word}(x)", "x", "output"
+            curve_x,
+            {activation_word: curve_y},
+            title=f"{activation_word}(x)",
+            x_title="x",
+            y_title="output",
         ),
         width="stretch",
     )
     right.plotly_chart(
         figures.histogram_figure(
             {"before (conv output)": conv, f"after {activation_word}": activated},
-            "Values of all feature maps",
+            title="Values of all feature maps",
         ),
         width="stretch",
     )
     columns = st.columns(2)
-    ui.show_view(columns[0], figures.map_grid_view(conv, bank.names, "Before activation"))
+    ui.show_view(columns[0], figures.map_grid_view(conv, bank.names, title="Before activation"))
     ui.show_view(
-        columns[1], figures.map_grid_view(activated, bank.names, f"After {activation_word}")
+        columns[1], figures.map_grid_view(activated, bank.names, title=f"After {activation_word}")
     )
     st.caption("Without a non-linearity, stacked conv layers collapse into one linear filter.")
     pooling_sections(activation, slope, activated)

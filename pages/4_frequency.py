@@ -18,13 +18,13 @@ st.markdown(
 
 spectrum = frequency.centred_spectrum(gray)
 columns = st.columns(3)
-ui.show_view(columns[0], figures.image_view(gray, "Image (grayscale)", 340))
+ui.show_view(columns[0], figures.image_view(gray, title="Image (grayscale)", height=340))
 ui.show_view(
     columns[1],
     figures.image_view(
         frequency.log_magnitude(spectrum),
-        "Spectrum: log(1 + |F|)",
-        340,
+        title="Spectrum: log(1 + |F|)",
+        height=340,
         value_range=None,
         colorscale="viridis",
         value_label="log magnitude",
@@ -34,8 +34,8 @@ ui.show_view(
     columns[2],
     figures.image_view(
         frequency.phase(spectrum),
-        "Phase (radians)",
-        340,
+        title="Phase (radians)",
+        height=340,
         value_range=(-np.pi, np.pi),
         colorscale="twilight",
         value_label="phase",
@@ -62,20 +62,23 @@ def filtering() -> None:
     ui.show_view(
         columns[0],
         figures.image_view(
-            mask, f"{shape} {band} mask", 340, value_range=(0, 1), value_label="gain"
+            mask, title=f"{shape} {band} mask", height=340, value_range=(0, 1), value_label="gain"
         ),
     )
     ui.show_view(
         columns[1],
         figures.image_view(
             frequency.log_magnitude(spectrum * mask),
-            "Spectrum × mask",
-            340,
+            title="Spectrum × mask",
+            height=340,
             value_range=None,
             colorscale="viridis",
         ),
     )
-    ui.show_view(columns[2], figures.image_view(filtered, "Back to pixels", 340, value_range=None))
+    ui.show_view(
+        columns[2],
+        figures.image_view(filtered, title="Back to pixels", height=340, value_range=None),
+    )
     st.write(f"The mask keeps **{kept:.1%}** of the image's energy (sum of |F|²).")
 
 
@@ -88,7 +91,7 @@ columns = st.columns(4)
 for column, name in zip(columns, ["grass (texture)", "moon surface (photo)"], strict=False):
     photo = images.to_working_image(samples.load_sample(name), "grayscale", 128)[..., 0]
     share = frequency.high_frequency_share(photo, cutoff)
-    ui.show_view(column, figures.image_view(photo, name, 260))
+    ui.show_view(column, figures.image_view(photo, title=name, height=260))
     column.caption(
         f"{share:.1%} of its detail energy (brightness around its mean) lies above "
         f"{cutoff:.0%} of Nyquist"
@@ -96,15 +99,18 @@ for column, name in zip(columns, ["grass (texture)", "moon surface (photo)"], st
 ui.show_view(
     columns[2],
     figures.image_view(
-        frequency.filter_image(gray, mask), "Your image: low part", 260, value_range=None
+        frequency.filter_image(gray, mask),
+        title="Your image: low part",
+        height=260,
+        value_range=None,
     ),
 )
 ui.show_view(
     columns[3],
     figures.image_view(
         frequency.filter_image(gray, 1.0 - mask),
-        "Your image: high part",
-        260,
+        title="Your image: high part",
+        height=260,
         value_range=None,
         colorscale=figures.DIVERGING,
     ),
@@ -130,7 +136,7 @@ ui.show_view(
     figures.map_grid_view(
         responses,
         bank.names,
-        "|frequency response| (centre = low frequencies)",
+        title="|frequency response| (centre = low frequencies)",
         columns=None,
         colorscale="viridis",
         scaling="minmax",
@@ -164,8 +170,8 @@ ui.show_view(
     columns[0],
     figures.image_view(
         check.spatial,
-        f"{operation.capitalize()} in space",
-        320,
+        title=f"{operation.capitalize()} in space",
+        height=320,
         value_range=None,
         colorscale=figures.DIVERGING,
     ),
@@ -174,8 +180,8 @@ ui.show_view(
     columns[1],
     figures.image_view(
         check.spectral,
-        "Multiply spectra, transform back",
-        320,
+        title="Multiply spectra, transform back",
+        height=320,
         value_range=None,
         colorscale=figures.DIVERGING,
     ),

@@ -40,9 +40,9 @@ left.plotly_chart(
         [totals[entry.spec.name].macs / 1e9 for entry in entries],
         [totals[entry.spec.name].params / 1e6 for entry in entries],
         [entry.spec.name for entry in entries],
-        "Size against work",
-        "multiply-adds per image (billions)",
-        "parameters (millions)",
+        title="Size against work",
+        x_title="multiply-adds per image (billions)",
+        y_title="parameters (millions)",
     ),
     width="stretch",
 )
@@ -70,7 +70,7 @@ left.plotly_chart(
         [winner.year for winner in winners],
         [winner.top5_error for winner in winners],
         [winner.team for winner in winners],
-        "Top-5 error of the winning entry",
+        title="Top-5 error of the winning entry",
     ),
     width="stretch",
 )
@@ -104,10 +104,17 @@ for column, default in zip(picked, ("AlexNet", "ResNet-50"), strict=True):
         metrics[2].metric("Depth", total.depth)
         ui.show_layer_table(
             model.layer_table(spec),
-            ("layer", "kind", "output shape", "parameters", "multiply-adds", "receptive field",
-             "detail"),
+            (
+                "layer",
+                "kind",
+                "output shape",
+                "parameters",
+                "multiply-adds",
+                "receptive field",
+                "detail",
+            ),
             height=560,
-        )  # fmt: skip
+        )
 st.caption(
     "A residual or inception block is one row (all its convolutions and batch norms "
     "together). Receptive fields follow the longest path through a block."

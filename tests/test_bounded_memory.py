@@ -75,8 +75,13 @@ def peak_increase(setup: str, action: str, *args: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     done = subprocess.run(
         [sys.executable, "-c", code, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"peak RSS rise {result['mb']:.1f} MB; {result['outcome']}")
@@ -157,8 +162,11 @@ def test_a_tiny_zip_of_forty_5000x5000_pngs_is_decoded_one_picture_at_a_time(tmp
     """The issue's 16.6 KB zip took the server from 981 MB to 4,028 MB."""
     dark = png_bytes(Image.new("RGB", (5000, 5000), (10, 10, 10)))
     bright = png_bytes(Image.new("RGB", (5000, 5000), (240, 240, 240)))
-    entries = {f"{name}/{i}.png": data for name, data in (("dark", dark), ("bright", bright))
-               for i in range(20)}  # fmt: skip
+    entries = {
+        f"{name}/{i}.png": data
+        for name, data in (("dark", dark), ("bright", bright))
+        for i in range(20)
+    }
     upload = tmp_path / "forty.zip"
     upload.write_bytes(zip_bytes(entries))
     assert upload.stat().st_size < 2**20
@@ -238,11 +246,22 @@ def test_predict_refuses_devices_fifos_folders_and_huge_sparse_files_at_once(tmp
     hostile = ["/dev/zero", str(fifo), str(sparse), str(tmp_path)]
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", LIMITED_PREDICT, "--checkpoint", str(digit_run), *hostile,
-         str(good)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu"),
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            LIMITED_PREDICT,
+            "--checkpoint",
+            str(digit_run),
+            *hostile,
+            str(good),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert time.perf_counter() - started < 60
     assert done.returncode == 1, done.stderr[-3000:]
     errors = done.stderr.strip().splitlines()

@@ -58,10 +58,20 @@ def server_url(runs_root):
     port = _free_port()
     environment = {**os.environ, "CNN_EXPLORER_RUNS": str(runs_root)}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     process = subprocess.Popen(
         command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -293,8 +303,10 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     page.locator("section[data-testid='stSidebar'] canvas").last.hover()
     page.get_by_role("button", name="Reset canvas & history").click()
     page.get_by_text("Draw a digit, upload an image").first.wait_for()
-    circle = [(0.5 + 0.3 * math.cos(a / 12 * math.pi), 0.5 + 0.3 * math.sin(a / 12 * math.pi))
-              for a in range(25)]  # fmt: skip
+    circle = [
+        (0.5 + 0.3 * math.cos(a / 12 * math.pi), 0.5 + 0.3 * math.sin(a / 12 * math.pi))
+        for a in range(25)
+    ]
     draw(page, circle)
     ring = new_prediction(page, line)
     assert ring != line, "two different drawings, two different sets of probabilities"
@@ -415,8 +427,19 @@ def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
     workspace = page.evaluate("() => new URLSearchParams(window.location.search).get('workspace')")
     assert workspace and len(workspace) == 32
     out = runs_root / workspace / "resnet-shapes"
-    command = [sys.executable, "-m", "explorer.train", "--dataset", "shapes", "--arch",
-               "resnet", "--epochs", "1", "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "explorer.train",
+        "--dataset",
+        "shapes",
+        "--arch",
+        "resnet",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert finished.returncode in (0, 3), finished.stderr[-2000:]
     assert (out / "checkpoint.msgpack").exists()

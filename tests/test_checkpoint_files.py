@@ -90,9 +90,12 @@ def test_a_save_killed_mid_write_leaves_an_orphan_that_the_next_listing_removes(
     target = tmp_path / "run" / checkpoints.CHECKPOINT_FILE
     process = subprocess.Popen(
         [sys.executable, "-c", script, str(target)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "writing"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)

@@ -43,9 +43,20 @@ def save_png(path: Path, array: np.ndarray) -> Path:
 def test_train_then_predict_end_to_end(tmp_path):
     out = tmp_path / "runs" / "shapes"
     trained = run_module(
-        "explorer.train", "--dataset", "shapes", "--arch", "lenet5", "--epochs", "2",
-        "--batch-size", "64", "--lr", "0.01", "--out", str(out),
-    )  # fmt: skip
+        "explorer.train",
+        "--dataset",
+        "shapes",
+        "--arch",
+        "lenet5",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--lr",
+        "0.01",
+        "--out",
+        str(out),
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0.5 < metrics["test_accuracy"] <= 1.0  # six classes: chance is 1/6
@@ -59,9 +70,14 @@ def test_train_then_predict_end_to_end(tmp_path):
     not_image.write_text("this is text")
     missing = tmp_path / "missing.png"
     answered = run_module(
-        "explorer.predict", "--checkpoint", str(out),
-        str(good[0]), str(not_image), str(missing), str(good[1]),
-    )  # fmt: skip
+        "explorer.predict",
+        "--checkpoint",
+        str(out),
+        str(good[0]),
+        str(not_image),
+        str(missing),
+        str(good[1]),
+    )
     assert answered.returncode == 1
     lines = [json.loads(line) for line in answered.stdout.splitlines()]
     assert [line["image"] for line in lines] == [str(good[0]), str(good[1])]

@@ -76,8 +76,11 @@ def test_large_classes_split_exactly_as_before():
 
 def test_a_class_of_two_images_is_refused_by_name():
     entries = two_classes(count=5)
-    entries = {name: data for name, data in entries.items() if name not in ("bright/0.png",
-               "bright/1.png", "bright/2.png")}  # fmt: skip
+    entries = {
+        name: data
+        for name, data in entries.items()
+        if name not in ("bright/0.png", "bright/1.png", "bright/2.png")
+    }
     with pytest.raises(ExplorerError, match="'bright' has 2 image"):
         user_folders.load_image_folder(make_zip(entries), seed=0, side=8)
 

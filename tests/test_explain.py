@@ -52,9 +52,18 @@ def test_stages_follow_the_forward_order_and_end_in_the_logits(tiny, digit):
     spec, variables = tiny
     stages = explain.forward_stages(spec, variables, digit)
     assert [stage.key for stage in stages] == [
-        "conv1", "bn1", "act1", "pool1", "conv2", "bn2", "act2", "pool2", "flatten", "dense1",
+        "conv1",
+        "bn1",
+        "act1",
+        "pool1",
+        "conv2",
+        "bn2",
+        "act2",
+        "pool2",
+        "flatten",
+        "dense1",
         "logits",
-    ]  # fmt: skip
+    ]
     shapes = {row.name: row.output_shape for row in model.layer_table(spec)}
     for stage in stages:
         if stage.key in shapes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import math
 import re
@@ -31,7 +32,7 @@ def trace_types(fig):
 def test_image_figure_rgb_is_an_image_trace_with_bytes():
     rgb = np.zeros((4, 5, 3))
     rgb[0, 0] = (1.0, 0.5, 0.0)
-    fig = figures.image_figure(rgb, "photo", origin=(10, 20))
+    fig = figures.image_figure(rgb, title="photo", origin=(10, 20))
     assert isinstance(fig, go.Figure) and trace_types(fig) == ["Image"]
     z = np.asarray(fig.data[0].z)
     assert z.shape == (4, 5, 3) and z[0, 0].tolist() == [255, 128, 0]
@@ -65,7 +66,7 @@ def test_outline_window_adds_a_box_and_taps_when_dilated():
 
 def test_value_table_prints_every_number_in_its_colour():
     values = np.array([[-2.0, 0.5], [1.0, 3.25]])
-    table = figures.value_table_html(values, "kernel <b>", decimals=1)
+    table = figures.value_table_html(values, title="kernel <b>", decimals=1)
     cells = re.findall(r"background:rgb\((\d+), (\d+), (\d+)\);color:(#\w+)\">([^<]+)</td>", table)
     assert [cell[-1] for cell in cells] == ["-2.0", "0.5", "1.0", "3.2"]
     extreme = np.array([int(c) for c in cells[3][:3]])
@@ -75,7 +76,9 @@ def test_value_table_prints_every_number_in_its_colour():
     zeros = figures.value_table_html(np.zeros((3, 3)), decimals=0)
     middle = np.array([int(c) for c in re.findall(r"rgb\((\d+), (\d+), (\d+)\)", zeros)[0]])
     assert np.abs(middle - plotly_colour(figures.DIVERGING, 0.5)).max() <= 3  # 0 is white
-    gray = figures.value_table_html(np.array([[0.0, 255.0]]), "", 0, "gray", value_range=(0, 255))
+    gray = figures.value_table_html(
+        np.array([[0.0, 255.0]]), title="", decimals=0, colorscale="gray", value_range=(0, 255)
+    )
     rgb = re.findall(r"rgb\((\d+), (\d+), (\d+)\)", gray)
     for drawn, position in zip(rgb, (0.0, 1.0), strict=True):
         assert np.abs(np.array(drawn, int) - plotly_colour("gray", position)).max() <= 3
@@ -85,7 +88,7 @@ def test_value_table_prints_every_number_in_its_colour():
 def test_map_grid_figure_is_one_heatmap_with_labels_and_raw_hover():
     maps = np.random.default_rng(1).standard_normal((6, 5, 4)) * [1, 10, 100, 0.01]
     names = ["a", "b", "c", "d"]
-    fig = figures.map_grid_figure(maps, names, "maps", columns=2)
+    fig = figures.map_grid_figure(maps, names, title="maps", columns=2)
     assert trace_types(fig) == ["Heatmap"]
     assert [annotation.text for annotation in fig.layout.annotations] == names
     raw = np.asarray(fig.data[0].customdata)
@@ -135,7 +138,7 @@ def test_large_rgb_images_are_a_lossless_png():
 
 def test_large_mosaics_are_a_png_with_white_gutters_and_labels():
     maps = np.random.default_rng(3).standard_normal((40, 50, 4)) * [1, 10, 100, 0.01]
-    fig = figures.map_grid_figure(maps, list("abcd"), "maps", columns=2)
+    fig = figures.map_grid_figure(maps, list("abcd"), title="maps", columns=2)
     assert trace_types(fig) == ["Image"]
     assert [annotation.text for annotation in fig.layout.annotations] == list("abcd")
     pixels = decoded_png(fig.data[0])
@@ -153,7 +156,7 @@ def picture_pixels(picture: figures.Picture) -> np.ndarray:
 
 def test_a_view_of_a_small_picture_is_a_chart_that_carries_its_numbers():
     digit = np.random.default_rng(4).random((28, 28, 1)).astype(np.float32)
-    view = figures.image_view(digit, "digit", 300, window=(2, 3, 5))
+    view = figures.image_view(digit, title="digit", height=300, window=(2, 3, 5))
     assert isinstance(view, go.Figure) and trace_types(view) == ["Heatmap"]
     np.testing.assert_array_equal(view.data[0].z, digit[..., 0])
     assert len(view.layout.shapes) == 1  # the outlined window
@@ -161,7 +164,9 @@ def test_a_view_of_a_small_picture_is_a_chart_that_carries_its_numbers():
 
 def test_a_view_of_a_large_picture_is_an_enlarged_png_of_the_same_colours():
     ramp = np.tile(np.linspace(-2.0, 2.0, 90, dtype=np.float32), (70, 1))  # 6,300 cells
-    view = figures.image_view(ramp, "ramp", 280, value_range=None, colorscale=figures.DIVERGING)
+    view = figures.image_view(
+        ramp, title="ramp", height=280, value_range=None, colorscale=figures.DIVERGING
+    )
     assert isinstance(view, figures.Picture)
     assert (view.title, view.height, view.width) == ("ramp", 280, 360)  # 280 · 90 / 70
     pixels = picture_pixels(view)
@@ -178,7 +183,7 @@ def test_a_view_of_a_large_picture_is_an_enlarged_png_of_the_same_colours():
 
 def test_a_large_picture_view_outlines_the_window_in_red_around_it():
     gray = np.full((80, 100, 1), 0.5, np.float32)
-    view = figures.image_view(gray, "where", 80, window=(10, 20, 8))
+    view = figures.image_view(gray, title="where", height=80, window=(10, 20, 8))
     pixels = picture_pixels(view)  # factor 1: 80 px tall already
     red = np.argwhere((pixels == [214, 39, 40]).all(axis=-1))
     assert red[:, 0].min() == 9 and red[:, 0].max() == 18  # rows 10..17 and the frame
@@ -188,7 +193,7 @@ def test_a_large_picture_view_outlines_the_window_in_red_around_it():
 
 def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():
     maps = np.random.default_rng(5).standard_normal((60, 80, 4)) * [1, 10, 100, 0.01]
-    view = figures.map_grid_view(maps, ["alpha", "beta", "gamma", "delta"], "maps", columns=2)
+    view = figures.map_grid_view(maps, ["alpha", "beta", "gamma", "delta"], title="maps", columns=2)
     assert isinstance(view, figures.Picture) and view.title == "maps"
     pixels = picture_pixels(view)
     chart = decoded_png(figures.map_grid_figure(maps, list("abcd"), columns=2).data[0])
@@ -209,16 +214,16 @@ def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():
 def test_no_picture_is_wider_than_it_is_shown(shape, height):
     """``st.image`` would shrink (bilinear) and re-encode a PNG wider than its width."""
     image = np.random.default_rng(7).random(shape).astype(np.float32)
-    picture = figures.image_view(image, "", height)
+    picture = figures.image_view(image, title="", height=height)
     assert picture_pixels(picture).shape[1] <= picture.width
     maps = np.random.default_rng(8).standard_normal((shape[0], shape[1], 6))
-    mosaic = figures.map_grid_view(maps, list("abcdef"), "", height=height)
+    mosaic = figures.map_grid_view(maps, list("abcdef"), title="", height=height)
     assert picture_pixels(mosaic).shape[1] <= mosaic.width
 
 
 def test_small_mosaics_stay_charts_with_their_numbers():
     maps = np.random.default_rng(6).standard_normal((5, 5, 3))
-    view = figures.map_grid_view(maps, list("abc"), "kernels")
+    view = figures.map_grid_view(maps, list("abc"), title="kernels")
     assert isinstance(view, go.Figure) and trace_types(view) == ["Heatmap"]
 
 
@@ -257,31 +262,38 @@ def test_histogram_and_line_figures():
     assert len(hist.to_json()) < 10_000, "counts, not 200,000 values"
     constant = figures.histogram_figure({"flat": np.ones((2, 2))})
     assert sum(constant.data[0].y) == 4
-    lines = figures.line_figure([0, 1, 2], {"train": [3, 2, 1], "test": [3, 3, 2]}, "loss")
+    lines = figures.line_figure([0, 1, 2], {"train": [3, 2, 1], "test": [3, 3, 2]}, title="loss")
     assert trace_types(lines) == ["Scatter", "Scatter"]
     assert list(lines.data[0].x) == [0, 1, 2] and list(lines.data[1].y) == [3, 3, 2]
 
 
-def _builder(name):
-    """Builders that are being added or renamed right now are tested only where they exist."""
-    builder = getattr(figures, name, None)
-    if builder is None:
-        pytest.skip(f"figures.{name} is not in this version")
-    return builder
+def test_figure_builders_take_their_options_by_keyword_only():
+    builders = [
+        function
+        for name, function in inspect.getmembers(figures, inspect.isfunction)
+        if function.__module__ == figures.__name__ and not name.startswith("_")
+    ]
+    assert len(builders) > 20
+    for builder in builders:
+        for parameter in inspect.signature(builder).parameters.values():
+            if parameter.default is not inspect.Parameter.empty:
+                assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, (
+                    f"{builder.__name__}({parameter.name}=…) can be passed by position"
+                )
 
 
 def test_counts_figure_prints_values_and_percentages():
-    counts = _builder("counts_figure")(["0", "1", "2"], [5, 1200, 0], "per class")
+    counts = figures.counts_figure(["0", "1", "2"], [5, 1200, 0], title="per class")
     assert trace_types(counts) == ["Bar"]
     assert list(counts.data[0].x) == ["0", "1", "2"] and list(counts.data[0].y) == [5, 1200, 0]
     assert list(counts.data[0].text) == ["5", "1,200", "0"]
-    shares = _builder("counts_figure")(["a", "b"], [0.25, 0.875], percent=True)
+    shares = figures.counts_figure(["a", "b"], [0.25, 0.875], percent=True)
     assert list(shares.data[0].text) == ["25.0%", "87.5%"]
 
 
 def test_confusion_figure_shows_the_matrix_with_true_classes_as_rows():
     matrix = np.array([[5, 1, 0], [0, 7, 2], [1, 0, 9]])
-    fig = _builder("confusion_figure")(matrix, ["cat", "dog", "eel"])
+    fig = figures.confusion_figure(matrix, ["cat", "dog", "eel"])
     assert trace_types(fig) == ["Heatmap"]
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), matrix)
     assert list(fig.data[0].y) == ["cat", "dog", "eel"]
@@ -301,7 +313,7 @@ def test_confusion_figure_shows_the_matrix_with_true_classes_as_rows():
 )
 def test_tile_maps_layout_without_downsampling(height, width, count, columns, seed):
     maps = np.random.default_rng(seed).standard_normal((height, width, count))
-    display, raw, (tile_h, tile_w) = figures.tile_maps(maps, columns, "none")
+    display, raw, (tile_h, tile_w) = figures.tile_maps(maps, columns, scaling="none")
     rows = math.ceil(count / columns)
     assert (tile_h, tile_w) == (height, width)
     assert raw.shape == display.shape == (rows * (height + 1) - 1, columns * (width + 1) - 1)
@@ -325,14 +337,14 @@ def test_tile_maps_layout_without_downsampling(height, width, count, columns, se
 
 def test_tile_maps_scalings():
     maps = np.stack([np.array([[-2.0, 1.0], [0.0, 4.0]]), np.full((2, 2), 3.0)], axis=-1)
-    symmetric, raw, _ = figures.tile_maps(maps, 2, "symmetric")
+    symmetric, raw, _ = figures.tile_maps(maps, 2, scaling="symmetric")
     np.testing.assert_allclose(symmetric[:, :2], maps[..., 0] / 4.0)
     np.testing.assert_allclose(symmetric[:, 3:], 1.0)
-    minmax, _, _ = figures.tile_maps(maps, 2, "minmax")
+    minmax, _, _ = figures.tile_maps(maps, 2, scaling="minmax")
     np.testing.assert_allclose(minmax[:, :2], (maps[..., 0] + 2.0) / 6.0)
     np.testing.assert_allclose(minmax[:, 3:], 0.5)  # a flat map sits mid-scale
     np.testing.assert_array_equal(raw[:, :2], maps[..., 0])
-    zeros, _, _ = figures.tile_maps(np.zeros((3, 3, 1)), 1, "symmetric")
+    zeros, _, _ = figures.tile_maps(np.zeros((3, 3, 1)), 1, scaling="symmetric")
     np.testing.assert_array_equal(zeros, 0.0)
 
 
@@ -343,7 +355,7 @@ def test_tile_maps_scalings():
 def test_tile_maps_downsampling_caps_the_cell_count(shape, max_cells):
     rng = np.random.default_rng(0)
     maps = rng.random(shape).astype(np.float32) + np.arange(shape[2], dtype=np.float32)
-    display, raw, (tile_h, tile_w) = figures.tile_maps(maps, 2, "none", max_cells=max_cells)
+    display, raw, (tile_h, tile_w) = figures.tile_maps(maps, 2, scaling="none", max_cells=max_cells)
     cells = np.count_nonzero(~np.isnan(raw))
     assert cells == shape[2] * tile_h * tile_w
     assert cells <= max_cells

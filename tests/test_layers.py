@@ -24,9 +24,12 @@ def test_im2col_conv_matches_lax_convolution():
 def _lax_conv(x, w, stride, padding):
     top, bottom, left, right = padding
     return jax.lax.conv_general_dilated(
-        x, w, (stride, stride), [(top, bottom), (left, right)],
+        x,
+        w,
+        (stride, stride),
+        [(top, bottom), (left, right)],
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(

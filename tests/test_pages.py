@@ -797,10 +797,16 @@ def test_a_link_opens_its_view_and_the_view_stays_in_the_url():
 
 def test_a_hostile_link_opens_the_defaults_and_says_why():
     app = open_link(
-        {"kernel_size": "1e99", "presets_wanted": "sobel x,<img src=x>", "cutoff": "-inf",
-         "custom_kernel": "1," * 500, "use_custom_kernel": "1", "stride": "3"},
+        {
+            "kernel_size": "1e99",
+            "presets_wanted": "sobel x,<img src=x>",
+            "cutoff": "-inf",
+            "custom_kernel": "1," * 500,
+            "use_custom_kernel": "1",
+            "stride": "3",
+        },
         "2_convolution.py",
-    )  # fmt: skip
+    )
     assert not app.exception
     (warning,) = app.warning
     for name in ("kernel\\_size", "presets\\_wanted", "cutoff", "custom\\_kernel"):

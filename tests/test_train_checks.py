@@ -66,9 +66,16 @@ def test_chance_is_the_share_of_the_most_common_class():
 
 @pytest.mark.parametrize(
     ("accuracy", "chance", "expected"),
-    [(0.19, 0.1, True), (0.189, 0.1, False), (0.1, 0.1, False), (0.55, 0.5, True),
-     (0.54, 0.5, False), (0.25, 1 / 6, True), (0.2167, 1 / 6, False)],
-)  # fmt: skip
+    [
+        (0.19, 0.1, True),
+        (0.189, 0.1, False),
+        (0.1, 0.1, False),
+        (0.55, 0.5, True),
+        (0.54, 0.5, False),
+        (0.25, 1 / 6, True),
+        (0.2167, 1 / 6, False),
+    ],
+)
 def test_learned_means_a_tenth_of_the_way_from_chance_to_perfect(accuracy, chance, expected):
     assert learned(accuracy, chance) is expected
 

@@ -171,8 +171,13 @@ def test_a_worker_ends_when_the_server_is_killed():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     server = subprocess.run(
         [sys.executable, "-c", KILLED_SERVER],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert server.returncode == -signal.SIGKILL, server.stderr[-2000:]
     pid = int(server.stdout.split()[-1])
     wait_for(lambda: gone(pid), timeout=15, what="the orphaned worker to end")

@@ -139,8 +139,12 @@ def test_a_run_is_described_setting_by_setting_and_runs_differ_where_the_texts_d
     assert edited["conv blocks"] == "8@5×5 max2" and edited["dropout"] == "0.25"
     assert edited["augmentation"] == "shift ±2 px, rotate ±10°"
     assert runs.differing_settings([tiny, edited]) == [
-        "preset", "conv blocks", "dense units", "dropout", "augmentation",
-    ]  # fmt: skip
+        "preset",
+        "conv blocks",
+        "dense units",
+        "dropout",
+        "augmentation",
+    ]
     assert runs.differing_settings([tiny, dict(tiny)]) == [] == runs.differing_settings([tiny])
 
 

@@ -387,9 +387,12 @@ def sidebar_view_controls() -> None:
     ):
         _share_dialog()
     columns[1].button(
-        "Reset", icon=":material/restart_alt:", on_click=reset_settings, key="reset_view",
+        "Reset",
+        icon=":material/restart_alt:",
+        on_click=reset_settings,
+        key="reset_view",
         help="Every lab setting back to its default (presenter mode stays).",
-    )  # fmt: skip
+    )
 
 
 @st.dialog("Link to this view")

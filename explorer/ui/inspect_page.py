@@ -95,10 +95,17 @@ def load_model(choice: str) -> Inspected | None:
         session = run.session
         dataset, variables = session.dataset, session.best_variables
         return Inspected(
-            CURRENT_RUN, session.spec, variables, dataset.class_names, dataset.preprocessing,
-            dataset.name, dataset, None, checkpoints.fingerprint(variables),
+            CURRENT_RUN,
+            session.spec,
+            variables,
+            dataset.class_names,
+            dataset.preprocessing,
+            dataset.name,
+            dataset,
+            None,
+            checkpoints.fingerprint(variables),
             session.test_fingerprint,
-        )  # fmt: skip
+        )
     try:
         path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
         checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
@@ -107,18 +114,27 @@ def load_model(choice: str) -> Inspected | None:
         return None
     record = checkpoint.metadata["dataset"]
     return Inspected(
-        choice, checkpoint.spec, checkpoint.variables, checkpoint.class_names,
-        checkpoint.preprocessing, record["name"], None, record,
-        checkpoints.fingerprint(checkpoint.variables), record.get("test_fingerprint", "none"),
-    )  # fmt: skip
+        choice,
+        checkpoint.spec,
+        checkpoint.variables,
+        checkpoint.class_names,
+        checkpoint.preprocessing,
+        record["name"],
+        None,
+        record,
+        checkpoints.fingerprint(checkpoint.variables),
+        record.get("test_fingerprint", "none"),
+    )
 
 
 def choose_model() -> Inspected | None:
     """Pick the session's best model or a saved checkpoint; None (with advice) if there is none."""
     options = model_options()
     if not options:
-        st.info(f"There is no trained network yet. Train one on **{TRAIN_TITLE}** (about a "
-                "minute on the built-in MNIST digits), then come back.")  # fmt: skip
+        st.info(
+            f"There is no trained network yet. Train one on **{TRAIN_TITLE}** (about a "
+            "minute on the built-in MNIST digits), then come back."
+        )
         return None
     chosen = st.session_state.get("inspect_model")
     if chosen is not None and chosen not in options:
@@ -170,17 +186,17 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
     best = int(np.argmax(probabilities))
     columns = st.columns([1, 1, 2])
     columns[0].plotly_chart(
-        figures.image_figure(original.astype(np.float32) / 255.0, "Your input", 300),
+        figures.image_figure(original.astype(np.float32) / 255.0, title="Your input", height=300),
         width="stretch",
     )
     columns[1].plotly_chart(
-        figures.image_figure(prepared, "What the network sees", 300), width="stretch"
+        figures.image_figure(prepared, title="What the network sees", height=300), width="stretch"
     )
     columns[2].plotly_chart(
         figures.counts_figure(
             model.class_names,
             probabilities,
-            f"Softmax probabilities: “{model.class_names[best]}” ({probabilities[best]:.1%})",
+            title=f"Softmax probabilities: “{model.class_names[best]}” ({probabilities[best]:.1%})",
             percent=True,
         ),
         width="stretch",
@@ -226,7 +242,7 @@ def show_stages(model: Inspected, prepared: np.ndarray) -> None:
     stage = stages[keys.index(chosen)]
     title = "Class scores (logits)" if stage.key == "logits" else labels[keys.index(chosen)]
     names = model.class_names if stage.key == "logits" else None
-    st.plotly_chart(figures.stage_figure(stage.values, title, names), width="stretch")
+    st.plotly_chart(figures.stage_figure(stage.values, title, class_names=names), width="stretch")
     st.caption(
         f"{len(stages)} stages from the picture to the scores. Each map is scaled to its own "
         "largest value (red positive, blue negative); after flattening, one bar per unit."
@@ -252,10 +268,12 @@ def receptive_field(model: Inspected, prepared: np.ndarray) -> None:
         model.spec, model.variables, prepared, stage, int(filter_index), row, col
     )
     left, right = st.columns(2)
-    theory = figures.image_figure(prepared, f"Theoretical window: {window.size}×{window.size}", 360)
+    theory = figures.image_figure(
+        prepared, title=f"Theoretical window: {window.size}×{window.size}", height=360
+    )
     figures.outline_window(theory, int(window.top), int(window.left), window.size)
     left.plotly_chart(theory, width="stretch")
-    effective = figures.overlay_figure(prepared, field, "Effective field: |d unit / d input|")
+    effective = figures.overlay_figure(prepared, field, title="Effective field: |d unit / d input|")
     figures.outline_window(effective, int(window.top), int(window.left), window.size)
     right.plotly_chart(effective, width="stretch")
     st.caption(
@@ -275,17 +293,17 @@ def learned_filters(model: Inspected) -> None:
     left, right = st.columns(2)
     if kernels.shape[2] == 3:
         kernel_figure = figures.image_gallery_figure(
-            explain.kernels_as_rgb(kernels), names, "First-layer kernels in colour (grey = 0)"
+            explain.kernels_as_rgb(kernels), names, title="First-layer kernels in colour (grey = 0)"
         )
     else:
         kernel_figure = figures.map_grid_figure(
-            kernels.mean(axis=2), names, "First-layer kernels", height=420
+            kernels.mean(axis=2), names, title="First-layer kernels", height=420
         )
     left.plotly_chart(kernel_figure, width="stretch")
     responses = frequency.kernel_frequency_response(kernels.mean(axis=2), (32, 32))
     right.plotly_chart(
         figures.map_grid_figure(
-            responses, names, "Their frequency responses", colorscale="viridis", height=420
+            responses, names, title="Their frequency responses", colorscale="viridis", height=420
         ),
         width="stretch",
     )
@@ -300,9 +318,9 @@ def learned_filters(model: Inspected) -> None:
             figures.map_grid_figure(
                 weights[..., int(unit)],
                 channel_names,
-                f"{layer} filter {int(unit) + 1}: one {weights.shape[0]}×{weights.shape[1]} slice "
-                "per input channel",
-            ),  # fmt: skip
+                title=f"{layer} filter {int(unit) + 1}: one "
+                f"{weights.shape[0]}×{weights.shape[1]} slice per input channel",
+            ),
             width="stretch",
         )
 
@@ -319,16 +337,21 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
         key="why_class",
     )
     blocks = list(explain.feature_blocks(model.spec))
-    block = columns[1].selectbox("Grad-CAM block", blocks or [None], index=max(len(blocks) - 1, 0),
-                                 key="cam_block", disabled=len(blocks) < 2)  # fmt: skip
+    block = columns[1].selectbox(
+        "Grad-CAM block",
+        blocks or [None],
+        index=max(len(blocks) - 1, 0),
+        key="cam_block",
+        disabled=len(blocks) < 2,
+    )
     patch = columns[2].slider("Occlusion patch (px)", 2, 12, 6, key="occlusion_patch")
     left, middle, right = st.columns(3)
     left.plotly_chart(
         figures.overlay_figure(
             prepared,
             explain.saliency_map(model.spec, model.variables, prepared, class_index),
-            "Saliency: |d score / d pixel|",
-        ),  # fmt: skip
+            title="Saliency: |d score / d pixel|",
+        ),
         width="stretch",
     )
     if blocks:
@@ -336,8 +359,8 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
             figures.overlay_figure(
                 prepared,
                 explain.grad_cam(model.spec, model.variables, prepared, class_index, block),
-                f"Grad-CAM, block {block}",
-            ),  # fmt: skip
+                title=f"Grad-CAM, block {block}",
+            ),
             width="stretch",
         )
     else:
@@ -346,7 +369,7 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
         figures.overlay_figure(
             prepared,
             explain.occlusion_map(model.spec, model.variables, prepared, class_index, patch, 2),
-            "Occlusion: probability lost when covered",
+            title="Occlusion: probability lost when covered",
             signed=True,
         ),
         width="stretch",
@@ -412,7 +435,7 @@ def test_views(model: Inspected, split: splits.Split) -> None:
     left.plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
     right.plotly_chart(
         figures.counts_figure(
-            names, train.per_class_accuracy(matrix), "Accuracy per class", percent=True
+            names, train.per_class_accuracy(matrix), title="Accuracy per class", percent=True
         ),
         width="stretch",
     )
@@ -433,7 +456,7 @@ def test_views(model: Inspected, split: splits.Split) -> None:
             figures.image_gallery_figure(
                 split.images[chosen],
                 [f"{probabilities[i, predicted]:.0%}" for i in chosen],
-                f"{len(chosen)} test images of “{names[true_class]}” "
+                title=f"{len(chosen)} test images of “{names[true_class]}” "
                 f"predicted as “{names[predicted]}”",
             ),
             width="stretch",
@@ -450,7 +473,7 @@ def test_views(model: Inspected, split: splits.Split) -> None:
                     f"{names[split.labels[i]]}→{names[predictions[i]]} {probabilities[i].max():.0%}"
                     for i in worst
                 ],
-                "Most confident mistakes (true → predicted, confidence)",
+                title="Most confident mistakes (true → predicted, confidence)",
             ),
             width="stretch",
         )
@@ -480,7 +503,7 @@ def unit_preferences(model: Inspected, split: splits.Split | None) -> None:
     )
     st.plotly_chart(
         figures.image_gallery_figure(
-            dreams, [labels[u] for u in units], "Inputs that maximise each unit", columns=8
+            dreams, [labels[u] for u in units], title="Inputs that maximise each unit", columns=8
         ),
         width="stretch",
     )
@@ -494,9 +517,9 @@ def unit_preferences(model: Inspected, split: splits.Split | None) -> None:
             figures.image_gallery_figure(
                 split.images[top[unit]],
                 [""] * 9,
-                f"Test images that excite map {unit + 1} most",
+                title=f"Test images that excite map {unit + 1} most",
                 columns=9,
-            ),  # fmt: skip
+            ),
             width="stretch",
         )
 
@@ -526,13 +549,21 @@ def edit_network(model: Inspected, prepared: np.ndarray, split: splits.Split | N
     left, right = st.columns(2)
     left.plotly_chart(
         figures.image_figure(
-            before[..., int(unit)], f"Map {int(unit) + 1} before", 300, None, figures.DIVERGING
+            before[..., int(unit)],
+            title=f"Map {int(unit) + 1} before",
+            height=300,
+            value_range=None,
+            colorscale=figures.DIVERGING,
         ),
         width="stretch",
     )
     right.plotly_chart(
         figures.image_figure(
-            after[..., int(unit)], f"Map {int(unit) + 1} after", 300, None, figures.DIVERGING
+            after[..., int(unit)],
+            title=f"Map {int(unit) + 1} after",
+            height=300,
+            value_range=None,
+            colorscale=figures.DIVERGING,
         ),
         width="stretch",
     )

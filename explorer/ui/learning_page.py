@@ -147,10 +147,15 @@ def targets_and_losses(batch: Batch, params: dict, kind: str) -> None:
     }
     left, right = st.columns([1, 3])
     title = f"Image {index}: a {label}" if len(batch.labels) > 1 else f"Labelled {label}"
-    left.plotly_chart(figures.image_figure(batch.images[index], title, 260), width="stretch")
+    left.plotly_chart(
+        figures.image_figure(batch.images[index], title=title, height=260), width="stretch"
+    )
     right.plotly_chart(
         figures.target_prediction_figure(
-            CLASS_NAMES, target, probabilities, "The label as a one-hot target, and the softmax"
+            CLASS_NAMES,
+            target,
+            probabilities,
+            title="The label as a one-hot target, and the softmax",
         ),
         width="stretch",
     )
@@ -158,7 +163,7 @@ def targets_and_losses(batch: Batch, params: dict, kind: str) -> None:
     right.html(
         figures.value_table_html(
             table,
-            "Target, prediction and each loss's gradient dL/dz for the 10 logits",
+            title="Target, prediction and each loss's gradient dL/dz for the 10 logits",
             decimals=3,
             row_names=["y (one-hot)", "p (softmax)", "cross-entropy: p − y", "MSE: dL/dz"],
             column_names=CLASS_NAMES,
@@ -237,7 +242,10 @@ def _forward_stages(batch: Batch, params: dict) -> None:
     )
     stage = stages[keys.index(chosen)]
     names = CLASS_NAMES if stage.key == "logits" else None
-    st.plotly_chart(figures.stage_figure(stage.values, labels[chosen], names, 380), width="stretch")
+    st.plotly_chart(
+        figures.stage_figure(stage.values, labels[chosen], class_names=names, height=380),
+        width="stretch",
+    )
     st.caption(
         f"{len(stages)} stages from the picture to the 10 logits; the softmax of the logits "
         "is the prediction p in section 1. Each map is scaled to its own largest value."
@@ -281,7 +289,7 @@ def _gradient_sizes(step: learning.Step) -> None:
         figures.counts_figure(
             step.layers,
             step.gradient_norms,
-            "Gradient size ‖dL/dW‖ per layer",
+            title="Gradient size ‖dL/dW‖ per layer",
             value_format=".3g",
         ),
         width="stretch",
@@ -291,7 +299,7 @@ def _gradient_sizes(step: learning.Step) -> None:
         figures.counts_figure(
             step.layers,
             relative,
-            "How much this step changes each layer: η‖dL/dW‖ / ‖W‖",
+            title="How much this step changes each layer: η‖dL/dW‖ / ‖W‖",
             value_format=".2%",
         ),
         width="stretch",
@@ -317,15 +325,17 @@ def _first_layer_update(step: learning.Step, params: dict) -> None:
     names = [str(index + 1) for index in range(count)]
     left, right = st.columns(2)
     left.plotly_chart(
-        figures.map_grid_figure(kernels[:, :, 0], names, "First-layer kernels W", columns=count,
-                                height=260),
+        figures.map_grid_figure(
+            kernels[:, :, 0], names, title="First-layer kernels W", columns=count, height=260
+        ),
         width="stretch",
-    )  # fmt: skip
+    )
     right.plotly_chart(
-        figures.map_grid_figure(gradient[:, :, 0], names, "Their gradients dL/dW", columns=count,
-                                height=260),
+        figures.map_grid_figure(
+            gradient[:, :, 0], names, title="Their gradients dL/dW", columns=count, height=260
+        ),
         width="stretch",
-    )  # fmt: skip
+    )
     chosen = st.slider("Filter to update by hand", 1, count, key="learn_filter") - 1
     weights, grad = kernels[:, :, 0, chosen], gradient[:, :, 0, chosen]
     change = -step.learning_rate * grad
@@ -336,7 +346,7 @@ def _first_layer_update(step: learning.Step, params: dict) -> None:
         (weights + change, "W − η·dL/dW"),
     )
     for column, (values, title) in zip(st.columns(4), tables, strict=True):
-        column.html(figures.value_table_html(values, title, decimals=4))
+        column.html(figures.value_table_html(values, title=title, decimals=4))
     moved = int(np.argmax(np.abs(change)))
     row, col = divmod(moved, weights.shape[1])
     st.caption(
@@ -358,9 +368,9 @@ def _loss_history(step: learning.Step) -> None:
         figures.line_figure(
             range(first, first + len(history)),
             {"loss on the batch": history},
-            "Loss after each step on this batch",
-            "steps taken",
-            "loss",
+            title="Loss after each step on this batch",
+            x_title="steps taken",
+            y_title="loss",
         ),
         width="stretch",
     )
@@ -388,11 +398,16 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
     """The loss along the gradient, descent at three rates, and a 2-D slice with the paths."""
     columns = st.columns(4)
     rates = tuple(
-        float(columns[index].select_slider(
-            f"η {role}", STEP_RATES, value=learning.DEFAULT_RATES[index], key=f"learn_rate_{index}"
-        ))
+        float(
+            columns[index].select_slider(
+                f"η {role}",
+                STEP_RATES,
+                value=learning.DEFAULT_RATES[index],
+                key=f"learn_rate_{index}",
+            )
+        )
         for index, role in enumerate(RATE_ROLES)
-    )  # fmt: skip
+    )
     steps = columns[3].slider("Steps", 2, 30, 10, key="learn_path_steps")
     land = _landscape(checkpoints.fingerprint(params), params, batch.key, batch, kind, rates, steps)
     names = [f"η = {rate:g} ({role})" for rate, role in zip(rates, RATE_ROLES, strict=True)]
@@ -406,7 +421,7 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
             land.step_sizes,
             land.slice_losses,
             marks,
-            "1-D slice: the loss along −gradient",
+            title="1-D slice: the loss along −gradient",
             top=SLICE_TOP * float(land.slice_losses[0]),
         ),
         width="stretch",
@@ -415,9 +430,9 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
         figures.line_figure(
             range(steps + 1),
             dict(zip(names, land.path_losses, strict=True)),
-            "Loss after each step of gradient descent (log scale)",
-            "steps",
-            "loss on the batch",
+            title="Loss after each step of gradient descent (log scale)",
+            x_title="steps",
+            y_title="loss on the batch",
             log_y=True,
             colours=figures.RATE_COLOURS,
         ),
@@ -428,7 +443,7 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
     paths = dict(zip(names, land.path_points, strict=True))
     st.plotly_chart(
         figures.loss_surface_figure(
-            land.alphas, land.betas, land.surface, paths, "2-D slice of the loss around W"
+            land.alphas, land.betas, land.surface, paths, title="2-D slice of the loss around W"
         ),
         width="stretch",
     )
@@ -514,7 +529,10 @@ def initialisation_and_depth(batch: Batch, kind: str) -> None:
     mean = start.probabilities.mean(axis=0)
     st.plotly_chart(
         figures.counts_figure(
-            CLASS_NAMES, mean, "The untrained network: mean probability per class", True
+            CLASS_NAMES,
+            mean,
+            title="The untrained network: mean probability per class",
+            percent=True,
         ),
         width="stretch",
     )
@@ -533,7 +551,7 @@ def initialisation_and_depth(batch: Batch, kind: str) -> None:
         figures.gradient_norms_figure(
             norms,
             [word(name) for name in learning.DEPTH_ACTIVATIONS],
-            f"{depth} conv layers of {learning.DEEP_WIDTH} filters: ‖dL/dW‖ per layer",
+            title=f"{depth} conv layers of {learning.DEEP_WIDTH} filters: ‖dL/dW‖ per layer",
         ),
         width="stretch",
     )
@@ -571,9 +589,11 @@ def epochs_and_batches() -> None:
     """The counts of an epoch spelled out for a training-set size and batch size."""
     columns = st.columns(3)
     size = int(columns[0].number_input("Training images", 1, 10_000_000, 4000, key="learn_size"))
-    batch = int(columns[1].select_slider(
-        "Batch size", [1, 16, 32, 64, 128, 256, 512], value=128, key="learn_batch"
-    ))  # fmt: skip
+    batch = int(
+        columns[1].select_slider(
+            "Batch size", [1, 16, 32, 64, 128, 256, 512], value=128, key="learn_batch"
+        )
+    )
     epochs = int(columns[2].slider("Epochs", 1, 30, 3, key="learn_epochs"))
     if batch > size:
         st.error(

@@ -157,14 +157,14 @@ def dataset_overview(dataset: splits.Dataset) -> None:
         figures.image_gallery_figure(
             dataset.train.images[indices],
             _first_of_each_class([dataset.class_names[i] for i in dataset.train.labels[indices]]),
-            "Two training examples of every class",
+            title="Two training examples of every class",
             columns=10,
         ),
         width="stretch",
     )
     counts = splits.class_counts(dataset.train, len(dataset.class_names))
     right.plotly_chart(
-        figures.counts_figure(dataset.class_names, counts, "Training images per class"),
+        figures.counts_figure(dataset.class_names, counts, title="Training images per class"),
         width="stretch",
     )
 
@@ -376,25 +376,35 @@ def training_settings(dataset: splits.Dataset) -> train.TrainConfig | None:
             max_rotation=columns[1].slider("Rotation (°)", 0.0, 45.0, 0.0, 5.0, key="aug_rotation"),
             max_scale=columns[2].slider("Zoom (±)", 0.0, 0.4, 0.0, 0.05, key="aug_scale"),
             horizontal_flip=columns[3].checkbox(
-                "Horizontal flip", False, key="aug_flip", disabled=not flip_ok,
+                "Horizontal flip",
+                False,
+                key="aug_flip",
+                disabled=not flip_ok,
                 help=None if flip_ok else "A mirrored digit is not the same digit.",
             ),
-        )  # fmt: skip
+        )
         preview = augmentation_preview(dataset.train.images[:4], augmentation, seed, 7)
         st.plotly_chart(
             figures.image_gallery_figure(
                 preview.reshape(-1, *preview.shape[2:]),
                 ["original" if i % 8 == 0 else "" for i in range(preview.shape[0] * 8)],
-                "Each row: one image and seven augmented copies",
+                title="Each row: one image and seven augmented copies",
                 columns=8,
             ),
             width="stretch",
         )
     config = train.TrainConfig(
-        optimizer=optimizer, loss=loss, learning_rate=float(learning_rate), schedule=schedule,
-        weight_decay=float(weight_decay), label_smoothing=float(label_smoothing),
-        batch_size=int(batch_size), epochs=int(epochs), seed=seed, augmentation=augmentation,
-    )  # fmt: skip
+        optimizer=optimizer,
+        loss=loss,
+        learning_rate=float(learning_rate),
+        schedule=schedule,
+        weight_decay=float(weight_decay),
+        label_smoothing=float(label_smoothing),
+        batch_size=int(batch_size),
+        epochs=int(epochs),
+        seed=seed,
+        augmentation=augmentation,
+    )
     try:
         train.validate_config(config, len(jax.devices()))
     except ExplorerError as error:
@@ -538,13 +548,13 @@ def _draw_progress() -> None:
             snapshot.loss_points,
             epochs,
             [record.val_loss for record in snapshot.history],
-            f"Loss ({losses.LOSS_TITLES[run.config.loss]})",
+            title=f"Loss ({losses.LOSS_TITLES[run.config.loss]})",
         )
         if snapshot.history:
             accuracies = _accuracies(snapshot.history)
             best = train.best_epoch(accuracies["validation accuracy"])
             accuracy_figure = figures.line_figure(
-                epochs, accuracies, "Accuracy", "epoch", "fraction correct"
+                epochs, accuracies, title="Accuracy", x_title="epoch", y_title="fraction correct"
             )
             for figure in (loss_figure, accuracy_figure):
                 figures.mark_epoch(figure, best, f"best: epoch {best}")
@@ -589,14 +599,15 @@ def _filter_film(filters: tuple) -> None:
     channels, count = filters[0].shape[2], filters[0].shape[-1]
     st.plotly_chart(
         figures.filter_film_figure(
-            *explain.filter_film(filters), "First-layer filters over training"
+            *explain.filter_film(filters), title="First-layer filters over training"
         ),
         width="stretch",
     )
     if len(filters) > 1:
         st.plotly_chart(
             figures.filter_film_figure(
-                *explain.filter_film(filters, change=True), "What each epoch has added since init"
+                *explain.filter_film(filters, change=True),
+                title="What each epoch has added since init",
             ),
             width="stretch",
         )
@@ -658,7 +669,10 @@ def training_results() -> None:
             columns[0].plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
             columns[1].plotly_chart(
                 figures.counts_figure(
-                    names, train.per_class_accuracy(matrix), "Test accuracy per class", percent=True
+                    names,
+                    train.per_class_accuracy(matrix),
+                    title="Test accuracy per class",
+                    percent=True,
                 ),
                 width="stretch",
             )
@@ -708,7 +722,11 @@ def training_results() -> None:
         }
         st.plotly_chart(
             figures.line_figure(
-                range(1, longest + 1), padded, "Validation accuracy", "epoch", "fraction correct"
+                range(1, longest + 1),
+                padded,
+                title="Validation accuracy",
+                x_title="epoch",
+                y_title="fraction correct",
             ),
             width="stretch",
         )
