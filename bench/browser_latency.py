@@ -134,7 +134,7 @@ CONTROLS: dict[str, list[Step]] = {
         *slider("Filter count F", 2),
     ],
     "activation_pooling": [
-        *options("select", "Activation", "leaky_relu", "sigmoid", "tanh", "none", "relu"),
+        *options("select", "Activation", "leaky ReLU", "sigmoid", "tanh", "none (linear)", "ReLU"),
         *slider("Pool window", 2),
         *options("radio", "Pooling", "average", "max"),
     ],
