@@ -428,6 +428,21 @@ def filter_film(
     return frames, labels
 
 
+def film_as_rgb(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """A film strip of colour kernels as RGB pictures, all frames on one scale.
+
+    Args:
+        frames: R arrays (k, k, 3, F), e.g. from :func:`filter_film`.
+
+    Returns:
+        float32 (R, F, k, k, 3) in [0, 1]: :func:`kernels_as_rgb` of the whole film at once,
+        so mid-grey is zero in every frame and frames compare tile by tile.
+    """
+    count = np.shape(frames[0])[-1]
+    pictures = kernels_as_rgb(np.concatenate([np.asarray(f) for f in frames], axis=-1))
+    return pictures.reshape(len(frames), count, *pictures.shape[1:])
+
+
 def replace_first_layer_filter(variables: dict, filter_index: int, kernel: np.ndarray) -> dict:
     """A copy of the variables with first-layer filter ``filter_index`` replaced.
 

@@ -902,6 +902,26 @@ def overlay_figure(
     return _figure([_image_trace(gray), heat_trace], title, height, image_axes=True)
 
 
+def _film_axes(size: int, rows: Sequence[str], filters: int) -> dict:
+    """Tick labels of a film strip of k × k tiles with one-pixel gutters: filter numbers
+    along x, the row names (epochs) along y."""
+    centres = [index * (size + 1) + (size - 1) / 2 for index in range(max(len(rows), filters))]
+    return {
+        "xaxis": {
+            "showticklabels": True,
+            "tickvals": centres[:filters],
+            "ticktext": [str(index + 1) for index in range(filters)],
+            "title": "filter",
+        },
+        "yaxis": {"showticklabels": True, "tickvals": centres[: len(rows)], "ticktext": rows},
+    }
+
+
+def _film_height(rows: int, filters: int) -> int:
+    """Pixels for a film strip of ``rows`` rows of ``filters`` tiles at full page width."""
+    return 110 + min(56, 900 // filters) * rows
+
+
 def filter_film_figure(
     frames: Sequence[np.ndarray],
     row_names: Sequence[str],
@@ -927,21 +947,48 @@ def filter_film_figure(
     display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, scaling="symmetric")
     tile_names = [f"{name}, filter {col + 1}" for name in row_names for col in range(filters)]
     text = _tile_text(display.shape, tile_names, filters, (size, size))
-    centres = [index * (size + 1) + (size - 1) / 2 for index in range(max(len(tiles), filters))]
-    cell = min(56, 900 // filters)  # px per tile at full page width, for the height
     return _figure(
         _mosaic_heatmap(display, raw, text, DIVERGING, -1.0, 1.0),
         title,
-        110 + cell * len(tiles),
+        _film_height(len(tiles), filters),
         image_axes=True,
-        xaxis={
-            "showticklabels": True,
-            "tickvals": centres[:filters],
-            "ticktext": [str(index + 1) for index in range(filters)],
-            "title": "filter",
-        },
-        yaxis={"showticklabels": True, "tickvals": centres[: len(tiles)], "ticktext": row_names},
         plot_bgcolor="white",
+        **_film_axes(size, row_names, filters),
+    )
+
+
+def rgb_film_figure(
+    pictures: np.ndarray,
+    row_names: Sequence[str],
+    *,
+    title: str = "First-layer filters over training",
+    max_filters: int = FILM_FILTERS,
+) -> go.Figure:
+    """A film strip of colour kernels drawn in colour: one row per frame, one column per filter.
+
+    Args:
+        pictures: (R, F, k, k, 3) in [0, 1], e.g. from :func:`explorer.explain.film_as_rgb`.
+        row_names: R labels, e.g. "init", "epoch 1 · moved 4%".
+        max_filters: show only the first this many filters.
+
+    Returns:
+        One RGB image of R × min(F, max_filters) tiles of k × k with white one-pixel
+        gutters, shape (R·(k+1)−1, F·(k+1)−1, 3); hovering shows a pixel's RGB.
+    """
+    pictures = np.asarray(pictures, np.float32)[:, :max_filters]
+    rows, filters, size = pictures.shape[:3]
+    canvas = np.ones((rows * (size + 1) - 1, filters * (size + 1) - 1, 3), np.float32)
+    for row in range(rows):
+        for col in range(filters):
+            top, left = row * (size + 1), col * (size + 1)
+            canvas[top : top + size, left : left + size] = pictures[row, col]
+    return _figure(
+        _image_trace(canvas),
+        title,
+        _film_height(rows, filters),
+        image_axes=True,
+        plot_bgcolor="white",
+        **_film_axes(size, row_names, filters),
     )
 
 

@@ -228,6 +228,20 @@ def test_filter_film_shows_weights_or_change_with_how_far_they_moved():
     assert explain.filter_film([start], change=True) == ([], [])
 
 
+def test_a_colour_film_shares_one_scale_across_its_frames():
+    start = np.zeros((3, 3, 3, 2), np.float32)
+    start[1, 1, 0, 0] = 1.0  # init: filter 1 a weak red centre
+    later = start.copy()
+    later[1, 1, 0, 0] = 4.0  # epoch 1: the same weight grown to the film's peak
+    later[0, 0, 2, 1] = -2.0  # and filter 2 a negative blue corner
+    pictures = explain.film_as_rgb([start, later])
+    assert pictures.shape == (2, 2, 3, 3, 3), "(frames, filters, k, k, RGB)"
+    np.testing.assert_allclose(pictures[0, 0, 1, 1], [0.5 + 1 / 8, 0.5, 0.5])  # 1 / (2 · 4)
+    np.testing.assert_allclose(pictures[1, 0, 1, 1], [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(pictures[1, 1, 0, 0], [0.5, 0.5, 0.25])
+    assert (pictures[0, 1] == 0.5).all(), "an all-zero filter is mid-grey"
+
+
 def test_colour_kernels_become_rgb_pictures_on_one_scale():
     kernels = np.zeros((3, 3, 3, 2), np.float32)
     kernels[1, 1, 0, 0] = 2.0  # filter 1: a positive red centre

@@ -424,6 +424,23 @@ def test_filter_film_has_one_row_of_tiles_per_epoch():
     assert figures.filter_film_figure(kernels, names, max_filters=2).data[0].z.shape == (15, 7)
 
 
+def test_a_colour_film_draws_each_filter_as_an_rgb_tile_with_white_gutters():
+    rng = np.random.default_rng(1)
+    pictures = rng.uniform(size=(3, 5, 3, 3, 3)).astype(np.float32)  # 3 rows of 5 RGB tiles
+    names = ["init", "epoch 1", "epoch 2"]
+    fig = figures.rgb_film_figure(pictures, names, title="Colour film")
+    assert trace_types(fig) == ["Image"]
+    rgb = np.asarray(fig.data[0].z, dtype=float)
+    assert rgb.shape == (3 * 4 - 1, 5 * 4 - 1, 3)
+    np.testing.assert_allclose(rgb[4:7, 12:15], np.round(pictures[1, 3] * 255), atol=0.5)
+    assert (rgb[3] == 255).all() and (rgb[:, 11] == 255).all(), "white one-pixel gutters"
+    assert list(fig.layout.yaxis.ticktext) == names
+    np.testing.assert_allclose(fig.layout.xaxis.tickvals, [1, 5, 9, 13, 17])
+    assert list(fig.layout.xaxis.ticktext) == ["1", "2", "3", "4", "5"]
+    small = figures.rgb_film_figure(pictures, names, max_filters=2)
+    assert np.asarray(small.data[0].z).shape == (11, 7, 3)
+
+
 def test_loss_curve_has_a_thin_per_update_line_and_per_epoch_markers():
     points = [(0.5, 2.0), (1.0, 1.5), (1.5, 1.2), (2.0, 1.0)]
     fig = figures.loss_curve_figure(points, [1, 2], [1.6, 1.1])

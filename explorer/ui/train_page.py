@@ -19,6 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import checkpoints, explain, figures, labs, losses, model, runs, train, ui
@@ -594,31 +595,38 @@ def _best_epoch_caption(history: tuple, best: int) -> str:
     )
 
 
+def _film_figure(filters: tuple, change: bool, title: str) -> go.Figure:
+    """One film strip: colour kernels in colour (one scale), others as a heatmap per tile."""
+    frames, row_names = explain.filter_film(filters, change=change)
+    if filters[0].shape[2] == 3:
+        return figures.rgb_film_figure(explain.film_as_rgb(frames), row_names, title=title)
+    return figures.filter_film_figure(frames, row_names, title=title)
+
+
 def _filter_film(filters: tuple) -> None:
     """The first-layer kernels over training: the weights, and their change since init."""
     channels, count = filters[0].shape[2], filters[0].shape[-1]
     st.plotly_chart(
-        figures.filter_film_figure(
-            *explain.filter_film(filters), title="First-layer filters over training"
-        ),
-        width="stretch",
+        _film_figure(filters, False, "First-layer filters over training"), width="stretch"
     )
     if len(filters) > 1:
         st.plotly_chart(
-            figures.filter_film_figure(
-                *explain.filter_film(filters, change=True),
-                title="What each epoch has added since init",
-            ),
-            width="stretch",
+            _film_figure(filters, True, "What each epoch has added since init"), width="stretch"
         )
+    colours = (
+        "Each tile is a filter's three colour channels drawn as one picture, all tiles on one "
+        "scale: grey is zero, a red tile adds the red channel under it, a cyan one subtracts it."
+        if channels == 3
+        else "Red weights add the pixels under them, blue ones subtract; each tile is scaled to "
+        "its own largest value."
+    )
     st.caption(
         "Each row shows the same first-layer filters: first the weights, from the random "
         "start (init) to the end of each epoch, then the change since init. Random "
         "noise turns into edge, line and blob detectors, but in a few epochs the weights move "
         "only a few percent (“moved”), so the change shows it first; longer runs and LeNet-5's "
-        "5×5 kernels show it in the weights too. Red weights add the pixels under them, blue "
-        "ones subtract; each tile is scaled to its own largest value."
-        + (" Colour channels are averaged." if channels > 1 else "")
+        "5×5 kernels show it in the weights too. "
+        + colours
         + (
             f" The first {figures.FILM_FILTERS} of {count} filters are shown."
             if count > figures.FILM_FILTERS
