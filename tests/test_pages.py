@@ -282,6 +282,37 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert any("MLP baseline" in info.value for info in app.info), "says how to train the MLP"
 
 
+def _colour_film_page():
+    """The Train page's film strip of a colour model: init and one epoch of 16 3×3×3 kernels."""
+    import numpy as np
+
+    from explorer.ui import train_page
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 3, 3, 16)).astype(np.float32)
+    train_page._filter_film((start, start + rng.normal(0, 0.1, start.shape).astype(np.float32)))
+
+
+def test_a_colour_model_shows_its_filter_film_in_colour():
+    """The film strip is an RGB image: each tile exactly explain.film_as_rgb of the kernels."""
+    from explorer import explain
+
+    app = AppTest.from_function(_colour_film_page, default_timeout=TIMEOUT).run()
+    assert not app.exception
+    film = chart(app, "First-layer filters over training")
+    assert film["data"][0]["type"] == "image"
+    rgb = plotly_array(film["data"][0]["z"]).reshape(2 * 4 - 1, 16 * 4 - 1, 3)
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 3, 3, 16)).astype(np.float32)
+    later = start + rng.normal(0, 0.1, start.shape).astype(np.float32)
+    expected = explain.film_as_rgb(explain.filter_film((start, later))[0])
+    np.testing.assert_allclose(rgb[4:7, 8:11], np.round(expected[1, 2] * 255), atol=0.5)
+    assert not (rgb[:3, :3, 0] == rgb[:3, :3, 1]).all(), "not grey: the channels differ"
+    change = chart(app, "What each epoch has added")
+    assert change["data"][0]["type"] == "image"
+    assert any("three colour channels drawn as one picture" in c.value for c in app.caption)
+
+
 def _save_untrained(root: Path, name: str, preset: str, shape: tuple, dataset: str) -> dict:
     """A checkpoint of freshly initialised weights (what matters here is the plumbing)."""
     from explorer import checkpoints, model
