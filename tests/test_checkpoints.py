@@ -107,6 +107,30 @@ def test_weights_that_do_not_fit_the_spec_are_refused():
         load_checkpoint_bytes(checkpoint_bytes(init_variables(SPEC), SPEC, wrong_classes, {}))
 
 
+def test_float16_weights_load_as_float32_rounded_and_the_file_is_half_the_size(variables):
+    full = checkpoint_bytes(variables, SPEC, DATASET, {})
+    half = checkpoint_bytes(checkpoints.half_precision(variables), SPEC, DATASET, {})
+    loaded = load_checkpoint_bytes(half).variables
+    for original, got in zip(jax.tree.leaves(variables), jax.tree.leaves(loaded), strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, np.float16(original).astype(np.float32))
+        assert np.all(np.abs(got - original) <= np.abs(original) * 2.0**-11 + 2.0**-25)
+    weights = sum(leaf.size for leaf in jax.tree.leaves(variables))
+    assert len(full) - len(half) == pytest.approx(2 * weights, abs=300)
+
+
+def test_weights_of_other_types_and_values_beyond_float16_are_refused(variables):
+    as_int = jax.tree.map(lambda leaf: leaf.astype(np.int16), variables)
+    with pytest.raises(ExplorerError, match="wrong shape or type"):
+        load_checkpoint_bytes(checkpoint_bytes(as_int, SPEC, DATASET, {}))
+    as_double = jax.tree.map(lambda leaf: leaf.astype(np.float64), variables)
+    with pytest.raises(ExplorerError, match="wrong shape or type"):
+        load_checkpoint_bytes(checkpoint_bytes(as_double, SPEC, DATASET, {}))
+    huge = jax.tree.map(lambda leaf: leaf + 7e4, variables)
+    with pytest.raises(ExplorerError, match="too large for float16"):
+        checkpoints.half_precision(huge)
+
+
 def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(tmp_path, variables, monkeypatch):
     save_checkpoint(tmp_path, variables, SPEC, DATASET, {"version": "old"})
 
