@@ -3,6 +3,9 @@ every malformed value turned into a default with a readable reason (never an exc
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +14,7 @@ from hypothesis import strategies as st
 from explorer import labs, links, ops, ui
 
 FIELDS = ui.LINKED_SETTINGS
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_only_settings_that_differ_from_their_defaults_are_written():
@@ -100,3 +104,61 @@ def test_every_lesson_link_is_valid(lesson):
     decoded, problems = links.decode(dict(lesson.settings), FIELDS)
     assert problems == [] and len(decoded) == len(lesson.settings)
     assert links.decode({"lesson": lesson.key}, FIELDS) == ({"lesson": lesson.key}, [])
+
+
+def _fragment_bodies(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    """Functions of a module run as ``st.fragment``: decorated ``@st.fragment`` or
+    ``@st.fragment(...)``, or wrapped as ``st.fragment(...)(function)``; and, under the
+    key ``"ui.fragment"`` prefixed names, those decorated ``@ui.fragment``."""
+    functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    found = {}
+    for function in functions.values():
+        for decorator in function.decorator_list:
+            text = ast.unparse(decorator)
+            if text.startswith("st.fragment"):
+                found[function.name] = function
+            elif text == "ui.fragment":
+                found[f"ui.fragment {function.name}"] = function
+    for node in ast.walk(tree):
+        wrapped = isinstance(node, ast.Call) and isinstance(node.func, ast.Call)
+        if wrapped and ast.unparse(node.func.func) == "st.fragment" and node.args:
+            name = ast.unparse(node.args[0])
+            if name in functions:
+                found[name] = functions[name]
+    return found
+
+
+def _linked_keys(function: ast.FunctionDef) -> set[str]:
+    """The linked settings among the literal widget keys (``key="..."``) in ``function``."""
+    return {
+        keyword.value.value
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg == "key" and isinstance(keyword.value, ast.Constant)
+        and keyword.value.value in FIELDS
+    }  # fmt: skip
+
+
+UI_SOURCES = sorted([*(ROOT / "pages").glob("*.py"), *(ROOT / "explorer" / "ui").glob("*.py")])
+
+
+@pytest.mark.parametrize("source", UI_SOURCES, ids=lambda path: path.name)
+def test_a_fragment_whose_widgets_are_linked_settings_keeps_the_url(source):
+    """A plain ``st.fragment`` rerun skips ``app.py``, so the URL would fall behind: a
+    section with linked widgets must be a ``ui.fragment``."""
+    fragments = _fragment_bodies(ast.parse(source.read_text()))
+    for name, function in fragments.items():
+        if not name.startswith("ui.fragment"):
+            assert not _linked_keys(function), f"{source.name}: {name} needs @ui.fragment"
+
+
+def test_the_fragment_check_sees_linked_widgets_and_every_kind_of_fragment():
+    pooling = _fragment_bodies(ast.parse((ROOT / "pages" / "3_activation_pooling.py").read_text()))
+    assert _linked_keys(pooling["ui.fragment pooling_sections"]) == {
+        "pool_kind", "pool_window", "pool_stride"
+    }  # fmt: skip
+    convolution = _fragment_bodies(ast.parse((ROOT / "pages" / "2_convolution.py").read_text()))
+    assert "sliding_window" in convolution
+    wrapped = "def draw():\n    st.slider('Stride', key='stride')\nst.fragment(run_every=1)(draw)()"
+    assert _linked_keys(_fragment_bodies(ast.parse(wrapped))["draw"]) == {"stride"}
