@@ -387,11 +387,7 @@ def map_grid_view(
             scaling=scaling,
             height=height,
         )
-    limits = (
-        (_symmetric_floor(display, colorscale), 1.0)
-        if scaling == "symmetric"
-        else _data_range(display, colorscale)
-    )
+    limits = _mosaic_limits(display, colorscale, scaling)
     rows = math.ceil(count / columns)
     factor = max(1, math.ceil(_MIN_TILE_PX / min(tile_h, tile_w)))
     mosaic = _coloured_image(display, limits, colorscale)  # palette image: 1 byte a pixel
@@ -591,10 +587,7 @@ def map_grid_figure(
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
     display, raw, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling=scaling)
-    if scaling == "symmetric":
-        limits = (_symmetric_floor(display, colorscale), 1.0)
-    else:
-        limits = _data_range(display, colorscale)
+    limits = _mosaic_limits(display, colorscale, scaling)
     if display.size > NUMBERS_ON_HOVER_CELLS:
         trace = _png_trace(indexed_png_data_uri(display, colorscale, limits), hover=False)
     else:
@@ -664,6 +657,14 @@ def _labels(
     return [
         {"x": x, "y": y, "text": text, **style} for text, x, y in zip(texts, xs, ys, strict=True)
     ]
+
+
+def _mosaic_limits(display: np.ndarray, colorscale: str, scaling: str) -> tuple[float, float]:
+    """Colour limits of a mosaic from :func:`tile_maps`: [floor, 1] for symmetric scaling
+    (see :func:`_symmetric_floor`), else the data's range."""
+    if scaling == "symmetric":
+        return _symmetric_floor(display, colorscale), 1.0
+    return _data_range(display, colorscale)
 
 
 def _symmetric_floor(display: np.ndarray, colorscale: str) -> float:
