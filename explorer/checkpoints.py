@@ -39,6 +39,7 @@ import msgpack
 import numpy as np
 from flax import serialization
 
+from explorer.data.augmentation import Augmentation
 from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
 from explorer.files import atomic_file, read_regular_file, remove_orphans
@@ -326,6 +327,10 @@ def _check_dataset(dataset: object, spec: ModelSpec) -> None:
         _require(fingerprint, str, "dataset.test_fingerprint", "a string")
         if not re.fullmatch(r"[0-9a-f]{32}", fingerprint):
             raise _invalid("dataset.test_fingerprint", "must be 32 hexadecimal digits")
+    if "data_folder" in dataset:
+        _require(dataset["data_folder"], str, "dataset.data_folder", "a folder name")
+        if not 0 < len(dataset["data_folder"]) <= 4096:
+            raise _invalid("dataset.data_folder", "must be 1 to 4096 characters")
 
 
 def _check_metrics(metrics: object) -> None:
@@ -350,6 +355,22 @@ def _check_metrics(metrics: object) -> None:
 def training_loss(metadata: dict) -> str:
     """The loss named in validated metadata's training settings, else cross-entropy."""
     return metadata.get("metrics", {}).get("config", {}).get("loss", DEFAULT_LOSS)
+
+
+def training_augmentation(metadata: dict) -> Augmentation | None:
+    """The augmentation named in the metadata's training settings, or None where it is not
+    recorded or not readable as one (only shown, so an odd record is not refused)."""
+    recorded = metadata.get("metrics", {}).get("config", {}).get("augmentation")
+    names = {field.name for field in dataclasses.fields(Augmentation)}
+    if not isinstance(recorded, dict) or not set(recorded) <= names:
+        return None
+    amounts = [recorded.get(name, 0.0) for name in ("max_shift", "max_rotation", "max_scale")]
+    if not all(
+        isinstance(amount, int | float) and not isinstance(amount, bool) and 0 <= amount < 1e6
+        for amount in amounts
+    ) or not isinstance(recorded.get("horizontal_flip", False), bool):
+        return None
+    return Augmentation(**recorded)
 
 
 def validate_metadata(metadata: object) -> ModelSpec:

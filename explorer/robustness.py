@@ -17,18 +17,76 @@ import jax.numpy as jnp
 import numpy as np
 
 from explorer import explain
-from explorer.data.augmentation import affine_resample
+from explorer.data.augmentation import Augmentation, affine_resample
 from explorer.images import shift_image
 from explorer.model import ModelSpec
 
+NETWORK_KINDS = ("MLP", "CNN that flattens", "CNN with global average pooling")
+"""The kinds of network the robustness view tells apart, in teaching order."""
+
 
 def model_kind(spec: ModelSpec) -> str:
-    """What kind of network ``spec`` is, for a robustness curve's legend: "MLP",
-    "CNN, flatten" (one weight per position after the last maps) or "CNN, global
+    """What kind of network ``spec`` is (one of :data:`NETWORK_KINDS`): an "MLP", a "CNN
+    that flattens" (one weight per position after the last maps) or a "CNN with global
     average pooling" (one mean per map, wherever the feature is)."""
     if not spec.conv_blocks:
-        return "MLP"
-    return "CNN, " + ("global average pooling" if spec.head == "gap" else "flatten")
+        return NETWORK_KINDS[0]
+    return NETWORK_KINDS[2] if spec.head == "gap" else NETWORK_KINDS[1]
+
+
+def training_words(augmentation: Augmentation | None) -> str:
+    """How a model's training images were moved, for a legend: "trained without
+    augmentation", "trained with shift ±4 px", or "" when the record is missing."""
+    if augmentation is None:
+        return ""
+    if not augmentation.enabled:
+        return "trained without augmentation"
+    return f"trained with {augmentation.describe()}"
+
+
+class StudyCurve(NamedTuple):
+    """One curve of the shift study: the kind of network (of :data:`NETWORK_KINDS`),
+    whether it was trained with shift augmentation, its layers (to tell which models
+    differ only in the head) and its accuracy (fraction) at each amount shown."""
+
+    kind: str
+    shifted: bool
+    layers: tuple
+    accuracies: Sequence[float]
+
+
+def _change(subject: str, before: float, after: float) -> str:
+    """E.g. "raised the mean accuracy of the MLP from 34% to 51%" (or lowered, or left),
+    judged on the rounded percentages shown."""
+    old, new = f"{before:.0%}", f"{after:.0%}"
+    if old == new:
+        return f"left the mean accuracy of {subject} at {old}"
+    verb = "raised" if after > before else "lowered"
+    return f"{verb} the mean accuracy of {subject} from {old} to {new}"
+
+
+def study_summary(curves: Sequence[StudyCurve]) -> str:
+    """What each single difference between the curves shown did to the mean accuracy
+    over the amounts shown, one sentence per pair that differs in one thing only: shift
+    augmentation (same network), or global average pooling instead of flattening (same
+    layers, same training). The models must have been trained alike otherwise."""
+    lines = []
+    for kind in NETWORK_KINDS:
+        pair = {c.shifted: c for c in curves if c.kind == kind}
+        if len(pair) == 2:
+            before, after = (float(np.mean(pair[s].accuracies)) for s in (False, True))
+            lines.append(f"Shift augmentation {_change(f'the {kind}', before, after)}.")
+    for shifted in (False, True):
+        heads = {c.kind: c for c in curves if c.shifted == shifted}
+        flat, pooled = heads.get(NETWORK_KINDS[1]), heads.get(NETWORK_KINDS[2])
+        if flat and pooled and flat.layers == pooled.layers:
+            before, after = float(np.mean(flat.accuracies)), float(np.mean(pooled.accuracies))
+            training = "trained with shifts" if shifted else "trained without augmentation"
+            lines.append(
+                "With the same layers, global average pooling instead of flattening "
+                f"{_change(f'the CNN {training}', before, after)}."
+            )
+    return " ".join(lines)
 
 
 def shift_batch(images: np.ndarray, pixels: int) -> np.ndarray:

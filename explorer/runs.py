@@ -117,13 +117,6 @@ def describe_run(dataset_name: str, spec: ModelSpec, config: TrainConfig) -> dic
         for b in spec.conv_blocks
     )
     layers = (*spec.conv_blocks, *spec.dense_layers)
-    augmentation = config.augmentation
-    augment = [
-        f"shift ±{augmentation.max_shift:g} px" if augmentation.max_shift else "",
-        f"rotate ±{augmentation.max_rotation:g}°" if augmentation.max_rotation else "",
-        f"zoom ±{augmentation.max_scale:g}" if augmentation.max_scale else "",
-        "flip" if augmentation.horizontal_flip else "",
-    ]
     return {
         "dataset": dataset_name,
         "preset": spec.name,
@@ -139,7 +132,7 @@ def describe_run(dataset_name: str, spec: ModelSpec, config: TrainConfig) -> dic
         "epochs": str(config.epochs),
         "weight decay": f"{config.weight_decay:g}",
         "label smoothing": f"{config.label_smoothing:g}",
-        "augmentation": ", ".join(part for part in augment if part) or "none",
+        "augmentation": config.augmentation.describe(),
         "seed": str(config.seed),
     }
 

@@ -18,6 +18,7 @@ that ship. They open read-only, like class models.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -29,6 +30,7 @@ import numpy as np
 
 from explorer import checkpoints, model, train
 from explorer.data import registry, splits
+from explorer.data.augmentation import Augmentation
 
 STARTER_DIR = Path(__file__).resolve().parent.parent / "starter_models"
 SEED = 0
@@ -40,20 +42,58 @@ float16 rounding (see :func:`allowed_gap`)."""
 @dataclass(frozen=True)
 class Starter:
     """One starter model: ``arch`` (a preset of :mod:`explorer.model`) trained on
-    ``dataset`` for ``epochs`` epochs with the default settings and seed :data:`SEED`."""
+    ``dataset`` for ``epochs`` epochs with the default settings and seed :data:`SEED`.
+
+    ``head`` replaces the preset's head ("flatten" or "gap"; the spec is then named
+    ``arch-head``); ``max_shift`` > 0 trains on images shifted by up to that many pixels
+    (shift augmentation, nothing else)."""
 
     name: str
     dataset: str
     arch: str
     epochs: int
+    head: str | None = None
+    max_shift: float = 0.0
 
+
+SHIFT = 4.0
+"""Pixels by which the shift study's augmented models see their training images moved."""
 
 STARTERS = (
     Starter("digits-cnn", "mnist-5k", "tiny", 3),
     Starter("digits-mlp", "mnist-5k", "mlp", 3),
     Starter("shapes-cnn", "shapes", "tiny", 2),
+    Starter("digits-mlp-shifted", "mnist-5k", "mlp", 3, max_shift=SHIFT),
+    Starter("digits-resnet-flatten", "mnist-5k", "resnet", 3, head="flatten"),
+    Starter("digits-resnet-flatten-shifted", "mnist-5k", "resnet", 3, "flatten", SHIFT),
+    Starter("digits-resnet", "mnist-5k", "resnet", 3),
+    Starter("digits-resnet-shifted", "mnist-5k", "resnet", 3, max_shift=SHIFT),
 )
 """In the order Inspect lists them: the default CNN first."""
+
+SHIFT_STUDY = (
+    ("digits-mlp", "digits-mlp-shifted"),
+    ("digits-resnet-flatten", "digits-resnet-flatten-shifted"),
+    ("digits-resnet", "digits-resnet-shifted"),
+)
+"""Inspect's shift study, one row per kind of network (an MLP; the small ResNet with its
+maps flattened into the classifier; the same ResNet with global average pooling), each
+trained on unmoved digits and with shift augmentation (:data:`SHIFT`), all else equal."""
+
+SHIFT_LESSON = ("digits-mlp", "digits-resnet-shifted")
+"""The study's curves shown first: the two ends of the lesson."""
+
+
+def starter_spec(
+    starter: Starter, input_shape: tuple[int, int, int], classes: int
+) -> model.ModelSpec:
+    """The :class:`~explorer.model.ModelSpec` that ``starter`` trains."""
+    spec = model.preset(starter.arch, input_shape, classes)
+    if starter.head is None:
+        return spec
+    spec = dataclasses.replace(spec, head=starter.head, name=f"{starter.arch}-{starter.head}")
+    model.validate_spec(spec)
+    return spec
 
 
 def training_inputs(
@@ -61,8 +101,10 @@ def training_inputs(
 ) -> tuple[splits.Dataset, model.ModelSpec, train.TrainConfig]:
     """The dataset (split with :data:`SEED`), model spec and training settings of ``starter``."""
     dataset = registry.load_dataset(starter.dataset, None, SEED)
-    spec = model.preset(starter.arch, dataset.input_shape, len(dataset.class_names))
-    return dataset, spec, train.TrainConfig(epochs=starter.epochs, seed=SEED)
+    spec = starter_spec(starter, dataset.input_shape, len(dataset.class_names))
+    augmentation = Augmentation(max_shift=starter.max_shift)
+    config = train.TrainConfig(epochs=starter.epochs, seed=SEED, augmentation=augmentation)
+    return dataset, spec, config
 
 
 def build(starter: Starter, root: Path) -> dict:

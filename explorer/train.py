@@ -983,7 +983,9 @@ def prepare_run_folder(out: Path, overwrite: bool) -> None:
 
 def dataset_metadata(dataset: Dataset) -> dict:
     """What a checkpoint records about its dataset: for prediction and display, and how
-    its splits were made, so they can be made again (``registry.reload_dataset``)."""
+    its splits were made and from which data folder (for datasets read from files), so
+    they can be made again (``registry.reload_dataset``)."""
+    folder = {} if dataset.folder is None else {"data_folder": dataset.folder}
     return {
         "name": dataset.name,
         "class_names": list(dataset.class_names),
@@ -992,6 +994,7 @@ def dataset_metadata(dataset: Dataset) -> dict:
         "train_size": len(dataset.train),
         "split_seed": dataset.split_seed,
         "test_fingerprint": split_fingerprint(dataset.test),
+        **folder,
     }
 
 

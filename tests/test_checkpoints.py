@@ -225,6 +225,8 @@ CRAFTED = [
     ("dataset.split_seed", 1.5, "dataset.split_seed is a number; expected a whole number"),
     ("dataset.test_fingerprint", "../../etc", "dataset.test_fingerprint must be 32 hexadecimal"),
     ("dataset.test_fingerprint", 12, "dataset.test_fingerprint is a number; expected a string"),
+    ("dataset.data_folder", ["/data"], "dataset.data_folder is a list; expected a folder name"),
+    ("dataset.data_folder", "", "dataset.data_folder must be 1 to 4096 characters"),
     ("dataset", "shapes", "dataset is a string; expected a map"),
     ("spec", [1, 2], "spec is a list; expected a map"),
     ("spec.num_classes", "three", "spec describes no buildable model"),
@@ -274,6 +276,28 @@ def test_the_loss_is_recorded_and_an_older_checkpoint_reads_as_cross_entropy(var
     assert load_checkpoint_bytes(crafted(variables, lambda m: None)).loss == "cross-entropy"
     older = crafted(variables, _set("metrics", {"config": {"optimizer": "adam"}}))
     assert load_checkpoint_bytes(older).loss == "cross-entropy"
+
+
+def test_the_training_augmentation_is_read_back_and_an_odd_record_is_only_ignored(variables):
+    from explorer.data.augmentation import Augmentation
+
+    def augmentation(record):
+        metadata = {"metrics": {"config": {"augmentation": record}}}
+        return checkpoints.training_augmentation(metadata)
+
+    assert augmentation({"max_shift": 4.0, "max_rotation": 0}) == Augmentation(max_shift=4.0)
+    assert augmentation({}) == Augmentation(), "recorded, all off"
+    for odd in (
+        [4],
+        {"max_shift": "4"},
+        {"max_shift": True},
+        {"max_shift": float("nan")},
+        {"max_shift": -1},
+        {"colour": 1},
+        {"horizontal_flip": 1},
+    ):
+        assert augmentation(odd) is None, odd
+    assert checkpoints.training_augmentation({"metrics": {}}) is None, "not recorded"
 
 
 def test_a_description_that_is_not_a_map_or_lacks_the_dataset_is_refused(variables):

@@ -73,6 +73,30 @@ def test_idx_dataset_loads_from_named_subfolder_or_root(tmp_path, subfolder):
     assert sorted(map(bytes, pooled)) == sorted(map(bytes, arrays["train_images"][..., None]))
 
 
+def test_a_model_is_tested_on_the_files_of_the_folder_it_was_trained_from(tmp_path, monkeypatch):
+    from explorer.train import dataset_metadata
+
+    trained_from, default = tmp_path / "lab-data", tmp_path / "default"
+    arrays = write_idx_dataset(trained_from / "mnist")
+    write_idx_dataset(default / "mnist", n_test=20)  # other files in the default folder
+    monkeypatch.setenv(registry.DATA_DIR_ENV, str(default))
+    monkeypatch.setenv(registry.DATA_ROOTS_ENV, str(trained_from))
+    record = dataset_metadata(load_dataset("mnist", trained_from, seed=0))
+    assert record["data_folder"] == str(trained_from.absolute())
+    test = registry.reload_dataset(record).test
+    np.testing.assert_array_equal(test.images[..., 0], arrays["test_images"])
+    older = {key: value for key, value in record.items() if key != "data_folder"}
+    with pytest.raises(ExplorerError, match="not the one this model was tested on"):
+        registry.reload_dataset(older)  # the default folder's files: refused, not mixed up
+    monkeypatch.delenv(registry.DATA_ROOTS_ENV)
+    with pytest.raises(ExplorerError, match="not a data folder this app offers"):
+        registry.reload_dataset(record)
+    monkeypatch.setenv(registry.DATA_ROOTS_ENV, str(tmp_path / "gone"))
+    with pytest.raises(ExplorerError, match="not there any more"):
+        registry.reload_dataset({**record, "data_folder": str(tmp_path / "gone")})
+    assert "data_folder" not in dataset_metadata(load_dataset("shapes")), "no files, no folder"
+
+
 def test_missing_idx_files_are_explained(tmp_path, monkeypatch):
     monkeypatch.setenv(registry.DATA_DIR_ENV, str(tmp_path))
     with pytest.raises(ExplorerError, match="train-images-idx3-ubyte.gz"):

@@ -275,6 +275,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     app.get("button_group")[0].set_value("Test-set mistakes").run()
     assert float(metric(app, "Test accuracy").rstrip("%")) / 100 == pytest.approx(accuracy)
     app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
+    app.radio(key="robust_mode").set_value(inspect_page.CHOSEN).run()
     robust = chart(app, "Test accuracy as the images are moved")
     assert [trace["x"] for trace in robust["data"]] == [list(range(9))], "one model, 9 shifts"
     tested = app.session_state["training_run"].evaluation.accuracy  # train.evaluate's count
@@ -343,13 +344,14 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     app = open_page("6_inspect.py", inspect_view="Robustness: CNN vs MLP", workspace_id=WORKSPACE)
     assert not app.exception
     assert app.selectbox(key="inspect_model").value == "shapes-cnn"
+    app.radio(key="robust_mode").set_value(inspect_page.CHOSEN).run()
     assert app.multiselect(key="robust_models").value == ["shapes-cnn", "shapes-mlp"]
     figure = chart(app, "Test accuracy as the images are moved")
     names = [trace["name"] for trace in figure["data"]]
     cnn_params = model.count_params(cnn["variables"]["params"])
     mlp_params = model.count_params(mlp["variables"]["params"])
     assert names == [
-        f"tiny (CNN, flatten), {cnn_params:,} parameters",
+        f"tiny (CNN that flattens), {cnn_params:,} parameters",
         f"mlp (MLP), {mlp_params:,} parameters",
     ]
     test = registry.load_dataset("shapes", None, 0).test
@@ -379,6 +381,84 @@ def test_robustness_compares_a_cnn_with_an_mlp_and_explains_mismatches(tmp_path,
     app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
     assert app.multiselect(key="robust_models").value == chosen, "kept while another view shows"
     assert not app.exception
+
+
+def test_robustness_opens_on_the_shift_study_and_reads_the_lesson_off_the_curves(
+    tmp_path, monkeypatch
+):
+    from explorer import checkpoints, robustness, starter_models
+    from explorer.data import registry
+    from explorer.text import escape_markdown
+    from explorer.ui import STUDY_KEY
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    app = open_page("6_inspect.py", inspect_view="Robustness: CNN vs MLP")
+    assert not app.exception
+    assert app.radio(key="robust_mode").value == inspect_page.STUDY
+    ticked = [box.key for box in app.checkbox if box.value]
+    assert ticked == [STUDY_KEY + name for name in starter_models.SHIFT_LESSON]
+    test = registry.load_dataset("mnist-5k", None, 0).test
+    images, labels = robustness.fixed_subset(test.images, test.labels)
+    expected = {}
+    for name in (name for row in starter_models.SHIFT_STUDY for name in row):
+        made = checkpoints.load_checkpoint(starter_models.STARTER_DIR / name)
+        expected[name] = robustness.accuracy_under(
+            made.spec, made.variables, images, labels, "shift"
+        )[1]
+    figure = chart(app, "Test accuracy as the images are moved")
+    mlp, pooled = (expected[name] for name in starter_models.SHIFT_LESSON)
+    assert [trace["name"] for trace in figure["data"]] == [
+        f"MLP, trained without augmentation (mean {np.mean(mlp):.0%})",
+        f"CNN with global average pooling, trained with shift ±4 px (mean {np.mean(pooled):.0%})",
+    ]
+    for trace, curve in zip(figure["data"], (mlp, pooled), strict=True):
+        assert trace["y"] == pytest.approx(curve)
+    names = [
+        "MLP, trained without augmentation",
+        "CNN with global average pooling, trained with shift ±4 px",
+    ]
+    summary = robustness.degradation_summary(
+        range(9), dict(zip(names, (mlp, pooled), strict=True)), 0.1, " px"
+    )
+    assert any(escape_markdown(summary) in caption.value for caption in app.caption)
+    for box in app.checkbox:
+        box.check()
+    app.run()
+    assert len(chart(app, "Test accuracy as the images")["data"]) == 6
+    curves = [
+        robustness.StudyCurve(kind, shifted, (index > 0,), expected[name])
+        for index, (kind, row) in enumerate(
+            zip(robustness.NETWORK_KINDS, starter_models.SHIFT_STUDY, strict=True)
+        )
+        for shifted, name in zip((False, True), row, strict=True)
+    ]
+    lesson = escape_markdown(robustness.study_summary(curves))
+    assert lesson.count("Shift augmentation") == 3 and lesson.count("same layers") == 2
+    assert any(lesson in caption.value for caption in app.caption)
+
+
+def test_inspect_says_why_the_folder_a_model_was_trained_from_is_not_used(tmp_path, monkeypatch):
+    from explorer import checkpoints, model
+    from explorer.data import registry
+
+    monkeypatch.setenv("CNN_EXPLORER_RUNS", str(tmp_path))
+    spec = model.preset("tiny", (28, 28, 1), 10)
+    record = {
+        "name": "mnist",
+        "class_names": list(registry.DIGITS),
+        "preprocessing": "digit",
+        "split_seed": 0,
+        "test_fingerprint": "0" * 32,
+        "data_folder": str(tmp_path / "elsewhere"),
+    }
+    checkpoints.save_checkpoint(
+        tmp_path / WORKSPACE / "elsewhere-cnn", model.init_variables(spec), spec, record, {}
+    )
+    app = open_page("6_inspect.py", inspect_view="Test-set mistakes", workspace_id=WORKSPACE)
+    assert not app.exception
+    assert app.selectbox(key="inspect_model").value == "elsewhere-cnn"
+    (off,) = [c.value for c in app.caption if c.value.startswith("Test-set views are off.")]
+    assert "elsewhere" in off and "not a data folder this app offers" in off
 
 
 def test_presets_survive_a_trip_to_kernel_size_one():

@@ -4,6 +4,7 @@ and what Inspect opens when nobody has trained anything."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoints, runs, starter_models, train
+from explorer import checkpoints, model, robustness, runs, starter_models, train
+from explorer.data.augmentation import Augmentation
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "tests" / "app_entry.py")
@@ -22,12 +24,35 @@ def test_a_shipped_starter_is_a_valid_small_trained_checkpoint(starter):
     folder = starter_models.STARTER_DIR / starter.name
     checkpoint = checkpoints.load_checkpoint(folder)
     assert checkpoint.metadata["dataset"]["name"] == starter.dataset
-    assert checkpoint.spec.name == starter.arch
+    assert checkpoint.spec.name == starter.arch + (f"-{starter.head}" if starter.head else "")
+    assert checkpoint.spec.head == (
+        starter.head or model.preset(starter.arch, (28, 28, 1), 10).head
+    )
+    assert checkpoints.training_augmentation(checkpoint.metadata) == Augmentation(starter.max_shift)
     assert (folder / checkpoints.CHECKPOINT_FILE).stat().st_size < 500_000, "a few hundred KB"
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["learned"] and len(metrics["epochs"]) == starter.epochs
     chance = 1 / len(checkpoint.class_names)
     assert metrics["test_accuracy"] > chance + 0.5, "well above chance"
+
+
+def test_the_shift_study_pairs_each_network_with_and_without_shifts_all_else_equal():
+    starters = {s.name: s for s in starter_models.STARTERS}
+    rows = [[starters[name] for name in row] for row in starter_models.SHIFT_STUDY]
+    assert [[s.max_shift for s in row] for row in rows] == [[0, starter_models.SHIFT]] * 3
+    assert all(replace(row[0], name="") == replace(row[1], name="", max_shift=0) for row in rows), (
+        "a pair differs in the shifts only"
+    )
+    kinds = [
+        robustness.model_kind(
+            checkpoints.load_checkpoint(starter_models.STARTER_DIR / row[0].name).spec
+        )
+        for row in rows
+    ]
+    assert kinds == list(robustness.NETWORK_KINDS)
+    flat, pooled = rows[1][0], rows[2][0]
+    assert replace(flat, name="", head=None) == replace(pooled, name=""), "only the head differs"
+    assert set(starter_models.SHIFT_LESSON) <= {s.name for row in rows for s in row}
 
 
 def test_the_shipped_weights_are_the_trained_ones_rounded_and_the_script_remakes_them(tmp_path):

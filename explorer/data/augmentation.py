@@ -35,6 +35,16 @@ class Augmentation:
         """Whether any transform is switched on."""
         return bool(self.max_shift or self.max_rotation or self.max_scale or self.horizontal_flip)
 
+    def describe(self) -> str:
+        """The transforms in words, e.g. "shift ±4 px, rotate ±10°", or "none"."""
+        parts = [
+            f"shift ±{self.max_shift:g} px" if self.max_shift else "",
+            f"rotate ±{self.max_rotation:g}°" if self.max_rotation else "",
+            f"zoom ±{self.max_scale:g}" if self.max_scale else "",
+            "flip" if self.horizontal_flip else "",
+        ]
+        return ", ".join(part for part in parts if part) or "none"
+
 
 _EDGE_TOLERANCE = 1e-4
 """Pixels of float32 rounding by which a source point on the edge may seem outside it."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -230,7 +230,9 @@ def load_dataset(name: str, data_folder: str | os.PathLike | None = None, seed: 
         seed: fixes the train/validation/test split (and the shapes drawn).
     """
     if name in DATASETS:
-        return _registered(name, DATASETS[name].load(data_dir(data_folder), seed), seed)
+        root = data_dir(data_folder).absolute()
+        dataset = _registered(name, DATASETS[name].load(root, seed), seed)
+        return replace(dataset, folder=str(root)) if DATASETS[name].needs_files else dataset
     if Path(name).expanduser().exists():
         return load_image_folder(name, seed)
     raise ExplorerError(
@@ -259,18 +261,54 @@ def data_roots() -> list[Path]:
     return roots
 
 
+def recorded_data_folder(recorded: dict) -> Path | None:
+    """The data folder a checkpoint's dataset was read from, to read it from there again.
+
+    Args:
+        recorded: a checkpoint's ``dataset`` metadata; ``data_folder`` is absent for the
+            datasets without files and in checkpoints saved before it was recorded (the
+            default folder, :func:`data_dir`, is then used: None is returned).
+
+    Raises:
+        ExplorerError: the folder is not one of :func:`data_roots` (a checkpoint may come
+            from another machine or an upload, and must not make the app read any other
+            server folder), or it is not there any more.
+    """
+    folder = recorded.get("data_folder")
+    if folder is None:
+        return None
+    if not isinstance(folder, str) or not folder.strip():
+        raise ExplorerError("The checkpoint's record of its data folder is not a folder name.")
+    path = Path(folder)
+    offered = [root.expanduser().resolve() for root in data_roots()]
+    if path.resolve() not in offered:
+        raise ExplorerError(
+            f"The model was trained from the files in {folder}, which is not a data folder "
+            f"this app offers ({', '.join(map(str, offered))}). Add it to "
+            f"${DATA_ROOTS_ENV} (or set ${DATA_DIR_ENV} to it) and restart the app to use "
+            "its test images."
+        )
+    if not path.is_dir():
+        raise ExplorerError(
+            f"The model was trained from the files in {folder}, which is not there any more."
+        )
+    return path
+
+
 def reload_dataset(recorded: dict, data_folder: str | os.PathLike | None = None) -> Dataset:
     """The dataset a checkpoint's model was trained and tested on, split again as it was.
 
     Args:
         recorded: a checkpoint's ``dataset`` metadata with ``name``, ``split_seed`` and
-            ``test_fingerprint`` (see ``train.dataset_metadata``).
-        data_folder: where dataset files live (see :func:`data_dir`).
+            ``test_fingerprint`` (see ``train.dataset_metadata``), and ``data_folder``
+            where the files were read from (see :func:`recorded_data_folder`).
+        data_folder: where dataset files live, instead of the recorded folder.
 
     Raises:
-        ExplorerError: the record lacks the split (an older checkpoint), the dataset cannot
-            be loaded here, or the split made again differs from the recorded one; using
-            other images could show the model its own training images as "test" images.
+        ExplorerError: the record lacks the split (an older checkpoint), its data folder
+            is not available (:func:`recorded_data_folder`), the dataset cannot be loaded
+            here, or the split made again differs from the recorded one; using other
+            images could show the model its own training images as "test" images.
     """
     if "split_seed" not in recorded or "test_fingerprint" not in recorded:
         raise ExplorerError(
@@ -278,7 +316,8 @@ def reload_dataset(recorded: dict, data_folder: str | os.PathLike | None = None)
             "older version), so its test images cannot be told from its training images. "
             "Train it again to use the test-set views."
         )
-    dataset = load_dataset(recorded["name"], data_folder, recorded["split_seed"])
+    folder = data_folder if data_folder is not None else recorded_data_folder(recorded)
+    dataset = load_dataset(recorded["name"], folder, recorded["split_seed"])
     if split_fingerprint(dataset.test) != recorded["test_fingerprint"]:
         raise ExplorerError(
             f"The “{recorded['name']}” test split made here (seed {recorded['split_seed']}) "

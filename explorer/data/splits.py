@@ -30,7 +30,9 @@ class Dataset:
     """A loaded dataset with fixed train/validation/test splits.
 
     ``split_seed`` is the seed the splits were made with (loading again with it gives the
-    same splits); ``skipped`` lists files that were not images (folder/zip datasets only).
+    same splits); ``skipped`` lists files that were not images (folder/zip datasets only);
+    ``folder`` is the absolute data folder the files were read from (None for the datasets
+    without files and for uploads).
     """
 
     name: str
@@ -42,6 +44,7 @@ class Dataset:
     split_seed: int
     flip_makes_sense: bool = False
     skipped: tuple[str, ...] = ()
+    folder: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -35,6 +35,7 @@ from explorer import (
     model,
     ops,
     samples,
+    starter_models,
 )
 from explorer.data import registry
 from explorer.errors import ExplorerError
@@ -79,11 +80,16 @@ SETTING_DEFAULTS = {
 """Every shared lab setting (a widget key) and its value on a first visit. Widgets with these
 keys take their value from session state and are created without a default of their own."""
 
+STUDY_KEY = "robust_study_"
+"""Key prefix of the shift study's checkboxes on Inspect, one per starter model."""
+
 KEPT_WIDGET_KEYS = (
     "inspect_model",
     "inspect_view",
+    "robust_mode",
     "robust_models",
     "robust_transform",
+    *(STUDY_KEY + name for row in starter_models.SHIFT_STUDY for name in row),
     "learn_section",
 )
 """Widgets without a fixed default whose value is kept while their view is not shown."""

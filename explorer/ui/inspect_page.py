@@ -25,14 +25,17 @@ from explorer import (
     predict,
     robustness,
     runs,
+    starter_models,
     train,
     ui,
 )
 from explorer.data import registry, splits
+from explorer.data.augmentation import Augmentation
 from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.model import steps as model_steps
 from explorer.text import escape_markdown
+from explorer.ui import STUDY_KEY
 from explorer.ui.train_page import current_run, workspace_id
 
 CURRENT_RUN = "the model trained in this session"
@@ -46,6 +49,7 @@ class Inspected:
     ``key`` fingerprints the weights and ``data_key`` names the test split it is
     tested on; together they key the caches of picture-independent views. A saved model
     has no live ``dataset`` but the checkpoint's ``dataset_record`` of how it was split.
+    ``augmentation`` is how its training images were moved (None where not recorded).
     """
 
     label: str
@@ -58,9 +62,10 @@ class Inspected:
     dataset_record: dict | None
     key: str
     data_key: str
+    augmentation: Augmentation | None = None
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint…")
+@st.cache_resource(max_entries=10, show_spinner="Loading the checkpoint…")
 def _load_checkpoint(path: str, modified: float) -> checkpoints.Checkpoint:
     return checkpoints.load_checkpoint(path)
 
@@ -105,6 +110,7 @@ def load_model(choice: str) -> Inspected | None:
             None,
             checkpoints.fingerprint(variables),
             session.test_fingerprint,
+            run.config.augmentation,
         )
     try:
         path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
@@ -124,6 +130,7 @@ def load_model(choice: str) -> Inspected | None:
         record,
         checkpoints.fingerprint(checkpoint.variables),
         record.get("test_fingerprint", "none"),
+        checkpoints.training_augmentation(checkpoint.metadata),
     )
 
 
@@ -154,7 +161,7 @@ def model_dataset(model: Inspected, quiet: bool = False) -> splits.Dataset | Non
     otherwise None and (unless ``quiet``) a caption that says why the test-set views are off."""
     if model.dataset is not None:
         return model.dataset
-    split_record = ("name", "split_seed", "test_fingerprint")
+    split_record = ("name", "split_seed", "test_fingerprint", "data_folder")
     try:
         return _reload_dataset(
             tuple(
@@ -620,21 +627,67 @@ def _contrast_default(model: Inspected, options: list[str]) -> list[str]:
 
 
 def _legends(models: list[Inspected]) -> list[str]:
-    """E.g. "tiny (CNN, flatten), 206,922 parameters"; the model's name is added when specs
-    share a name."""
+    """E.g. "tiny (CNN that flattens), 206,922 parameters, trained without augmentation";
+    the model's name is added when specs share a name."""
     names = [m.spec.name for m in models]
     legends = []
     for m in models:
         kind = robustness.model_kind(m.spec)
         legend = f"{m.spec.name} ({kind}), {count_params(m.variables['params']):,} parameters"
-        legends.append(legend + (f" ({m.label})" if names.count(m.spec.name) > 1 else ""))
+        training = robustness.training_words(m.augmentation)
+        legend += (f", {training}" if training else "") + (
+            f" ({m.label})" if names.count(m.spec.name) > 1 else ""
+        )
+        legends.append(legend)
     return legends
 
 
-@st.fragment
-def robustness_comparison(model: Inspected) -> None:
-    """Test accuracy of up to three models (an MLP, a CNN that flattens, a CNN with global
-    average pooling) as the test images are shifted, rotated or zoomed."""
+STUDY = "The shift study: six ready-made digit models"
+CHOSEN = "Models you choose"
+
+
+def _study_models() -> list[list[Inspected]] | None:
+    """The shift study's starter models, one row per kind of network (see
+    :data:`explorer.starter_models.SHIFT_STUDY`); None when one of them is missing."""
+    options = model_options()
+    rows = [[runs.STARTER_PREFIX + name for name in row] for row in starter_models.SHIFT_STUDY]
+    if any(choice not in options for row in rows for choice in row):
+        return None
+    loaded = [[load_model(choice) for choice in row] for row in rows]
+    return None if any(m is None for row in loaded for m in row) else loaded
+
+
+def _study_choice(container, study: list[list[Inspected]]) -> list[Inspected]:
+    """A checkbox per model, one row per kind of network; the lesson's two are ticked first."""
+    chosen = []
+    for row in study:
+        columns = container.columns([2, 3, 3])
+        columns[0].markdown(f"**{robustness.model_kind(row[0].spec)}**")
+        for column, m in zip(columns[1:], row, strict=True):
+            name = m.label[len(runs.STARTER_PREFIX) :]
+            st.session_state.setdefault(STUDY_KEY + name, name in starter_models.SHIFT_LESSON)
+            if column.checkbox(robustness.training_words(m.augmentation), key=STUDY_KEY + name):
+                chosen.append(m)
+    return chosen
+
+
+def _study_caption(models: list[Inspected], images: int) -> str:
+    """How the study's models were made, from the registry they were trained from."""
+    starters = {s.name: s for s in starter_models.STARTERS}
+    epochs = sorted({starters[m.label[len(runs.STARTER_PREFIX) :]].epochs for m in models})
+    return (
+        f"Accuracy on the same {images:,} test images of the models' own test split, moved "
+        f"more and more; each legend gives the mean over the settings shown. The models were "
+        f"trained alike ({' or '.join(map(str, epochs))} epochs, seed {starter_models.SEED}) "
+        "but for what the legends name: the MLP, or the same small ResNet with its last maps "
+        "flattened into the classifier or averaged (global average pooling), on unmoved "
+        f"digits or with shift augmentation (training digits moved up to "
+        f"±{starter_models.SHIFT:g} px)."
+    )
+
+
+def _chosen_models(container, model: Inspected) -> list[Inspected]:
+    """Up to six models of the user's choice; first the inspected one and a contrast."""
     options = model_options()
     chosen_key = "robust_models"
     default = None
@@ -642,22 +695,42 @@ def robustness_comparison(model: Inspected) -> None:
         default = [model.label, *_contrast_default(model, options)]
     elif any(choice not in options for choice in st.session_state[chosen_key]):
         st.session_state[chosen_key] = [c for c in st.session_state[chosen_key] if c in options]
-    columns = st.columns([3, 2])
-    chosen = columns[0].multiselect(
-        "Models to compare (up to three)",
+    chosen = container.multiselect(
+        "Models to compare (up to six)",
         options,
         default,
-        max_selections=3,
+        max_selections=6,
         format_func=runs.choice_label,
         key=chosen_key,
     )
-    transform = columns[1].radio(
+    return [loaded for loaded in map(load_model, chosen) if loaded is not None]
+
+
+@st.fragment
+def robustness_comparison(model: Inspected) -> None:
+    """Test accuracy of several models as the test images are shifted, rotated or zoomed:
+    by default the shift study (an MLP, a CNN that flattens and a CNN with global average
+    pooling, each trained with and without shift augmentation), or models of one's choice."""
+    study = _study_models()
+    modes = [STUDY, CHOSEN] if study else [CHOSEN]
+    top = st.columns([3, 2])
+    mode = top[0].radio("Compare", modes, horizontal=True, key="robust_mode")
+    transform = top[1].radio(
         "Move the test images by",
         list(robustness.TRANSFORMS),
         horizontal=True,
         key="robust_transform",
     )
-    models = [loaded for loaded in map(load_model, chosen) if loaded is not None]
+    if mode == STUDY:
+        st.markdown(
+            "A CNN that flattens its last maps ties each classifier weight to a position; "
+            "global average pooling keeps one mean per map, wherever the feature is; shift "
+            "augmentation shows the network moved digits while it learns. Tick the curves "
+            "to show:"
+        )
+        models = _study_choice(st, study)
+    else:
+        models = _chosen_models(st, model)
     if not models:
         st.info("Choose a model to test.")
         return
@@ -673,25 +746,53 @@ def robustness_comparison(model: Inspected) -> None:
     if split is None:
         return
     images, labels = robustness.fixed_subset(split.images, split.labels)
-    curves = {
-        legend: _robustness_curve(
-            m.key, models[0].data_key, transform, m.spec, m.variables, images, labels
-        )
-        for legend, m in zip(_legends(models), models, strict=True)
-    }
+    accuracies = [
+        _robustness_curve(m.key, models[0].data_key, transform, m.spec, m.variables, images, labels)
+        for m in models
+    ]
     moves = robustness.TRANSFORMS[transform]
     chance = 1 / len(models[0].class_names)
+    if mode == STUDY:
+        names = [
+            f"{robustness.model_kind(m.spec)}, {robustness.training_words(m.augmentation)}"
+            for m in models
+        ]
+        legends = [
+            f"{name} (mean {np.mean(values):.0%})"
+            for name, values in zip(names, accuracies, strict=True)
+        ]
+    else:
+        names = legends = _legends(models)
     st.plotly_chart(
-        figures.accuracy_curves_figure(moves.amounts, curves, moves.axis_title, chance=chance),
+        figures.accuracy_curves_figure(
+            moves.amounts, dict(zip(legends, accuracies, strict=True)), moves.axis_title, chance
+        ),
         width="stretch",
     )
+    summary = robustness.degradation_summary(
+        moves.amounts, dict(zip(names, accuracies, strict=True)), chance, moves.unit
+    )
+    if mode == STUDY:
+        study_curves = [
+            robustness.StudyCurve(
+                robustness.model_kind(m.spec),
+                m.augmentation.enabled,
+                (m.spec.conv_blocks, m.spec.dense_layers),
+                values,
+            )
+            for m, values in zip(models, accuracies, strict=True)
+        ]
+        st.caption(
+            _study_caption(models, len(labels))
+            + " "
+            + escape_markdown(summary)
+            + " "
+            + escape_markdown(robustness.study_summary(study_curves))
+        )
+        return
     st.caption(
         f"Accuracy on the same {len(labels):,} test images of the models' own test split, "
-        "moved more and more. "
-        + escape_markdown(robustness.degradation_summary(moves.amounts, curves, chance, moves.unit))
-        + " Shared kernels find a stroke wherever it lands, but a CNN that flattens its maps "
-        "into dense layers still ties each weight to a position: pooling over the whole map "
-        "(global average pooling) or training on moved images is what buys tolerance."
+        "moved more and more. " + escape_markdown(summary)
     )
     has_conv = {bool(m.spec.conv_blocks) for m in models}
     if False not in has_conv:
