@@ -319,6 +319,32 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     robust.screenshot(path=str(SHOTS / "inspect_robustness.png"))
 
 
+def test_the_robustness_view_opens_on_the_shift_study_lesson(page, server_url):
+    """No training needed: the shipped study models; the MLP and the pooled ResNet trained
+    with shifts are drawn first, each curve named in words; ticking a third adds its curve."""
+    view = urllib.parse.quote("Robustness: CNN vs MLP")
+    open_lab(page, server_url, f"inspect?inspect_view={view}")
+    robust = plotly_chart(page, "Test accuracy as the images are moved")
+    robust.wait_for(timeout=240_000)
+    robust.locator(".legendtext").nth(1).wait_for()
+    legends = robust.locator(".legendtext").all_text_contents()
+    assert [re.sub(r" \(mean \d+%\)$", "", text) for text in legends] == [
+        "MLP, trained without augmentation",
+        "CNN with global average pooling, trained with shift ±4 px",
+    ]
+    robust.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "inspect_shift_study.png"), full_page=True)
+    page.locator(".st-key-robust_study_digits-resnet-flatten label").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.legendtext')].length >= 3", timeout=240_000
+    )
+    wait_for_app(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    plotly_chart(page, "Test accuracy as the images are moved").screenshot(
+        path=str(SHOTS / "inspect_shift_study_three.png")
+    )
+
+
 BYTES_PER_CHANGE_BUDGET = 150_000
 """Most bytes the server may send for one control step at default settings (issue 10)."""
 

@@ -661,7 +661,7 @@ def _study_choice(container, study: list[list[Inspected]]) -> list[Inspected]:
     """A checkbox per model, one row per kind of network; the lesson's two are ticked first."""
     chosen = []
     for row in study:
-        columns = container.columns([2, 3, 3])
+        columns = container.columns(3)
         columns[0].markdown(f"**{robustness.model_kind(row[0].spec)}**")
         for column, m in zip(columns[1:], row, strict=True):
             name = m.label[len(runs.STARTER_PREFIX) :]
