@@ -765,7 +765,10 @@ def robustness_comparison(model: Inspected) -> None:
         names = legends = _legends(models)
     st.plotly_chart(
         figures.accuracy_curves_figure(
-            moves.amounts, dict(zip(legends, accuracies, strict=True)), moves.axis_title, chance
+            moves.amounts,
+            dict(zip(legends, accuracies, strict=True)),
+            moves.axis_title,
+            chance=chance,
         ),
         width="stretch",
     )
