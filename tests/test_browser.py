@@ -567,6 +567,7 @@ def test_a_lesson_link_shows_its_settings_and_a_reload_keeps_them(page, fresh_se
 
 PRESENTER_SCREENS = [(1366, 768), (1920, 1080)]
 MAIN_FIGURE_SHOWN_PX = 200
+MAIN_FIGURE = '.js-plotly-plot, [data-testid="stImage"] img'  # a chart or a server-drawn picture
 """How much of a lab's main figure must show without scrolling in presenter mode."""
 
 
@@ -591,7 +592,7 @@ def test_presenter_mode_shows_each_labs_main_figure_without_scrolling(page, widt
             if lab.file == "5_train.py":  # before a run, its main control
                 main = tab.get_by_role("button", name="Start training").first
             else:
-                main = tab.locator(".js-plotly-plot").first
+                main = tab.locator(MAIN_FIGURE).first
             main.wait_for()
             wait_for_app(tab)
             box = main.bounding_box()
