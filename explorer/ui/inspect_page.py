@@ -35,7 +35,7 @@ from explorer.errors import ExplorerError
 from explorer.model import ModelSpec, count_params
 from explorer.model import steps as model_steps
 from explorer.text import escape_markdown
-from explorer.ui import STUDY_KEY
+from explorer.ui import STUDY_KEY, show_view
 from explorer.ui.train_page import current_run, workspace_id
 
 CURRENT_RUN = "the model trained in this session"
@@ -192,12 +192,12 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
     probabilities = explain.probabilities(model.spec, model.variables, prepared[None])[0]
     best = int(np.argmax(probabilities))
     columns = st.columns([1, 1, 2])
-    columns[0].plotly_chart(
-        figures.image_figure(original.astype(np.float32) / 255.0, title="Your input", height=300),
-        width="stretch",
+    show_view(
+        columns[0],
+        figures.image_view(original.astype(np.float32) / 255.0, title="Your input", height=300),
     )
-    columns[1].plotly_chart(
-        figures.image_figure(prepared, title="What the network sees", height=300), width="stretch"
+    show_view(
+        columns[1], figures.image_view(prepared, title="What the network sees", height=300)
     )
     columns[2].plotly_chart(
         figures.counts_figure(
