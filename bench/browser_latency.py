@@ -379,10 +379,9 @@ def measure_stroke(browser: Browser, stroke: list[tuple[float, float]], name: st
 
 
 def clear_canvas(browser: Browser) -> None:
-    """Reset the canvas with its own toolbar button and wait for the page (not reported)."""
-    browser.page.locator("section[data-testid='stSidebar'] canvas").last.hover()
-    button = browser.page.get_by_role("button", name="Reset canvas & history")
-    browser.measure("reset canvas", button.click)
+    """Clear the drawing pad with its own button and wait for the page (not reported)."""
+    sidebar = browser.page.locator("section[data-testid='stSidebar']")
+    browser.measure("clear the pad", sidebar.get_by_role("button", name="Clear", exact=True).click)
 
 
 def measure_drawing(browser: Browser, strokes: int) -> list[Change]:

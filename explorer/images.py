@@ -6,6 +6,8 @@ Conventions: a decoded image is ``uint8`` of shape (H, W, C) with C = 1
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
 from collections.abc import Iterator
@@ -108,6 +110,35 @@ def decode_image(
         image = probe if max_side is None else _reduced(probe, max_side)
         ImageOps.exif_transpose(image, in_place=True)
         return _to_uint8_array(image, probe.mode)
+
+
+PNG_DATA_URL_PREFIX = "data:image/png;base64,"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def decode_drawing(data_url: object, side: int) -> np.ndarray:
+    """The drawing pad's picture, sent by the browser as a PNG data URL, as uint8
+    (side, side, 1) grayscale.
+
+    The browser is not trusted: only a base64 PNG of exactly side × side pixels is decoded
+    (by :func:`decode_image`); anything else is refused before Pillow sees it.
+
+    Raises:
+        ExplorerError: not a PNG data URL, not base64, not a PNG, or not side × side.
+    """
+    refused = ExplorerError("The drawing could not be read: clear the pad and draw again.")
+    if not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL_PREFIX):
+        raise refused
+    encoded = data_url.removeprefix(PNG_DATA_URL_PREFIX)
+    if len(encoded) > 4 * MAX_FILE_BYTES // 3:
+        raise refused
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except binascii.Error as error:
+        raise refused from error
+    if not data.startswith(PNG_SIGNATURE) or decoded_size(data) != (side, side):
+        raise refused
+    return to_grayscale(decode_image(data, max_pixels=side * side))
 
 
 def decoded_size(

@@ -300,8 +300,8 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     line = new_prediction(page, None)
     assert len(line) == 1 + 6, "title and one bar label per shape class"
     page.screenshot(path=str(SHOTS / "inspect_drawn_line.png"), full_page=True)
-    page.locator("section[data-testid='stSidebar'] canvas").last.hover()
-    page.get_by_role("button", name="Reset canvas & history").click()
+    sidebar = page.locator("section[data-testid='stSidebar']")
+    sidebar.get_by_role("button", name="Clear", exact=True).click()
     page.get_by_text("Draw a digit, upload an image").first.wait_for()
     circle = [
         (0.5 + 0.3 * math.cos(a / 12 * math.pi), 0.5 + 0.3 * math.sin(a / 12 * math.pi))

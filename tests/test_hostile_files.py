@@ -9,6 +9,7 @@ whether or not the machine has Ghostscript.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import subprocess
@@ -114,3 +115,18 @@ def test_every_documented_format_still_opens(fmt):
     decoded = images.to_grayscale(images.decode_image(buffer.getvalue()))
     assert decoded.shape == (9, 7, 1)
     assert abs(int(decoded[4, 3, 0]) - 200) <= 2
+
+
+@pytest.mark.parametrize(
+    "data_url",
+    [
+        "data:image/png;base64," + base64.b64encode(POSTSCRIPT).decode(),
+        "data:image/eps;base64," + base64.b64encode(POSTSCRIPT).decode(),
+        "data:application/postscript;base64," + base64.b64encode(POSTSCRIPT).decode(),
+    ],
+)
+def test_a_drawing_pad_message_carrying_postscript_starts_no_process(started_processes, data_url):
+    """The browser sends the pad's picture as a data URL; a forged one is refused unopened."""
+    with pytest.raises(ExplorerError, match="drawing could not be read"):
+        images.decode_drawing(data_url, 12)
+    assert started_processes == []

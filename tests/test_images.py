@@ -6,6 +6,7 @@ checked) or raises ExplorerError with a message: never another exception.
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import time
@@ -451,3 +452,44 @@ def test_shift_image_equals_roll_with_zeroed_wrap(height, width, data):
 def test_shift_image_beyond_the_image_gives_zeros(rows, cols):
     image = np.ones((5, 5, 1), np.float32)
     np.testing.assert_array_equal(images.shift_image(image, rows, cols), 0.0)
+
+
+def png_data_url(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_drawing_from_the_pad_decodes_to_its_luma():
+    """The pad sends RGB(A) PNGs of white strokes on black; the lab gets one channel."""
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[2:6, 3, :3] = (255, 255, 255)
+    rgba[7, 7, :3] = (255, 0, 0)
+    drawing = images.decode_drawing(png_data_url(rgba), 8)
+    assert drawing.shape == (8, 8, 1) and drawing.dtype == np.uint8
+    assert (drawing[2:6, 3, 0] == 255).all()
+    assert drawing[7, 7, 0] == round(0.299 * 255)  # BT.601 luma of pure red
+    assert drawing.sum() == 4 * 255 + round(0.299 * 255)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        42,
+        "",
+        "data:image/png;base64,not base64!",
+        "data:image/jpeg;base64,/9j/4AAQ",
+        "data:image/png;base64," + base64.b64encode(b"GIF89a" + bytes(20)).decode(),
+    ],
+)
+def test_a_drawing_that_is_not_a_png_data_url_is_refused(message):
+    with pytest.raises(ExplorerError, match="drawing could not be read"):
+        images.decode_drawing(message, 8)
+
+
+def test_a_drawing_of_another_size_is_refused_before_decoding():
+    """A forged message cannot make the server decode a large picture."""
+    with pytest.raises(ExplorerError, match="drawing could not be read"):
+        images.decode_drawing(png_data_url(np.zeros((9, 8), np.uint8)), 8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import tomllib
 from pathlib import Path
@@ -67,3 +68,14 @@ def test_the_install_finds_every_subpackage_of_explorer():
     }
     assert "explorer.ui" in on_disk
     assert set(find_packages(where=ROOT, include=include)) == on_disk
+
+
+def test_the_drawing_pads_browser_script_ships_with_the_package():
+    """``explorer.ui.drawing_pad`` reads ``drawing_pad.js`` next to it at run time."""
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    assert (ROOT / "explorer" / "ui" / "drawing_pad.js").is_file()
+    assert any(
+        fnmatch.fnmatch("drawing_pad.js", pattern) for pattern in package_data["explorer.ui"]
+    )

@@ -40,9 +40,10 @@ from explorer import (
 from explorer.data import registry
 from explorer.errors import ExplorerError
 from explorer.text import escape_markdown
+from explorer.ui import drawing_pad
 
 PAGES_DIR = Path(__file__).resolve().parents[2] / "pages"
-CANVAS_SIDE = 224
+PAD_SIDE = 224
 WORKING_SIZES = (28, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512)
 """Longest side, in pixels, that the labs can work at."""
 IMAGE_SOURCES = ("Draw", "Upload", "Sample")
@@ -464,7 +465,7 @@ class WorkingImage:
         pixels: float32 (H, W, C) in [0, 1], C = 1 or 3.
         original: the decoded uint8 (H0, W0, C0) before colour choice and resizing.
         label: where it came from, for captions.
-        is_drawing: True for the canvas (white digit on black).
+        is_drawing: True for a drawing from the pad (white digit on black).
     """
 
     pixels: np.ndarray
@@ -484,32 +485,14 @@ def _sample_cached(name: str) -> np.ndarray:
     return samples.load_sample(name)
 
 
-def _drawing_from_canvas() -> np.ndarray | None:
-    """The canvas drawing as uint8 (224, 224, 1), or None when nothing is drawn yet."""
-    try:
-        from streamlit_drawable_canvas import st_canvas
-    except Exception as error:  # the component needs a running Streamlit server
-        st.sidebar.info(f"The drawing canvas is not available here ({error}).")
-        return None
+def _drawing_from_pad() -> np.ndarray | None:
+    """The pad's drawing as uint8 (224, 224, 1), or None when nothing is drawn yet."""
     st.sidebar.caption(
-        "Draw a digit with the mouse. Hover the canvas for its toolbar: undo, redo, clear."
+        "Draw a digit with the mouse: the labs update when you lift it. Undo, Redo and "
+        "Clear are under the pad."
     )
     with st.sidebar:
-        result = st_canvas(
-            stroke_width=16,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            height=CANVAS_SIDE,
-            width=CANVAS_SIDE,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key="digit_canvas",
-        )
-    rgba = result.image_data if result.json_data and result.json_data.get("objects") else None
-    if rgba is None:
-        return None
-    rgb = rgba[..., :3].astype(np.float32) * (rgba[..., 3:4].astype(np.float32) / 255.0)
-    return images.to_grayscale(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
+        return drawing_pad.drawing_pad(key="digit_pad", side=PAD_SIDE, stroke_width=16)
 
 
 def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
@@ -521,7 +504,7 @@ def _raw_image_from_sidebar() -> tuple[np.ndarray, str, bool] | None:
         help="Draw a digit, upload your own picture, or pick a real photo or MNIST digit.",
     )
     if source == "Draw":
-        drawing = _drawing_from_canvas()
+        drawing = _drawing_from_pad()
         if not presenting():
             st.sidebar.caption(
                 "A drawing cannot go in a link. Save it as a sample to come back to it in "
