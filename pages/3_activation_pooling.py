@@ -88,30 +88,26 @@ def translation_demo(
         columns[1],
         figures.image_view(images.shift_image(picture, rows, cols), title="Shifted", height=260),
     )
-    with columns[2]:
-        st.markdown("**Relative change** ‖after − before‖ / ‖before‖")
-        st.dataframe(
-            {
-                "representation": [
-                    "flattened pixels (an MLP's input)",
-                    "feature maps",
-                    "feature maps, shifted back",
-                    f"{pool_kind}-pooled maps",
-                    "global max of each map",
-                ],
-                "change": [
-                    comparison.pixels,
-                    comparison.feature_maps,
-                    comparison.feature_maps_realigned,
-                    comparison.pooled_maps,
-                    comparison.global_max,
-                ],
-            },
-            hide_index=True,
-            column_config={
-                "change": st.column_config.ProgressColumn(min_value=0, max_value=1.5, format="%.3f")
-            },
+    columns[2].html(
+        figures.bar_table_html(
+            [
+                "flattened pixels (an MLP's input)",
+                "feature maps",
+                "feature maps, shifted back",
+                f"{pool_kind}-pooled maps",
+                "global max of each map",
+            ],
+            [
+                comparison.pixels,
+                comparison.feature_maps,
+                comparison.feature_maps_realigned,
+                comparison.pooled_maps,
+                comparison.global_max,
+            ],
+            title="Relative change ‖after − before‖ / ‖before‖ (bar: 0 to 1.5)",
+            maximum=1.5,
         )
+    )
     st.caption(
         "Convolution is **equivariant**: shifted back, the maps differ only near the borders "
         f"(here by {comparison.feature_maps_realigned:.3f}). Pooling keeps the strongest "

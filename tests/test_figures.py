@@ -524,3 +524,20 @@ def test_target_and_prediction_bars_side_by_side():
     assert [trace.name for trace in fig.data] == ["target y", "prediction p"]
     assert list(fig.data[1].y) == [0.25, 0.75] and list(fig.data[1].text) == ["25%", "75%"]
     assert fig.layout.barmode == "group"
+
+
+def test_bar_table_prints_each_value_with_a_bar_of_its_share_of_the_maximum():
+    table = figures.bar_table_html(
+        ["pixels", "<b>maps</b>", "max", "gone"],
+        [0.75, 3.0, -0.2, float("nan")],
+        title="change",
+        maximum=1.5,
+    )
+    rows = re.findall(r"<tr>(.*?)</tr>", table)
+    assert len(rows) == 4
+    widths = [re.search(r"width:([\d.]+)%;height", row).group(1) for row in rows]
+    assert widths == ["50.0", "100.0", "0.0", "0.0"]  # clipped to 0–100%
+    assert ">0.750<" in rows[0] and ">—<" in rows[3]
+    assert "&lt;b&gt;maps&lt;/b&gt;" in rows[1] and "<b>" not in table
+    with pytest.raises(ValueError):
+        figures.bar_table_html(["a"], [1.0, 2.0])
