@@ -1,6 +1,7 @@
 """Lab 1: an image is an array of numbers."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from explorer import figures, images, ops, ui
@@ -167,13 +168,13 @@ def parameter_counts() -> None:
         rows.append(
             {
                 "input": f"{label} {shape[0]}×{shape[1]}×{shape[2]}",
-                "flattened length": counts.flattened_length,
-                f"dense layer, {units} units": counts.dense_parameters,
-                f"conv layer, {filters} filters {kernel}×{kernel}": counts.conv_parameters,
+                "flattened length": f"{counts.flattened_length:,}",
+                f"dense layer, {units:,} units": f"{counts.dense_parameters:,}",
+                f"conv layer, {filters} filters {kernel}×{kernel}": f"{counts.conv_parameters:,}",
                 "ratio": f"{counts.dense_parameters / counts.conv_parameters:,.0f}×",
             }
         )
-    st.dataframe(rows, width="stretch", hide_index=True)
+    st.table(pd.DataFrame(rows).set_index("input"))
     st.caption(
         "Weights + biases. A conv layer shares one small kernel across all positions, so its "
         "size does not grow with the image: this is **local connectivity** and **weight "

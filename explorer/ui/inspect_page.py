@@ -196,9 +196,7 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
         columns[0],
         figures.image_view(original.astype(np.float32) / 255.0, title="Your input", height=300),
     )
-    show_view(
-        columns[1], figures.image_view(prepared, title="What the network sees", height=300)
-    )
+    show_view(columns[1], figures.image_view(prepared, title="What the network sees", height=300))
     columns[2].plotly_chart(
         figures.counts_figure(
             model.class_names,
