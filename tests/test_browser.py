@@ -310,6 +310,14 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     draw(page, circle)
     ring = new_prediction(page, line)
     assert ring != line, "two different drawings, two different sets of probabilities"
+    draw(page, [(0.1 + 0.08 * step, 0.5) for step in range(11)])  # a bar across the ring
+    crossed = new_prediction(page, ring)
+    sidebar.get_by_role("button", name="Undo", exact=True).click()
+    assert new_prediction(page, crossed) == ring, "undo brings back the ring's picture exactly"
+    sidebar.get_by_role("button", name="Redo", exact=True).click()
+    assert new_prediction(page, ring) == crossed
+    sidebar.get_by_role("button", name="Undo", exact=True).click()
+    assert new_prediction(page, crossed) == ring
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "inspect_drawn_circle.png"), full_page=True)
     page.get_by_text("Robustness: CNN vs MLP", exact=True).click()
