@@ -130,7 +130,8 @@ def decode_drawing(data_url: object, side: int) -> np.ndarray:
     if not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL_PREFIX):
         raise refused
     encoded = data_url.removeprefix(PNG_DATA_URL_PREFIX)
-    if len(encoded) > 4 * MAX_FILE_BYTES // 3:
+    largest_png = side * (4 * side + 1) + 65_536  # RGBA rows stored uncompressed, + chunks
+    if len(encoded) > 4 * (largest_png // 3 + 1):
         raise refused
     try:
         data = base64.b64decode(encoded, validate=True)

@@ -493,3 +493,21 @@ def test_a_drawing_of_another_size_is_refused_before_decoding():
     """A forged message cannot make the server decode a large picture."""
     with pytest.raises(ExplorerError, match="drawing could not be read"):
         images.decode_drawing(png_data_url(np.zeros((9, 8), np.uint8)), 8)
+
+
+def test_a_drawing_message_larger_than_any_png_of_the_pad_is_refused_unread(monkeypatch):
+    """The size is judged from the text's length: nothing is decoded or opened."""
+    monkeypatch.setattr(images, "decode_image", lambda *a, **k: pytest.fail("decoded"))
+    monkeypatch.setattr(base64, "b64decode", lambda *a, **k: pytest.fail("base64-decoded"))
+    huge = "data:image/png;base64," + "A" * (4 * (8 * 33 + 65_536) // 3 + 8)
+    with pytest.raises(ExplorerError, match="drawing could not be read"):
+        images.decode_drawing(huge, 8)
+
+
+def test_the_largest_possible_png_of_the_pad_is_still_read():
+    """An uncompressed (stored) RGBA PNG of the pad's size is within the size limit."""
+    rgba = np.random.default_rng(0).integers(0, 256, (224, 224, 4), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, "PNG", compress_level=0)
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    assert images.decode_drawing(url, 224).shape == (224, 224, 1)

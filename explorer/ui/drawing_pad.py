@@ -18,6 +18,10 @@ import streamlit as st
 from explorer import images
 from explorer.errors import ExplorerError
 
+MAX_STROKES = 500
+"""Strokes handed back to the browser to redraw the pad after a remount; a longer list (only
+a forged message could send one) is dropped, and the pad starts empty."""
+
 PAD_HTML = """
 <div class="pad">
   <canvas aria-label="Drawing pad: draw a digit with the mouse"></canvas>
@@ -65,9 +69,11 @@ def drawing_pad(*, key: str, side: int, stroke_width: int) -> np.ndarray | None:
     last = st.session_state.get(key) or {}
     previous = last.get("drawing") if isinstance(last, dict) else None
     strokes = previous.get("strokes") if isinstance(previous, dict) else None
+    if not isinstance(strokes, list) or len(strokes) > MAX_STROKES:
+        strokes = []
     result = _component()(
         key=key,
-        data={"side": side, "strokeWidth": stroke_width, "strokes": strokes or []},
+        data={"side": side, "strokeWidth": stroke_width, "strokes": strokes},
         default={"drawing": None},
         on_drawing_change=lambda: None,
         width="content",
