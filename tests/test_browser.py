@@ -143,13 +143,18 @@ def press_slider(tab, label: str, key: str, presses: int) -> None:
     wait_for_app(tab)
 
 
+FIGURE = '.js-plotly-plot, [data-testid="stImage"] img'
+"""What counts as a figure on a page: a plotly chart or a server-drawn picture (``st.image``)."""
+
+
 @pytest.mark.parametrize("path", LAB_PATHS)
 def test_every_lab_loads_with_figures(page, server_url, path):
     open_lab(page, server_url, path)
     page.wait_for_function(
-        """() => document.querySelectorAll('.js-plotly-plot').length
-                 + [...document.querySelectorAll('[data-testid="stImage"] img')]
-                   .filter(img => img.complete && img.naturalWidth > 0).length >= 2""",
+        """selector => [...document.querySelectorAll(selector)]
+                   .filter(el => el.tagName !== "IMG" || (el.complete && el.naturalWidth > 0))
+                   .length >= 2""",
+        arg=FIGURE,
         timeout=90_000,
     )
     page.screenshot(path=str(SHOTS / f"{path}.png"), full_page=True)
@@ -575,7 +580,6 @@ def test_a_lesson_link_shows_its_settings_and_a_reload_keeps_them(page, fresh_se
 
 PRESENTER_SCREENS = [(1366, 768), (1920, 1080)]
 MAIN_FIGURE_SHOWN_PX = 200
-MAIN_FIGURE = '.js-plotly-plot, [data-testid="stImage"] img'  # a chart or a server-drawn picture
 """How much of a lab's main figure must show without scrolling in presenter mode."""
 
 
@@ -600,7 +604,7 @@ def test_presenter_mode_shows_each_labs_main_figure_without_scrolling(page, widt
             if lab.file == "5_train.py":  # before a run, its main control
                 main = tab.get_by_role("button", name="Start training").first
             else:
-                main = tab.locator(MAIN_FIGURE).first
+                main = tab.locator(FIGURE).first
             main.wait_for()
             wait_for_app(tab)
             box = main.bounding_box()

@@ -84,7 +84,7 @@ def drawing_pad(*, key: str, side: int, stroke_width: int) -> np.ndarray | None:
         return None
     try:
         return images.decode_drawing(
-            drawing.get("png") if isinstance(drawing, dict) else drawing, side
+            drawing.get("png") if isinstance(drawing, dict) else None, side
         )
     except ExplorerError as error:
         st.error(str(error), icon=":material/error:")
