@@ -1,4 +1,4 @@
-"""Plotly figure builders: images, value grids, feature-map grids, histograms, curves.
+"""Plotly figure builders: images, value grids, feature-map grids, curves.
 
 Builders take NumPy arrays and return ``plotly.graph_objects.Figure``; they hold
 no state and never import Streamlit. Images are (H, W) or (H, W, C) with row 0
@@ -304,8 +304,10 @@ def image_view(
     colorscale: str | tuple = "gray",
     value_label: str = "value",
     window: tuple[int, int, int] | None = None,
+    hover: bool = True,
 ) -> go.Figure | Picture:
-    """:func:`image_figure` for a picture that carries its numbers (:func:`carries_numbers`),
+    """:func:`image_figure` for a picture that carries its numbers (:func:`carries_numbers`)
+    unless ``hover`` is False (an illustration whose values the lesson does not need),
     else a :class:`Picture` of the same colours, ``height`` CSS pixels tall. The PNG is
     enlarged by the largest whole factor that keeps it within that size (and 1024 px), so
     that pixels stay sharp squares and the browser scales it by less than 2×; larger, it
@@ -314,7 +316,7 @@ def image_view(
     ``window`` (row, col, size) outlines a size×size square whose top-left pixel is
     (row, col), in red (:func:`outline_window` on a chart, a one-pixel frame around it on
     a picture)."""
-    if carries_numbers(image.shape):
+    if hover and carries_numbers(image.shape):
         figure = image_figure(
             image,
             title=title,
@@ -744,43 +746,6 @@ def flattened_figure(image: np.ndarray, *, max_length: int = 4096, height: int =
         height,
         xaxis={"title": f"position in the flattened vector (length {vector.size:,})"},
         yaxis={"showticklabels": False},
-    )
-
-
-def histogram_figure(
-    series: Mapping[str, np.ndarray], *, title: str = "", height: int = 300, bins: int = 60
-) -> go.Figure:
-    """Overlaid histograms of several value sets on shared bins, one named bar trace each.
-
-    The counts are computed here (``np.histogram``), so the browser gets ``bins`` numbers
-    per set instead of every value (hundreds of KB for a few feature maps).
-    """
-    flat = {name: np.ravel(np.asarray(values, dtype=np.float64)) for name, values in series.items()}
-    finite = np.concatenate([values[np.isfinite(values)] for values in flat.values()])
-    edges = np.histogram_bin_edges(finite, bins=bins) if finite.size else np.linspace(0, 1, 2)
-    centres, width = ((edges[:-1] + edges[1:]) / 2).astype(np.float32), float(edges[1] - edges[0])
-    traces = []
-    for name, values in flat.items():
-        counts, _ = np.histogram(values[np.isfinite(values)], bins=edges)
-        traces.append(
-            go.Bar(
-                x=centres,
-                y=counts,
-                width=width,
-                name=name,
-                opacity=0.6,
-                hovertemplate="%{x:.3g}: %{y:,} values<extra>%{fullData.name}</extra>",
-            )
-        )
-    return _figure(
-        traces,
-        title,
-        height,
-        xaxis={"title": "value"},
-        yaxis={"title": "count"},
-        barmode="overlay",
-        bargap=0,
-        legend={"orientation": "h", "y": -0.2},
     )
 
 

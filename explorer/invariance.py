@@ -18,6 +18,9 @@ DEMO_DIGIT = "MNIST digit 3"
 """The sample Lab 3 shifts by default: a digit on black, where the lesson shows (a photo's
 borders bring in new content when it moves)."""
 
+DIAGONAL_SHIFTS = tuple(range(9))
+"""Lab 3's sweep: the input moved by (s, s) pixels for each s, 0 (no shift) included."""
+
 
 def relative_change(before: np.ndarray, after: np.ndarray) -> float:
     """||after - before|| / ||before|| (Euclidean over all entries); 0 when both are zero."""

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import figures, images, ops, ui
+from explorer import figures, images, ops, svg_charts, ui
 from explorer.text import escape_markdown
 
 ui.enter_page()
@@ -128,12 +128,10 @@ def normalisation() -> None:
     raw = np.round(pixels * 255.0)
     normalised = images.NORMALISATIONS[method](raw)
     columns = st.columns(2)
-    columns[0].plotly_chart(
-        figures.histogram_figure({"raw 0–255": raw}, title="Before"), width="stretch"
-    )
-    columns[1].plotly_chart(
-        figures.histogram_figure({method: normalised}, title="After"), width="stretch"
-    )
+    for column, values, title in zip(
+        columns, ({"raw 0–255": raw}, {method: normalised}), ("Before", "After"), strict=True
+    ):
+        ui.show_svg(column, svg_charts.histogram_svg(values, title=title, width=470, height=300))
     stats = images.describe(normalised)
     st.write(
         f"After **{method}**: mean {stats['mean']:.3f}, standard deviation {stats['std']:.3f}, "

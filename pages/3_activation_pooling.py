@@ -8,7 +8,7 @@ section 3. The fragments nest, and each passes what the next one needs.
 import numpy as np
 import streamlit as st
 
-from explorer import architecture, figures, images, invariance, ops, samples, ui
+from explorer import architecture, figures, images, invariance, ops, samples, svg_charts, ui
 from explorer.errors import ExplorerError
 
 SHIFT_PICTURES = ("an MNIST digit", "your picture")
@@ -67,12 +67,11 @@ def translation_demo(
             settings.dilation,
         )
         layer = (picture, bank.kernels, shift_geometry, activation, pool_kind, pool_window)
-        comparison = invariance.compare_shift(
-            *layer, pool_stride, (rows, cols), negative_slope=slope
-        )
-        shifts = list(range(0, 9))
-        sweep = invariance.compare_shifts(
-            *layer, pool_stride, [(step, step) for step in shifts], negative_slope=slope
+        comparison, *sweep = invariance.compare_shifts(  # one batch: one compiled shape
+            *layer,
+            pool_stride,
+            [(rows, cols)] + [(step, step) for step in invariance.DIAGONAL_SHIFTS],
+            negative_slope=slope,
         )
     except ExplorerError as error:
         ui.show_error(error)
@@ -83,11 +82,11 @@ def translation_demo(
             "change more than a digit's on a black background."
         )
     columns = st.columns([1, 1, 2])
-    ui.show_view(columns[0], figures.image_view(picture, title="Original", height=260))
-    ui.show_view(
-        columns[1],
-        figures.image_view(images.shift_image(picture, rows, cols), title="Shifted", height=260),
-    )
+    shifted = images.shift_image(picture, rows, cols)
+    for column, shown, name in zip(
+        columns[:2], (picture, shifted), ("Original", "Shifted"), strict=True
+    ):
+        ui.show_view(column, figures.image_view(shown, title=name, height=260, hover=False))
     columns[2].html(
         figures.bar_table_html(
             [
@@ -114,9 +113,10 @@ def translation_demo(
         "response in each window, and one global maximum per map forgets where the pattern was."
     )
     st.markdown(invariance.shift_verdict(comparison, pool_kind))
-    st.plotly_chart(
-        figures.line_figure(
-            shifts,
+    ui.show_svg(
+        st,
+        svg_charts.line_chart_svg(
+            invariance.DIAGONAL_SHIFTS,
             {
                 "pixels": [c.pixels for c in sweep],
                 "feature maps": [c.feature_maps for c in sweep],
@@ -126,8 +126,9 @@ def translation_demo(
             title="Change against diagonal shift",
             x_title="shift (pixels down and right)",
             y_title="relative change",
+            width=960,
+            height=340,
         ),
-        width="stretch",
     )
 
 
@@ -193,22 +194,26 @@ def activation_section() -> None:
     left, right = st.columns([1, 2])
     curve_x = np.linspace(-4, 4, 161, dtype=np.float32)
     curve_y = np.asarray(ops.activate(curve_x, ops.activation_index(activation), slope))
-    left.plotly_chart(
-        figures.line_figure(
+    ui.show_svg(
+        left,
+        svg_charts.line_chart_svg(
             curve_x,
             {activation_word: curve_y},
             title=f"{activation_word}(x)",
             x_title="x",
             y_title="output",
+            width=320,
+            height=320,
         ),
-        width="stretch",
     )
-    right.plotly_chart(
-        figures.histogram_figure(
+    ui.show_svg(
+        right,
+        svg_charts.histogram_svg(
             {"before (conv output)": conv, f"after {activation_word}": activated},
             title="Values of all feature maps",
+            width=640,
+            height=320,
         ),
-        width="stretch",
     )
     columns = st.columns(2)
     ui.show_view(columns[0], figures.map_grid_view(conv, bank.names, title="Before activation"))

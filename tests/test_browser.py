@@ -143,8 +143,9 @@ def press_slider(tab, label: str, key: str, presses: int) -> None:
     wait_for_app(tab)
 
 
-FIGURE = '.js-plotly-plot, [data-testid="stImage"] img'
-"""What counts as a figure on a page: a plotly chart or a server-drawn picture (``st.image``)."""
+FIGURE = '.js-plotly-plot, [data-testid="stImage"] img, svg.svg-chart'
+"""What counts as a figure on a page: a plotly chart, a server-drawn picture (``st.image``) or
+an SVG chart (:mod:`explorer.svg_charts`)."""
 
 
 @pytest.mark.parametrize("path", LAB_PATHS)

@@ -248,20 +248,7 @@ def test_flattened_figure_keeps_order_and_averages_long_vectors():
     assert "10,000" in chunked.layout.xaxis.title.text
 
 
-def test_histogram_and_line_figures():
-    before = np.random.default_rng(4).standard_normal(100_000)
-    after = np.maximum(before, 0.0)
-    hist = figures.histogram_figure({"before": before, "after": after}, bins=50)
-    assert trace_types(hist) == ["Bar", "Bar"]
-    assert [trace.name for trace in hist.data] == ["before", "after"]
-    assert len(hist.data[0].x) == 50 and hist.layout.barmode == "overlay"
-    for trace, values in zip(hist.data, (before, after), strict=True):
-        edges = np.histogram_bin_edges(np.concatenate([before, after]), bins=50)
-        np.testing.assert_array_equal(trace.y, np.histogram(values, bins=edges)[0])
-        assert sum(trace.y) == values.size
-    assert len(hist.to_json()) < 10_000, "counts, not 200,000 values"
-    constant = figures.histogram_figure({"flat": np.ones((2, 2))})
-    assert sum(constant.data[0].y) == 4
+def test_line_figure():
     lines = figures.line_figure([0, 1, 2], {"train": [3, 2, 1], "test": [3, 3, 2]}, title="loss")
     assert trace_types(lines) == ["Scatter", "Scatter"]
     assert list(lines.data[0].x) == [0, 1, 2] and list(lines.data[1].y) == [3, 3, 2]

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -142,6 +143,25 @@ def test_pooling_controls_change_sizes():
     assert metric(app, "After pooling") == "8×8×4"
     app.selectbox(key="activation").select("tanh").run()
     assert not app.exception
+
+
+def svg_charts_on(app: AppTest) -> dict[str, str]:
+    """The page's SVG charts (drawn through Markdown), by their accessible label."""
+    charts = [md.value for md in app.markdown if md.value.startswith("<svg")]
+    return {re.search(r'aria-label="([^"]*)"', svg).group(1): svg for svg in charts}
+
+
+def test_lab_3_histogram_counts_every_feature_map_value_before_and_after_activation():
+    app = open_page("3_activation_pooling.py", working_size=28)
+    charts = svg_charts_on(app)
+    assert set(charts) == {"ReLU(x)", "Values of all feature maps", "Change against diagonal shift"}
+    height, width, filters = map(int, metric(app, "Feature maps").split("×"))
+    counts = {"before (conv output)": 0, "after ReLU": 0}
+    for name, count in re.findall(
+        r"<title>([^:<]+): \[[^)]*\) ([\d,]+)</title>", charts["Values of all feature maps"]
+    ):
+        counts[name] += int(count.replace(",", ""))
+    assert counts == {name: height * width * filters for name in counts}
 
 
 def test_the_shift_demo_shows_a_digit_by_default_and_its_verdict_holds_in_its_numbers():

@@ -356,6 +356,15 @@ def show_view(container, view: go.Figure | figures.Picture) -> None:
         container.plotly_chart(view, width="stretch")
 
 
+def show_svg(container, svg: str) -> None:
+    """Draw a chart from :mod:`explorer.svg_charts` in ``container``.
+
+    ``st.html`` sanitises with DOMPurify's HTML profile, which strips SVG, so the chart goes
+    through Markdown with HTML allowed. Safe because the SVG is built by our own code, with
+    every text in it escaped; nothing a user types reaches it unescaped."""
+    container.markdown(svg, unsafe_allow_html=True)
+
+
 def presenter_style() -> None:
     """In presenter mode, enlarge the text and hide Streamlit's toolbar (``app.py``)."""
     if presenting():
@@ -715,27 +724,36 @@ def warm_up() -> threading.Thread:
     return thread
 
 
+_POOLING_TO_WARM = sorted(
+    {(window, SETTING_DEFAULTS["pool_stride"]) for window in range(1, 9)}
+    | {(SETTING_DEFAULTS["pool_window"], stride) for stride in range(1, 9)}
+)
+"""(window, stride) pairs Lab 3 compiles ahead: every window at the default stride and every
+stride at the default window (each pair compiled on a slider step about 100 ms a shape)."""
+
+
 def _warm_defaults() -> None:
     """Run each lab's default JAX computation once (it compiles per shape) for the default
-    photo in both colour modes, a drawn digit, and the learning lab's step, loss landscape
-    and deep stacks (first visits of its sections took 7-10 s); read the built-in MNIST
-    digits (the Train page's default dataset). Only JAX and NumPy work: importing modules
-    from a second thread while the page's script imports them can see half-initialised
-    modules."""
+    photo in both colour modes, a drawn digit, the learning lab's step, loss landscape and
+    deep stacks (first visits of its sections took 7-10 s), and last Lab 3's pooling for
+    each of :data:`_POOLING_TO_WARM`. Only JAX and NumPy work: importing modules from a
+    second thread while the page's script imports them can see half-initialised modules."""
     original = samples.load_sample(SETTING_DEFAULTS["sample_name"])
     digit_sample = images.to_working_image(
         samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28
     )
+    shifts = [(1, 1)] + [(step, step) for step in invariance.DIAGONAL_SHIFTS]
+    lab_3_layers = []
     for colour_mode in images.COLOUR_MODES:
         pixels = images.to_working_image(original, colour_mode, SETTING_DEFAULTS["working_size"])
         bank = ops.build_filter_bank(3, pixels.shape[-1], 4, DEFAULT_PRESETS)
         geometry = ops.conv_geometry(pixels.shape[:2], 3, 1, "valid", 1)
-        ops.conv_activate_pool(pixels, bank.kernels, geometry, "relu", 0.1, "max", 2, 2)
         shifted = np.repeat(digit_sample, pixels.shape[-1], axis=-1)
         shift_geometry = ops.conv_geometry(shifted.shape[:2], 3, 1, "valid", 1)
-        settings = (shifted, bank.kernels, shift_geometry, "relu", "max", 2, 2)
-        invariance.compare_shift(*settings, (1, 1))
-        invariance.compare_shifts(*settings, [(step, step) for step in range(9)])
+        lab_3_layers.append((pixels, shifted, bank.kernels, geometry, shift_geometry))
+        ops.conv_activate_pool(pixels, bank.kernels, geometry, "relu", 0.1, "max", 2, 2)
+        settings = (shifted, bank.kernels, shift_geometry, "relu", "max", 2)
+        invariance.compare_shifts(*settings, 2, shifts)
     digit = np.zeros((28, 28, 1), np.float32)
     spec = model.preset("tiny", digit.shape, 10)
     variables = model.init_variables(spec)
@@ -748,6 +766,11 @@ def _warm_defaults() -> None:
     rates = list(learning.DEFAULT_RATES)
     learning.loss_landscape(learning.LAB_SPEC, params, digits, labels, "cross-entropy", rates)
     learning.deep_stack_gradient_norms(digits, labels)
+    pixels, shifted, kernels, geometry, shift_geometry = lab_3_layers[0]  # pooled shapes: any mode
+    for window, stride in _POOLING_TO_WARM:
+        ops.conv_activate_pool(pixels, kernels, geometry, "relu", 0.1, "max", window, stride)
+        settings = (shifted, kernels, shift_geometry, "relu", "max", window)
+        invariance.compare_shifts(*settings, stride, shifts)
 
 
 COUNT_COLUMN = st.column_config.NumberColumn(format="localized")
