@@ -722,31 +722,20 @@ def mosaic_columns(count: int, aspect: float) -> int:
     return max(1, min(count, round(math.sqrt(count * aspect))))
 
 
-def flattened_figure(image: np.ndarray, *, max_length: int = 4096, height: int = 140) -> go.Figure:
-    """The image unrolled row by row into one long vector (a 1 × H·W·C strip).
+def flattened_view(image: np.ndarray, *, max_length: int = 1024, height: int = 48) -> Picture:
+    """The image unrolled row by row into one long vector, drawn as a gray strip ``height``
+    pixels tall, entry 0 at the left (values 0–1 from black to white).
 
-    Very long vectors are shown in chunks averaged to ``max_length`` cells (display only).
+    A vector longer than ``max_length`` is shown in chunks of k consecutive entries, each
+    drawn as their mean (display only); the title says so.
     """
     vector = np.asarray(image, dtype=np.float32).ravel()
     step = max(1, math.ceil(vector.size / max_length))
-    usable = vector[: vector.size // step * step].reshape(-1, step).mean(axis=1)
-    indices = np.arange(usable.size) * step
-    trace = go.Heatmap(
-        z=usable[None, :],
-        x=indices,
-        colorscale="gray",
-        zmin=0,
-        zmax=1,
-        showscale=False,
-        hovertemplate="entry %{x}<br>value %{z:.3f}<extra></extra>",
-    )
-    return _figure(
-        trace,
-        "",
-        height,
-        xaxis={"title": f"position in the flattened vector (length {vector.size:,})"},
-        yaxis={"showticklabels": False},
-    )
+    means = vector[: vector.size // step * step].reshape(-1, step).mean(axis=1)
+    strip = _coloured_image(np.repeat(means[None, :], height, axis=0), (0.0, 1.0), "gray")
+    chunks = f"; each column is the mean of {step} entries" if step > 1 else ""
+    title = f"Entries 0 to {vector.size - 1:,}, left to right{chunks}"
+    return Picture(_png_bytes(strip), title, strip.width, height)
 
 
 def _finite_or_gap(values: Sequence[float | None]) -> list[float | None]:

@@ -147,7 +147,7 @@ st.write(
     f"{height}·{width}·{channels} = **{pixels.size:,} numbers**, and every number connects "
     "to every unit of the first layer. Neighbouring pixels lose their neighbourhood."
 )
-st.plotly_chart(figures.flattened_figure(pixels), width="stretch")
+ui.show_view(st, figures.flattened_view(pixels))
 
 
 @st.fragment

@@ -235,17 +235,26 @@ def test_colour_indices_clip_and_mark_gaps():
     assert (flat == 127).all()
 
 
-def test_flattened_figure_keeps_order_and_averages_long_vectors():
-    image = np.arange(12, dtype=np.float32).reshape(2, 3, 2) / 12
-    fig = figures.flattened_figure(image)
-    assert trace_types(fig) == ["Heatmap"]
-    np.testing.assert_allclose(np.asarray(fig.data[0].z)[0], image.ravel())
+def strip_values(view: figures.Picture) -> np.ndarray:
+    """The red levels of a strip picture's rows, (height, width) uint8."""
+    return np.asarray(Image.open(io.BytesIO(view.png)).convert("RGB"))[..., 0]
+
+
+def gray_levels(values: np.ndarray) -> np.ndarray:
+    """The red level the "gray" scale gives each value in 0–1 (tested on its own above)."""
+    return figures.colour_palette("gray")[figures.colour_indices(values, (0.0, 1.0))][..., 0]
+
+
+def test_flattened_view_keeps_order_and_averages_long_vectors():
+    image = np.arange(12, dtype=np.float32).reshape(2, 3, 2) / 11
+    view = figures.flattened_view(image, height=5)
+    assert strip_values(view).shape == (5, 12) and (view.width, view.height) == (12, 5)
+    np.testing.assert_array_equal(strip_values(view), gray_levels(np.tile(image.ravel(), (5, 1))))
     long = np.linspace(0, 1, 10_000, dtype=np.float32)
-    chunked = figures.flattened_figure(long, max_length=1000)
-    z = np.asarray(chunked.data[0].z)[0]
-    assert z.size <= 1000
-    np.testing.assert_allclose(z, long.reshape(-1, 10).mean(axis=1), atol=1e-6)
-    assert "10,000" in chunked.layout.xaxis.title.text
+    chunked = figures.flattened_view(long, max_length=1000)
+    means = long.reshape(-1, 10).mean(axis=1)
+    np.testing.assert_array_equal(strip_values(chunked)[0], gray_levels(means))
+    assert "9,999" in chunked.title and "mean of 10 entries" in chunked.title
 
 
 def test_line_figure():
