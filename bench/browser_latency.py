@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bench.app_driver import (
     CHROMIUM,
@@ -83,6 +84,7 @@ SETTLE_TIMEOUT_S = 300
 LOCATOR_TIMEOUT_MS = 60_000
 POLL_MS = 50
 PAUSE_MS = 1000
+OPEN_TRIES, OPEN_WAIT_MS = 3, 5000
 CLASS_MODELS = "class-models"
 MEDIA_PATH = "/media/"
 """Where Streamlit serves the PNGs of ``st.image`` (its fonts are under ``/static/media/``)."""
@@ -334,10 +336,15 @@ def input_action(page: Page, step: Step) -> Callable[[], None]:
         option = group.get_by_text(step.value, exact=True)
         option.scroll_into_view_if_needed()
         return option.click
-    labelled(page, "combobox", step.label).press("ArrowDown")  # opens the list anywhere
     option = page.get_by_role("option", name=step.value, exact=True)
-    option.wait_for()
-    return option.click
+    for _ in range(OPEN_TRIES):  # a key press that lands while the page redraws can be lost
+        labelled(page, "combobox", step.label).press("ArrowDown")  # opens the list anywhere
+        try:
+            option.wait_for(timeout=OPEN_WAIT_MS)
+            return option.click
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+    raise RuntimeError(f"the list of {step.label!r} did not open in {OPEN_TRIES} tries")
 
 
 def measure_controls(browser: Browser, lab: str, steps: int) -> list[Change]:
