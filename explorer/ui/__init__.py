@@ -732,12 +732,23 @@ _POOLING_TO_WARM = sorted(
 stride at the default window (each pair compiled on a slider step about 100 ms a shape)."""
 
 
+_CONVOLUTIONS_TO_WARM = sorted(
+    {(size, 1, SETTING_DEFAULTS["filter_count"]) for size in range(1, 12)}
+    | {(3, stride, SETTING_DEFAULTS["filter_count"]) for stride in range(1, 6)}
+    | {(3, 1, filters) for filters in range(1, 9)}
+)
+"""(kernel size, stride, filters) the convolution labs compile ahead on the default grayscale
+photo: every kernel size and every stride, and 1–8 filters (a first step to a new shape
+spent 150–250 ms compiling)."""
+
+
 def _warm_defaults() -> None:
     """Run each lab's default JAX computation once (it compiles per shape) for the default
     photo in both colour modes, a drawn digit, the learning lab's step, loss landscape and
     deep stacks (first visits of its sections took 7-10 s), and last Lab 3's pooling for
-    each of :data:`_POOLING_TO_WARM`. Only JAX and NumPy work: importing modules from a
-    second thread while the page's script imports them can see half-initialised modules."""
+    each of :data:`_POOLING_TO_WARM` and the convolutions of :data:`_CONVOLUTIONS_TO_WARM`.
+    Only JAX and NumPy work: importing modules from a second thread while the page's script
+    imports them can see half-initialised modules."""
     original = samples.load_sample(SETTING_DEFAULTS["sample_name"])
     digit_sample = images.to_working_image(
         samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28
@@ -771,6 +782,12 @@ def _warm_defaults() -> None:
         ops.conv_activate_pool(pixels, kernels, geometry, "relu", 0.1, "max", window, stride)
         settings = (shifted, kernels, shift_geometry, "relu", "max", window)
         invariance.compare_shifts(*settings, stride, shifts)
+    for kernel_size, stride, filters in _CONVOLUTIONS_TO_WARM:
+        usable = ops.presets_for_kernel_size(kernel_size)
+        presets = [name for name in DEFAULT_PRESETS if name in usable]
+        bank = ops.build_filter_bank(kernel_size, pixels.shape[-1], filters, presets)
+        geometry = ops.conv_geometry(pixels.shape[:2], kernel_size, stride, "valid", 1)
+        ops.feature_maps(pixels, bank.kernels, geometry)
 
 
 COUNT_COLUMN = st.column_config.NumberColumn(format="localized")
