@@ -147,10 +147,11 @@ def _frame(axes: _Axes, x_title: str, y_title: str) -> list[str]:
     return parts
 
 
-def _legend(names: Sequence[str], colours: Sequence[str], x: float, y: float) -> list[str]:
-    """One row of coloured swatches and names, left to right from (x, y)."""
-    parts = []
-    for name, colour in zip(names, colours, strict=True):
+def _legend(names: Sequence[str], colours: Sequence[str], x: float, height: int) -> list[str]:
+    """One row of coloured swatches and names along the bottom of a chart ``height`` tall,
+    left to right from ``x``."""
+    parts, y = [], height - _LEGEND_ROW / 2 - 2
+    for name, colour in zip(names, colours, strict=False):  # at most one colour a name
         parts.append(
             f'<rect x="{x:.1f}" y="{y - 6:.1f}" width="18" height="10" fill="{colour}" '
             'fill-opacity="0.8"/>'
@@ -241,8 +242,7 @@ def line_chart_svg(
                         f"<title>{tip}</title></circle>"
                     )
     if legend:
-        legend_y = height - _LEGEND_ROW / 2 - 2
-        body += _legend(list(values), colours[: len(values)], axes.left, legend_y)
+        body += _legend(list(values), colours, axes.left, height)
     return _svg(title, (width, height), body)
 
 
@@ -297,6 +297,5 @@ def histogram_svg(
                 f"<title>{tip}</title></rect>"
             )
     if legend:
-        legend_y = height - _LEGEND_ROW / 2 - 2
-        body += _legend(list(counts), colours[: len(counts)], axes.left, legend_y)
+        body += _legend(list(counts), colours, axes.left, height)
     return _svg(title, (width, height), body)

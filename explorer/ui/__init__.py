@@ -754,14 +754,14 @@ def _warm_defaults() -> None:
         samples.load_sample(invariance.DEMO_DIGIT), "grayscale", 28
     )
     shifts = [(1, 1)] + [(step, step) for step in invariance.DIAGONAL_SHIFTS]
-    lab_3_layers = []
+    lab_3_layers = {}
     for colour_mode in images.COLOUR_MODES:
         pixels = images.to_working_image(original, colour_mode, SETTING_DEFAULTS["working_size"])
         bank = ops.build_filter_bank(3, pixels.shape[-1], 4, DEFAULT_PRESETS)
         geometry = ops.conv_geometry(pixels.shape[:2], 3, 1, "valid", 1)
         shifted = np.repeat(digit_sample, pixels.shape[-1], axis=-1)
         shift_geometry = ops.conv_geometry(shifted.shape[:2], 3, 1, "valid", 1)
-        lab_3_layers.append((pixels, shifted, bank.kernels, geometry, shift_geometry))
+        lab_3_layers[colour_mode] = (pixels, shifted, bank.kernels, geometry, shift_geometry)
         ops.conv_activate_pool(pixels, bank.kernels, geometry, "relu", 0.1, "max", 2, 2)
         settings = (shifted, bank.kernels, shift_geometry, "relu", "max", 2)
         invariance.compare_shifts(*settings, 2, shifts)
@@ -777,7 +777,7 @@ def _warm_defaults() -> None:
     rates = list(learning.DEFAULT_RATES)
     learning.loss_landscape(learning.LAB_SPEC, params, digits, labels, "cross-entropy", rates)
     learning.deep_stack_gradient_norms(digits, labels)
-    pixels, shifted, kernels, geometry, shift_geometry = lab_3_layers[0]  # pooled shapes: any mode
+    pixels, shifted, kernels, geometry, shift_geometry = lab_3_layers["grayscale"]
     for window, stride in _POOLING_TO_WARM:
         ops.conv_activate_pool(pixels, kernels, geometry, "relu", 0.1, "max", window, stride)
         settings = (shifted, kernels, shift_geometry, "relu", "max", window)
