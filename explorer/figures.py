@@ -304,18 +304,21 @@ def image_view(
     colorscale: str | tuple = "gray",
     value_label: str = "value",
     window: tuple[int, int, int] | None = None,
+    dilation: int = 1,
     hover: bool = True,
 ) -> go.Figure | Picture:
     """:func:`image_figure` for a picture that carries its numbers (:func:`carries_numbers`)
-    unless ``hover`` is False (an illustration whose values the lesson does not need),
-    else a :class:`Picture` of the same colours, ``height`` CSS pixels tall. The PNG is
-    enlarged by the largest whole factor that keeps it within that size (and 1024 px), so
-    that pixels stay sharp squares and the browser scales it by less than 2×; larger, it
-    would be scaled down again by ``st.image`` (bilinear, and re-encoded).
+    unless ``hover`` is False (an illustration whose values the lesson does not need, or
+    prints elsewhere), else a :class:`Picture` of the same colours, ``height`` CSS pixels
+    tall. The PNG is enlarged by the largest whole factor that keeps it within that size
+    (and 1024 px), so that pixels stay sharp squares and the browser scales it by less than
+    2×; larger, it would be scaled down again by ``st.image`` (bilinear, and re-encoded).
 
-    ``window`` (row, col, size) outlines a size×size square whose top-left pixel is
-    (row, col), in red (:func:`outline_window` on a chart, a one-pixel frame around it on
-    a picture)."""
+    ``window`` (row, col, size) outlines the size×size taps of a kernel whose top-left tap
+    is pixel (row, col), taps ``dilation`` pixels apart, in red: :func:`outline_window` on
+    a chart; on a picture, a frame just outside the window's pixels (a quarter of a pixel
+    wide, at least one screen pixel; inside the window's edge pixels where it meets the
+    picture's edge) and, when dilated, one around each tap."""
     if hover and carries_numbers(image.shape):
         figure = image_figure(
             image,
@@ -325,24 +328,53 @@ def image_view(
             colorscale=colorscale,
             value_label=value_label,
         )
-        return figure if window is None else outline_window(figure, *window)
+        if window is not None:
+            outline_window(figure, *window, dilation=dilation)
+        return figure
     coloured = _coloured_image(image, value_range, colorscale)
-    if window is not None:
-        row, col, size = window
-        outline = _OUTLINE_RGB
-        if coloured.mode == "P":  # a plane has no gaps: its white gap colour becomes red
-            palette = colour_palette(colorscale).copy()
-            palette[GUTTER_INDEX] = _OUTLINE_RGB
-            coloured.putpalette(palette.ravel().tolist())
-            outline = GUTTER_INDEX
-        ImageDraw.Draw(coloured).rectangle(
-            (col - 1, row - 1, col + size, row + size), outline=outline
-        )
     factor = max(1, min(height // coloured.height, _MAX_PICTURE_PX // max(coloured.size)))
     enlarged = coloured.resize(
         (coloured.width * factor, coloured.height * factor), Image.Resampling.NEAREST
     )
+    if window is not None:
+        _draw_window(enlarged, window, dilation, factor, colorscale)
     return _picture(enlarged, title, height)
+
+
+def _draw_window(
+    picture: Image.Image,
+    window: tuple[int, int, int],
+    dilation: int,
+    factor: int,
+    colorscale: str | tuple,
+) -> None:
+    """Frame, in place, the window of :func:`image_view` on a picture enlarged ``factor``
+    times: the frame lies in the pixels around the window, on its own only at the
+    picture's edge."""
+    row, col, size = window
+    outline = _OUTLINE_RGB
+    if picture.mode == "P":  # a plane has no gaps: its white gap colour becomes red
+        palette = colour_palette(colorscale).copy()
+        palette[GUTTER_INDEX] = _OUTLINE_RGB
+        picture.putpalette(palette.ravel().tolist())
+        outline = GUTTER_INDEX
+    draw, width = ImageDraw.Draw(picture), math.ceil(factor / 4)
+    span = dilation * (size - 1) + 1
+    right, bottom = picture.width - 1, picture.height - 1
+
+    def frame(top: int, left: int, cells: int, line: int) -> None:
+        box = (max(0, left * factor - line), max(0, top * factor - line))
+        end = (
+            min(right, (left + cells) * factor + line - 1),
+            min(bottom, (top + cells) * factor + line - 1),
+        )
+        draw.rectangle((*box, *end), outline=outline, width=line)
+
+    frame(row, col, span, width)
+    if dilation > 1:
+        for tap_row in range(row, row + span, dilation):
+            for tap_col in range(col, col + span, dilation):
+                frame(tap_row, tap_col, 1, max(1, width // 2))
 
 
 def _picture(image: Image.Image, title: str, height: int) -> Picture:

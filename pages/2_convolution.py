@@ -86,13 +86,23 @@ def sliding_window() -> None:
     crop_row = max(0, row0 + top - margin)
     crop_col = max(0, col0 + left - margin)
     crop = padded[crop_row : row0 + top + span + margin, crop_col : col0 + left + span + margin]
-    view = figures.image_figure(
+    crop_top, crop_left = crop_row - top, crop_col - left
+    view = figures.image_view(
         crop,
-        title=f"Input around the window (padding: {top + bottom + left + right} zero rows/cols)",
+        title=(
+            f"Input rows {crop_top}–{crop_top + crop.shape[0] - 1}, columns "
+            f"{crop_left}–{crop_left + crop.shape[1] - 1} around the window"
+            + (
+                " (those below 0 or past the edge are zero padding)"
+                if top + left + bottom + right
+                else ""
+            )
+        ),
         height=420,
-        origin=(crop_row - top, crop_col - left),
+        window=(row0 + top - crop_row, col0 + left - crop_col, k),
+        dilation=d,
+        hover=False,
     )
-    figures.outline_window(view, row0, col0, k, dilation=d)
     result = figures.image_view(
         maps[..., filter_index],
         title=f"Feature map {filter_index + 1}",
@@ -102,7 +112,7 @@ def sliding_window() -> None:
         window=(out_row, out_col, 1),
     )
     columns = st.columns(2)
-    columns[0].plotly_chart(view, width="stretch")
+    ui.show_view(columns[0], view)
     ui.show_view(columns[1], result)
     count = k * k * channels
     st.markdown(

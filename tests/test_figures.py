@@ -191,6 +191,32 @@ def test_a_large_picture_view_outlines_the_window_in_red_around_it():
     assert (pixels[10:18, 20:28] == pixels[0, 0]).all()  # the patch itself is untouched
 
 
+def test_an_enlarged_picture_frames_a_dilated_window_and_each_tap_outside_their_pixels():
+    gray = np.full((10, 12, 1), 0.5, np.float32)
+    view = figures.image_view(gray, height=80, window=(2, 3, 3), dilation=2, hover=False)
+    pixels = picture_pixels(view)  # 8× enlarged: a frame 2 px wide, taps framed 1 px wide
+    red = (pixels == [214, 39, 40]).all(axis=-1)
+    span = slice(2 * 8 - 2, 7 * 8 + 2), slice(3 * 8 - 2, 8 * 8 + 2)  # 5 pixels and the frame
+    assert not red[: span[0].start].any() and not red[span[0].stop :].any()
+    assert not red[:, : span[1].start].any() and not red[:, span[1].stop :].any()
+    assert red[span[0].start, span[1]].all() and red[span[0].stop - 1, span[1]].all()
+    for tap_row in (2, 4, 6):
+        for tap_col in (3, 5, 7):
+            cell = red[tap_row * 8 : tap_row * 8 + 8, tap_col * 8 : tap_col * 8 + 8]
+            assert not cell.any()  # the tap's own pixels keep their colour
+            assert red[tap_row * 8 - 1, tap_col * 8 : tap_col * 8 + 8].all()  # framed above
+    assert not red[3 * 8 + 2 : 3 * 8 + 6, 4 * 8 + 2 : 4 * 8 + 6].any()  # a gap's middle
+
+
+def test_a_window_at_the_pictures_corner_is_framed_inside_its_edge_pixels():
+    gray = np.full((10, 12, 1), 0.5, np.float32)
+    pixels = picture_pixels(figures.image_view(gray, height=80, window=(0, 0, 3), hover=False))
+    red = (pixels == [214, 39, 40]).all(axis=-1)
+    assert red[0, :24].all() and red[:24, 0].all()  # the clipped sides, on the window's edge
+    assert red[24, :24].all() and red[:24, 24].all()  # the others outside it, as anywhere
+    assert not red[2:22, 2:22].any()
+
+
 def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():
     maps = np.random.default_rng(5).standard_normal((60, 80, 4)) * [1, 10, 100, 0.01]
     view = figures.map_grid_view(maps, ["alpha", "beta", "gamma", "delta"], title="maps", columns=2)
