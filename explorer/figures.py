@@ -402,16 +402,18 @@ def map_grid_view(
     colorscale: str = DIVERGING,
     scaling: str = "symmetric",
     height: int | None = None,
+    hover: bool = True,
 ) -> go.Figure | Picture:
-    """:func:`map_grid_figure` for a mosaic that carries its numbers, else a
-    :class:`Picture` of the same mosaic, ``height`` CSS pixels tall (460 by default), with
-    each map's name in a white strip above it in the scale's darkest colour. Tiles under
+    """:func:`map_grid_figure` for a mosaic that carries its numbers (unless ``hover`` is
+    False: the values print elsewhere), else a :class:`Picture` of the same mosaic,
+    ``height`` CSS pixels tall (460 by default), with each map's name in a white strip
+    above it in the scale's darkest colour. Tiles under
     56 px are enlarged by a whole factor first so that their names fit; larger ones are
     sent at their own size (bytes matter more: the browser scales them smoothly)."""
     count, (height_in, width_in) = maps.shape[2], maps.shape[:2]
     columns = columns or mosaic_columns(count, height_in / width_in)
     display, _, (tile_h, tile_w) = tile_maps(np.asarray(maps), columns, scaling=scaling)
-    if carries_numbers(display.shape):
+    if hover and carries_numbers(display.shape):
         return map_grid_figure(
             maps,
             names,
@@ -1103,148 +1105,6 @@ def accuracy_curves_figure(
     return fig
 
 
-def stage_figure(
-    values: np.ndarray, title: str, *, class_names: Sequence[str] | None = None, height: int = 460
-) -> go.Figure:
-    """One stage of a forward pass: (H, W, C) maps as a grid named 1…C, the logits (when
-    ``class_names`` are given) as bars per class, any other vector as bars per unit."""
-    values = np.asarray(values)
-    if values.ndim == 3:
-        names = [str(index + 1) for index in range(values.shape[-1])]
-        return map_grid_figure(values, names, title=title, height=height)
-    labels = class_names or [str(index) for index in range(len(values))]
-    return counts_figure(labels, values, title=title, value_format=".2f")
-
-
-def loss_slice_figure(
-    step_sizes: Sequence[float],
-    losses: Sequence[float],
-    marks: Mapping[str, tuple[float, float]],
-    *,
-    title: str = "",
-    height: int = 360,
-    top: float | None = None,
-) -> go.Figure:
-    """The loss against the step size η along the downhill direction (log x axis; η = 0 is
-    left out of the line, the loss there is drawn as a dotted level), with labelled
-    markers at ``marks`` {name: (η, loss)} in :data:`RATE_COLOURS`; non-finite losses
-    leave gaps. ``top`` fixes the top of the loss axis (higher losses run off the chart)."""
-    step_sizes, losses = np.asarray(step_sizes, float), np.asarray(losses, float)
-    positive = step_sizes > 0
-    curve = go.Scatter(
-        x=step_sizes[positive],
-        y=_finite_or_gap(losses[positive]),
-        name="loss after one step of size η",
-        mode="lines",
-        line={"color": "#444444", "width": 3},
-    )
-    points = [
-        go.Scatter(
-            x=[rate],
-            y=_finite_or_gap([loss]),
-            name=name,
-            mode="markers",
-            marker={"size": 14, "color": RATE_COLOURS[index % len(RATE_COLOURS)]},
-        )
-        for index, (name, (rate, loss)) in enumerate(marks.items())
-    ]
-    fig = _figure(
-        [curve, *points],
-        title,
-        height,
-        xaxis={"title": "step size η (log scale)", "type": "log"},
-        yaxis={"title": "loss on the batch", "range": None if top is None else [0, top]},
-        legend={"orientation": "h", "y": -0.3},
-    )
-    if not positive.all() and np.isfinite(losses[~positive][0]):
-        fig.add_hline(
-            y=float(losses[~positive][0]),
-            line={"dash": "dot", "color": "gray"},
-            annotation_text="loss now (η = 0)",
-            annotation_position="bottom left",
-        )
-    return fig
-
-
-def loss_surface_figure(
-    alphas: np.ndarray,
-    betas: np.ndarray,
-    surface: np.ndarray,
-    paths: Mapping[str, np.ndarray],
-    *,
-    title: str = "",
-    height: int = 520,
-) -> go.Figure:
-    """A 2-D slice of the loss as gray filled contours of log₁₀(loss) (white is low), the
-    colour bar labelled in losses, with descent paths on it in :data:`RATE_COLOURS`.
-
-    Args:
-        alphas, betas: the grid's coordinates (A,) and (B,) along the two directions.
-        surface: losses (B, A); non-finite cells are left blank.
-        paths: {name: (T, 2) points (α, β)}, drawn as lines with markers from a start
-            marker; NaN points (after a divergence) end the line.
-    """
-    surface = np.asarray(surface, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logged = np.where(np.isfinite(surface) & (surface > 0), np.log10(surface), np.nan)
-    finite = logged[np.isfinite(logged)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    ticks = [
-        value
-        for decade in range(-3, 7)
-        for value in (10.0**decade, 2 * 10.0**decade, 5 * 10.0**decade)
-        if low <= math.log10(value) <= high
-    ]
-    contours = go.Contour(
-        x=np.asarray(alphas, np.float32),
-        y=np.asarray(betas, np.float32),
-        z=logged.astype(np.float32),
-        customdata=surface.astype(np.float32),
-        colorscale="Greys",
-        ncontours=18,
-        colorbar={
-            "title": {"text": "loss"},
-            "thickness": 12,
-            "tickvals": [math.log10(value) for value in ticks],
-            "ticktext": [f"{value:g}" for value in ticks],
-        },
-        hovertemplate="α %{x:.3g}, β %{y:.3g}<br>loss %{customdata:.4g}<extra></extra>",
-        name="loss",
-    )
-    lines = [
-        go.Scatter(
-            x=_finite_or_gap(points[:, 0]),
-            y=_finite_or_gap(points[:, 1]),
-            name=name,
-            mode="lines+markers",
-            line={"color": colour, "width": 3},
-            marker={"size": 7, "color": colour},
-        )
-        for index, (name, points) in enumerate(paths.items())
-        for colour in [RATE_COLOURS[index % len(RATE_COLOURS)]]
-    ]
-    start = go.Scatter(
-        x=[0.0],
-        y=[0.0],
-        name="current weights",
-        mode="markers",
-        marker={"size": 15, "symbol": "x", "color": "#ff7f0e"},
-    )
-    reach = (float(np.min(alphas)), float(np.max(alphas)))
-    return _figure(
-        [contours, *lines, start],
-        title,
-        height,
-        xaxis={"title": "α: along −gradient", "range": list(reach), "constrain": "domain"},
-        yaxis={
-            "title": "β: across",
-            "range": [float(np.min(betas)), float(np.max(betas))],
-            "scaleanchor": "x",
-        },
-        legend={"orientation": "h", "y": -0.18},
-    )
-
-
 def gradient_norms_figure(
     norms: np.ndarray, activations: Sequence[str], *, title: str = "", height: int = 420
 ) -> go.Figure:
@@ -1274,41 +1134,6 @@ def gradient_norms_figure(
         xaxis={"title": "conv layer (1 = nearest the input)", "dtick": 1},
         yaxis={"title": "‖dL/dW‖ (log scale)", "type": "log", "exponentformat": "power"},
         legend={"orientation": "h", "y": -0.25},
-    )
-
-
-def target_prediction_figure(
-    class_names: Sequence[str],
-    target: Sequence[float],
-    probabilities: Sequence[float],
-    *,
-    title: str = "",
-    height: int = 300,
-) -> go.Figure:
-    """The target y (e.g. one-hot) and the predicted probabilities p as side-by-side bars per
-    class, on a 0–100% axis, each bar's value printed."""
-    bars = [
-        go.Bar(
-            x=list(class_names),
-            y=[float(v) for v in values],
-            name=name,
-            text=[f"{float(v):.0%}" for v in values],
-            textposition="outside",
-            marker={"color": colour},
-        )
-        for name, values, colour in (
-            ("target y", target, "#bbbbbb"),
-            ("prediction p", probabilities, LINE_COLOURS[0]),
-        )
-    ]
-    return _figure(
-        bars,
-        title,
-        height,
-        barmode="group",
-        xaxis={"type": "category", "title": "class"},
-        yaxis={"range": [0, 1.15], "tickformat": ".0%"},
-        legend={"orientation": "h", "y": -0.3},
     )
 
 

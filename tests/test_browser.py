@@ -413,12 +413,14 @@ def choose_section(tab, name: str) -> None:
 
 
 def wait_for_charts(tab) -> None:
-    """Wait until the page shows charts and every one of them has been drawn."""
+    """Wait until the page shows figures and every plotly chart among them has been drawn."""
     tab.wait_for_function(
-        """() => {
+        """(figure) => {
             const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-            return charts.length > 0 && charts.every(chart => chart.querySelector('.main-svg'));
-        }"""
+            return document.querySelectorAll(figure).length > 0
+                && charts.every(chart => chart.querySelector('.main-svg'));
+        }""",
+        arg=FIGURE,
     )
 
 
@@ -436,7 +438,7 @@ def test_learning_lab_takes_a_step_and_shows_each_section(page, server_url):
     wait_for_charts(page)
     page.screenshot(path=str(SHOTS / "learning_one_step.png"), full_page=True)
     choose_section(page, "3 · Learning rate")
-    plotly_chart(page, "2-D slice").wait_for()
+    page.locator('svg.svg-chart[aria-label^="2-D slice"]').wait_for()
     wait_for_charts(page)
     page.screenshot(path=str(SHOTS / "learning_rate.png"), full_page=True)
     choose_section(page, "4 · Initialisation & depth")

@@ -506,28 +506,6 @@ def test_mark_epoch_draws_one_dotted_line_at_the_epoch():
     assert fig.layout.annotations[0].text == "best"
 
 
-def test_loss_slice_leaves_out_zero_on_its_log_axis_and_draws_the_start_level():
-    fig = figures.loss_slice_figure(
-        [0.0, 0.1, 1.0, 10.0], [2.3, 2.0, 1.5, math.nan], {"good": (0.1, 2.0)}, top=5.0
-    )
-    assert list(fig.data[0].x) == [0.1, 1.0, 10.0] and list(fig.data[0].y) == [2.0, 1.5, None]
-    assert fig.data[1].name == "good" and fig.data[1].marker.color == figures.RATE_COLOURS[0]
-    assert fig.layout.shapes[0].y0 == 2.3 and list(fig.layout.yaxis.range) == [0, 5.0]
-
-
-def test_loss_surface_colours_log_losses_and_labels_the_bar_in_losses():
-    surface = np.array([[1.0, 10.0], [100.0, math.inf]])
-    path = np.array([[0.0, 0.0], [0.5, 0.1], [np.nan, np.nan]])
-    fig = figures.loss_surface_figure(
-        np.array([-1.0, 1.0]), np.array([-1.0, 1.0]), surface, {"p": path}
-    )
-    z = np.asarray(fig.data[0].z, dtype=float)
-    np.testing.assert_allclose(z[:, :1].ravel(), [0.0, 2.0])
-    assert np.isnan(z[1, 1])
-    assert list(fig.data[0].colorbar.ticktext) == ["1", "2", "5", "10", "20", "50", "100"]
-    assert list(fig.data[1].x) == [0.0, 0.5, None]
-
-
 def test_gradient_norms_one_line_per_activation_and_batch_norm():
     norms = np.arange(1, 13, dtype=float).reshape(3, 2, 2)
     fig = figures.gradient_norms_figure(norms, ["sigmoid", "tanh", "relu"])
@@ -539,13 +517,6 @@ def test_gradient_norms_one_line_per_activation_and_batch_norm():
 def test_counts_figure_formats_small_values():
     fig = figures.counts_figure(["a", "b"], [0.123456, 2.5], value_format=".3g")
     assert list(fig.data[0].text) == ["0.123", "2.5"]
-
-
-def test_target_and_prediction_bars_side_by_side():
-    fig = figures.target_prediction_figure(["0", "1"], [0.0, 1.0], [0.25, 0.75])
-    assert [trace.name for trace in fig.data] == ["target y", "prediction p"]
-    assert list(fig.data[1].y) == [0.25, 0.75] and list(fig.data[1].text) == ["25%", "75%"]
-    assert fig.layout.barmode == "group"
 
 
 def test_bar_table_prints_each_value_with_a_bar_of_its_share_of_the_maximum():

@@ -286,8 +286,9 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     for key in ("conv1", "pool2", "logits"):
         app.select_slider(key="stage_key").set_value(key).run()
         assert not app.exception, key
-    assert chart(app, "Class scores (logits)")["data"][0]["x"] == list(shapes.SHAPE_CLASSES)
-    assert len(app.get("plotly_chart")) == 4, "input, network's view, probabilities, one stage"
+    logits = svg_charts_on(app)["Class scores (logits)"]
+    assert re.findall(r"<title>value, ([^:<]+): ", logits) == list(shapes.SHAPE_CLASSES)
+    assert len(app.get("plotly_chart")) == 3, "input, network's view, probabilities"
     for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         assert not app.exception, view.label
@@ -765,8 +766,10 @@ def test_learning_lab_takes_steps_on_real_digits_and_resets():
     assert metric(app, "Steps taken") == "1"
     assert float(metric(app, "Loss now (cross-entropy)")) == pytest.approx(predicted, abs=1e-4)
     app.button[0].click().run()
-    history = chart(app, "Loss after each step")
-    np.testing.assert_allclose(history["data"][0]["y"][:2], [before, predicted], atol=1e-4)
+    history = svg_charts_on(app)["Loss after each step on this batch"]
+    points = re.findall(r"<title>loss on the batch: ([\d.]+) → ([\d.]+)</title>", history)
+    assert [float(step) for step, _ in points] == [0, 1, 2]
+    np.testing.assert_allclose([float(loss) for _, loss in points[:2]], [before, predicted], 1e-3)
     app.button[1].click().run()
     assert metric(app, "Steps taken") == "0"
     assert float(metric(app, "Loss now (cross-entropy)")) == pytest.approx(before, abs=1e-4)
@@ -796,12 +799,18 @@ def test_learning_lab_shows_overshooting_and_vanishing_gradients():
     assert not app.exception
     assert any("η = 10 (too large): the loss rose" in w.value for w in app.warning)
     assert any("beyond it a step jumps past the valley" in c.value for c in app.caption)
-    surface = chart(app, "2-D slice")
-    assert [trace["name"] for trace in surface["data"][1:4]] == [
+    surface = svg_charts_on(app)["2-D slice of the loss around W"]
+    steps = re.findall(r"<title>(η = [^,<]+), step (\d+): loss ([\d.e+-]+)</title>", surface)
+    assert list(dict.fromkeys(name for name, _, _ in steps)) == [
         "η = 0.01 (small)",
         "η = 0.1 (good)",
         "η = 10 (too large)",
     ]
+    cells = re.findall(r"<title>α ([^,]+), β ([^:]+): loss ([^<]+)</title>", surface)
+    centre = min(cells, key=lambda cell: abs(float(cell[0])) + abs(float(cell[1])))
+    start = [float(loss) for _, step, loss in steps if step == "0"]
+    assert float(centre[2]) == pytest.approx(start[0], rel=1e-3), "the plane passes through W"
+    assert start == [start[0]] * 3, "every path starts at the current weights"
     app.select_slider(key="learn_rate_2").set_value(30.0).run()
     assert not app.exception
     app.radio(key="learn_section").set_value("4 · Initialisation & depth").run()

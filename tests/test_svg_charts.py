@@ -129,3 +129,176 @@ def test_histogram_of_one_value_and_of_non_finite_values():
     edges, counts = svg_charts.shared_histogram({"x": np.array([1.0, np.inf, np.nan, 2.0])}, 2)
     assert counts["x"].tolist() == [1, 1]
     parse(svg_charts.histogram_svg({"none": np.array([np.nan])}))
+
+
+def log_tick_positions(ticks: dict[float, float], value: float) -> float:
+    """Where ``value`` lies on a log axis, interpolated in log₁₀ from its end tick labels."""
+    (low, low_px), (high, high_px) = sorted(ticks.items())[0], sorted(ticks.items())[-1]
+    fraction = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    return low_px + fraction * (high_px - low_px)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.001, 15, [0.001, 0.01, 0.1, 1, 10, 100]),
+        (0.3, 4, [0.2, 0.5, 1, 2, 5]),
+        (2, 2, [1, 2, 5]),
+        (1e-8, 1e30, [10.0**p for p in range(-8, 33, 5)]),
+    ],
+)
+def test_log_ticks_are_powers_of_ten_or_1_2_5_and_cover_the_range(low, high, expected):
+    assert svg_charts.log_ticks(low, high) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="log axis"):
+        svg_charts.log_ticks(0, 1)
+
+
+def test_a_log_x_slice_places_points_marks_and_level_by_their_logarithm_and_clips_the_top():
+    step_sizes = [0.0, 0.001, 0.01, 0.1, 1.0, 10.0]
+    losses = [2.3, 2.29, 2.2, 1.6, 4.0, math.inf]
+    svg = svg_charts.line_chart_svg(
+        step_sizes,
+        {"slice": losses},
+        log_x=True,
+        y_limits=(0.0, 3.0),
+        marks={"good": (0.1, 1.6), "too large": (10.0, 50.0)},
+        level=(2.3, "loss now"),
+    )
+    root = parse(svg)
+    x_ticks, y_ticks = tick_positions(root)
+    assert min(y_ticks) == 0 and max(y_ticks) <= 3.0
+    (line,) = [p for p in root.iter(f"{SVG}path") if p.get("stroke") != "none"]
+    points = path_points(line.get("d"))
+    assert len(points) == 4, "η = 0 cannot sit on a log axis; the infinite loss is a gap"
+    for (px, py), eta, loss in zip(points, step_sizes[1:], losses[1:], strict=False):
+        assert px == pytest.approx(log_tick_positions(x_ticks, eta), abs=0.11)
+        assert py == pytest.approx(to_pixels(y_ticks, loss), abs=0.11)
+    marks = {c.find(f"{SVG}title").text: c for c in root.iter(f"{SVG}circle") if c.get("r") == "8"}
+    assert set(marks) == {"good: 0.1 → 1.6", "too large: 10 → 50"}
+    assert float(marks["good: 0.1 → 1.6"].get("cy")) == pytest.approx(to_pixels(y_ticks, 1.6), 1e-3)
+    (level,) = [ln for ln in root.iter(f"{SVG}line") if ln.get("stroke-dasharray")]
+    assert float(level.get("y1")) == pytest.approx(to_pixels(y_ticks, 2.3), abs=0.06)
+    (clip,) = root.iter(f"{SVG}clipPath")
+    box = clip.find(f"{SVG}rect")
+    assert float(box.get("y")) == pytest.approx(to_pixels(y_ticks, 3.0), abs=0.06)
+    assert f'clip-path="url(#{clip.get("id")})"' in svg, "the 4.0 and the 50 run off the top"
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"slice", "good", "too large", "loss now"} <= set(texts), "legend and level text"
+
+
+def test_a_log_y_line_leaves_gaps_at_zero_and_overflow():
+    root = parse(svg_charts.line_chart_svg([0, 1, 2, 3], {"d": [2.0, 0.5, 0.0, 1e4]}, log_y=True))
+    _, y_ticks = tick_positions(root)
+    assert sorted(y_ticks) == [0.1, 1, 10, 100, 1000, 10_000]
+    runs = [path_points(p.get("d")) for p in root.iter(f"{SVG}path")]
+    assert [len(run) for run in runs] == [2, 1]
+    assert runs[0][1][1] == pytest.approx(log_tick_positions(y_ticks, 0.5), abs=0.11)
+
+
+def test_two_charts_on_one_page_get_different_clip_names():
+    first = svg_charts.line_chart_svg([0, 1], {"a": [0, 1]})
+    second = svg_charts.line_chart_svg([0, 1], {"a": [1, 0]})
+    name = re.compile(r'clipPath id="([^"]+)"')
+    assert name.search(first).group(1) != name.search(second).group(1)
+
+
+def test_a_long_legend_wraps_to_rows_inside_the_chart():
+    names = {f"a rather long series name {i}": [i, i + 1] for i in range(4)}
+    root = parse(svg_charts.line_chart_svg([0, 1], names, width=400, height=320))
+    legend = [t for t in root.iter(f"{SVG}text") if (t.text or "").startswith("a rather")]
+    rows = sorted({float(t.get("y")) for t in legend})
+    assert len(rows) == 4 and rows[-1] < 320
+    assert all(float(t.get("x")) + 7.5 * len(t.text) <= 400 for t in legend)
+
+
+def bars_by_tip(root: ElementTree.Element) -> dict[str, ElementTree.Element]:
+    return {
+        rect.find(f"{SVG}title").text: rect
+        for rect in root.iter(f"{SVG}rect")
+        if rect.find(f"{SVG}title") is not None
+    }
+
+
+def test_bars_rise_from_zero_to_their_value_side_by_side_and_fall_below_it_when_negative():
+    root = parse(
+        svg_charts.bar_chart_svg(
+            ["0", "1", "2"], {"y": [0.0, 1.0, 0.0], "p": [0.25, 0.6, 0.15]}, percent=True
+        )
+    )
+    y_ticks = {
+        float(t.text.rstrip("%")) / 100: float(t.get("y"))
+        for t in root.iter(f"{SVG}text")
+        if t.get("text-anchor") == "end"
+    }
+    assert sorted(y_ticks) == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    bars = bars_by_tip(root)
+    assert set(bars) >= {"y, 1: 100%", "p, 0: 25%", "p, 2: 15%"}
+    for tip, value in (("y, 1: 100%", 1.0), ("p, 1: 60%", 0.6), ("p, 0: 25%", 0.25)):
+        top, height = float(bars[tip].get("y")), float(bars[tip].get("height"))
+        assert top == pytest.approx(to_pixels(y_ticks, value), abs=0.06)
+        assert top + height == pytest.approx(to_pixels(y_ticks, 0), abs=0.06)
+    assert float(bars["p, 1: 60%"].get("x")) > float(bars["y, 1: 100%"].get("x"))
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "60%" in texts and "y" in texts and "p" in texts, "values printed; a legend"
+
+    signed = parse(svg_charts.bar_chart_svg(["a", "b"], {"logit": [-2.0, 3.0]}))
+    _, y_ticks = tick_positions(signed)
+    bars = bars_by_tip(signed)
+    negative = bars["logit, a: -2"]
+    assert float(negative.get("y")) == pytest.approx(to_pixels(y_ticks, 0), abs=0.06)
+    bottom = float(negative.get("y")) + float(negative.get("height"))
+    assert bottom == pytest.approx(to_pixels(y_ticks, -2.0), abs=0.06)
+
+
+def test_many_bars_keep_their_values_in_tooltips_and_thin_out_their_labels():
+    labels = [str(i) for i in range(100)]
+    root = parse(svg_charts.bar_chart_svg(labels, {"unit": np.arange(100.0)}))
+    assert len(bars_by_tip(root)) == 100
+    assert "unit, 37: 37" in bars_by_tip(root)
+    x_labels = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "middle"]
+    assert x_labels == [str(i) for i in range(0, 100, 5)], "every 5th of 100: at most 24"
+    assert not [t for t in root.iter(f"{SVG}text") if t.get("font-size") == "12"], "no values"
+
+
+def test_bilinear_upsampling_matches_scipy():
+    from scipy.interpolate import RegularGridInterpolator
+
+    grid = np.random.default_rng(1).random((5, 7))
+    fine = svg_charts.bilinear_upsample(grid, 4)
+    rows, cols = np.linspace(0, 4, 17), np.linspace(0, 6, 25)
+    reference = RegularGridInterpolator((np.arange(5), np.arange(7)), grid)(
+        np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1)
+    )
+    np.testing.assert_allclose(fine, reference, atol=1e-12)
+
+
+def test_the_surface_bands_log_losses_marks_each_point_and_stops_a_path_at_divergence():
+    import base64
+    import io
+
+    from PIL import Image
+
+    axis = np.linspace(-1.0, 1.0, 5)
+    surface = 10.0 ** (np.add.outer(axis**2, 2 * axis**2))  # loss 1 at the centre, 1000 max
+    surface[0, 0] = math.inf
+    path = np.array([[0.0, 0.0], [0.5, 0.25], [np.nan, np.nan]])
+    paths = {"good": (path, [1.0, 2.2, math.inf])}
+    svg = svg_charts.surface_svg(axis, axis, surface, paths, upsample=8)
+    root = parse(svg)
+    tips = [t.text for t in root.iter(f"{SVG}title")]
+    assert "α 0, β 0: loss 1" in tips and "α -1, β -1: loss inf" in tips
+    assert "good, step 0: loss 1" in tips and "good, step 1: loss 2.2" in tips
+    assert not any(tip.startswith("good, step 2") for tip in tips), "no point after divergence"
+    bar_labels = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") is None]
+    assert {"1", "10", "100", "1,000"} <= set(bar_labels)
+
+    (image,) = root.iter(f"{SVG}image")
+    png = base64.b64decode(image.get("href").split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert pixels.shape == (4 * 8 + 1, 4 * 8 + 1, 3)
+    gray = pixels[..., 0]
+    centre, edge = gray[16, 16], gray[16, 32]  # loss 1 and loss 100 (β = 0, α = 1)
+    assert centre > 240 and centre == gray.max() and edge < 130, "white is low, dark high"
+    assert tuple(pixels[32, 0]) == svg_charts.OVERFLOW_RGB, "the infinite corner (β −1, α −1)"
+    grays = pixels[(pixels[..., 0] == pixels[..., 1])]
+    assert len(np.unique(grays[:, 0])) <= svg_charts.SURFACE_BANDS

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from explorer import (
     ops,
     samples,
     starter_models,
+    svg_charts,
 )
 from explorer.data import registry
 from explorer.errors import ExplorerError
@@ -363,6 +365,35 @@ def show_svg(container, svg: str) -> None:
     through Markdown with HTML allowed. Safe because the SVG is built by our own code, with
     every text in it escaped; nothing a user types reaches it unescaped."""
     container.markdown(svg, unsafe_allow_html=True)
+
+
+def show_stage(
+    container,
+    values: np.ndarray,
+    title: str,
+    *,
+    class_names: Sequence[str] | None = None,
+    height: int = 460,
+) -> None:
+    """One stage of a forward pass in ``container``: (H, W, C) maps as a grid named 1…C
+    (:func:`explorer.figures.map_grid_view`), the logits (when ``class_names`` are given)
+    as bars per class, any other vector as bars per unit."""
+    values = np.asarray(values)
+    if values.ndim == 3:
+        names = [str(index + 1) for index in range(values.shape[-1])]
+        show_view(container, figures.map_grid_view(values, names, title=title, height=height))
+        return
+    labels = class_names or [str(index) for index in range(len(values))]
+    chart = svg_charts.bar_chart_svg(
+        labels,
+        {"value": values},
+        title=title,
+        x_title="class" if class_names else "unit",
+        width=960,
+        height=min(height, 360),
+        value_text=lambda value: f"{value:.2f}",
+    )
+    show_svg(container, chart)
 
 
 def presenter_style() -> None:

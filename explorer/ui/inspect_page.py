@@ -247,7 +247,7 @@ def show_stages(model: Inspected, prepared: np.ndarray) -> None:
     stage = stages[keys.index(chosen)]
     title = "Class scores (logits)" if stage.key == "logits" else labels[keys.index(chosen)]
     names = model.class_names if stage.key == "logits" else None
-    st.plotly_chart(figures.stage_figure(stage.values, title, class_names=names), width="stretch")
+    ui.show_stage(st, stage.values, title, class_names=names)
     st.caption(
         f"{len(stages)} stages from the picture to the scores. Each map is scaled to its own "
         "largest value (red positive, blue negative); after flattening, one bar per unit."

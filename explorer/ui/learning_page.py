@@ -19,7 +19,17 @@ import jax
 import numpy as np
 import streamlit as st
 
-from explorer import checkpoints, explain, figures, learning, losses, predict, train
+from explorer import (
+    checkpoints,
+    explain,
+    figures,
+    learning,
+    losses,
+    predict,
+    svg_charts,
+    train,
+    ui,
+)
 from explorer.architecture import word
 from explorer.learning import LAB_SPEC
 from explorer.model import init_variables
@@ -35,9 +45,11 @@ BUILT_IN = "20 real digits (2 of each class)"
 OWN_IMAGE = "The sidebar image, with a label you choose"
 STEP_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SLICE_TOP = 2.5
+SLICE_COLOUR = "#444444"
 """The 1-D slice's loss axis ends at this multiple of the current loss."""
 RATE_ROLES = ("small", "good", "too large")
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
+TARGET_COLOUR = "#bbbbbb"
 PARAMS_KEY, STEPS_KEY, HISTORY_KEY, CONTEXT_KEY = (
     "learn_params",
     "learn_steps",
@@ -147,17 +159,21 @@ def targets_and_losses(batch: Batch, params: dict, kind: str) -> None:
     }
     left, right = st.columns([1, 3])
     title = f"Image {index}: a {label}" if len(batch.labels) > 1 else f"Labelled {label}"
-    left.plotly_chart(
-        figures.image_figure(batch.images[index], title=title, height=260), width="stretch"
+    ui.show_view(
+        left, figures.image_view(batch.images[index], title=title, height=260, hover=False)
     )
-    right.plotly_chart(
-        figures.target_prediction_figure(
+    ui.show_svg(
+        right,
+        svg_charts.bar_chart_svg(
             CLASS_NAMES,
-            target,
-            probabilities,
+            {"target y": target, "prediction p": probabilities},
             title="The label as a one-hot target, and the softmax",
+            x_title="class",
+            width=760,
+            height=300,
+            colours=(TARGET_COLOUR, figures.LINE_COLOURS[0]),
+            percent=True,
         ),
-        width="stretch",
     )
     table = np.stack([target, probabilities, gradients["cross-entropy"], gradients["mse"]])
     right.html(
@@ -242,10 +258,7 @@ def _forward_stages(batch: Batch, params: dict) -> None:
     )
     stage = stages[keys.index(chosen)]
     names = CLASS_NAMES if stage.key == "logits" else None
-    st.plotly_chart(
-        figures.stage_figure(stage.values, labels[chosen], class_names=names, height=380),
-        width="stretch",
-    )
+    ui.show_stage(st, stage.values, labels[chosen], class_names=names, height=380)
     st.caption(
         f"{len(stages)} stages from the picture to the 10 logits; the softmax of the logits "
         "is the prediction p in section 1. Each map is scaled to its own largest value."
@@ -285,24 +298,27 @@ def _loss_before_after(step: learning.Step, batch: Batch, kind: str) -> None:
 
 def _gradient_sizes(step: learning.Step) -> None:
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.counts_figure(
+    ui.show_svg(
+        left,
+        svg_charts.bar_chart_svg(
             step.layers,
-            step.gradient_norms,
+            {"‖dL/dW‖": step.gradient_norms},
             title="Gradient size ‖dL/dW‖ per layer",
-            value_format=".3g",
+            width=500,
+            value_text=lambda value: f"{value:.3g}",
         ),
-        width="stretch",
     )
     relative = step.learning_rate * step.gradient_norms / step.weight_norms
-    right.plotly_chart(
-        figures.counts_figure(
+    ui.show_svg(
+        right,
+        svg_charts.bar_chart_svg(
             step.layers,
-            relative,
+            {"η‖dL/dW‖ / ‖W‖": relative},
             title="How much this step changes each layer: η‖dL/dW‖ / ‖W‖",
-            value_format=".2%",
+            width=500,
+            value_text=lambda value: f"{value:.2%}",
+            y_text=svg_charts.percent_label,
         ),
-        width="stretch",
     )
     largest, smallest = int(np.argmax(step.gradient_norms)), int(np.argmin(step.gradient_norms))
     st.caption(
@@ -324,18 +340,14 @@ def _first_layer_update(step: learning.Step, params: dict) -> None:
     count = kernels.shape[-1]
     names = [str(index + 1) for index in range(count)]
     left, right = st.columns(2)
-    left.plotly_chart(
-        figures.map_grid_figure(
-            kernels[:, :, 0], names, title="First-layer kernels W", columns=count, height=260
-        ),
-        width="stretch",
-    )
-    right.plotly_chart(
-        figures.map_grid_figure(
-            gradient[:, :, 0], names, title="Their gradients dL/dW", columns=count, height=260
-        ),
-        width="stretch",
-    )
+    for column, maps, title in (
+        (left, kernels, "First-layer kernels W"),
+        (right, gradient, "Their gradients dL/dW"),
+    ):
+        view = figures.map_grid_view(
+            maps[:, :, 0], names, title=title, columns=4, height=230, hover=False
+        )
+        ui.show_view(column, view)
     chosen = st.slider("Filter to update by hand", 1, count, key="learn_filter") - 1
     weights, grad = kernels[:, :, 0, chosen], gradient[:, :, 0, chosen]
     change = -step.learning_rate * grad
@@ -364,15 +376,16 @@ def _loss_history(step: learning.Step) -> None:
         st.caption("Press **One more step** to take the step and see the loss fall step by step.")
         return
     first = st.session_state[STEPS_KEY] - len(history) + 1
-    st.plotly_chart(
-        figures.line_figure(
+    ui.show_svg(
+        st,
+        svg_charts.line_chart_svg(
             range(first, first + len(history)),
             {"loss on the batch": history},
             title="Loss after each step on this batch",
             x_title="steps taken",
             y_title="loss",
+            width=960,
         ),
-        width="stretch",
     )
 
 
@@ -416,36 +429,48 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
         name: (rate, float(curve[1]))
         for name, rate, curve in zip(names, rates, land.path_losses, strict=True)
     }
-    left.plotly_chart(
-        figures.loss_slice_figure(
+    ui.show_svg(
+        left,
+        svg_charts.line_chart_svg(
             land.step_sizes,
-            land.slice_losses,
-            marks,
+            {"loss after one step of size η": land.slice_losses},
             title="1-D slice: the loss along −gradient",
-            top=SLICE_TOP * float(land.slice_losses[0]),
+            x_title="step size η (log scale)",
+            y_title="loss on the batch",
+            width=500,
+            height=380,
+            colours=(SLICE_COLOUR,),
+            log_x=True,
+            y_limits=(0.0, SLICE_TOP * float(land.slice_losses[0])),
+            marks=marks,
+            level=(float(land.slice_losses[0]), "loss now (η = 0)"),
         ),
-        width="stretch",
     )
-    right.plotly_chart(
-        figures.line_figure(
+    ui.show_svg(
+        right,
+        svg_charts.line_chart_svg(
             range(steps + 1),
             dict(zip(names, land.path_losses, strict=True)),
             title="Loss after each step of gradient descent (log scale)",
             x_title="steps",
             y_title="loss on the batch",
-            log_y=True,
+            width=500,
+            height=380,
             colours=figures.RATE_COLOURS,
+            log_y=True,
         ),
-        width="stretch",
     )
     st.caption(_slice_caption(land, rates))
     _divergence_notes(land, names)
-    paths = dict(zip(names, land.path_points, strict=True))
-    st.plotly_chart(
-        figures.loss_surface_figure(
+    paths = {
+        name: (points, path_losses)
+        for name, points, path_losses in zip(names, land.path_points, land.path_losses, strict=True)
+    }
+    ui.show_svg(
+        st,
+        svg_charts.surface_svg(
             land.alphas, land.betas, land.surface, paths, title="2-D slice of the loss around W"
         ),
-        width="stretch",
     )
     st.caption(_surface_caption(land, names))
 
@@ -504,11 +529,16 @@ def _surface_caption(land: learning.Landscape, names: list[str]) -> str:
         if not np.all(np.abs(points[np.isfinite(points).all(axis=-1)]) <= reach)
     ]
     left = f" {', '.join(outside)} leaves the picture." if outside else ""
+    overflow = (
+        " Pink cells: the loss there is not a finite number (the weights overflow)."
+        if not np.isfinite(land.surface).all()
+        else ""
+    )
     return (
         "The loss on a plane through the current weights (×): α along −dL/dW, β towards "
         f"where the {RATE_ROLES[1]} rate's path ends, both in units of weight-space distance "
         f"(±{reach:.3g}). Lighter is lower (a log scale; hover for the loss). The paths are "
-        "the weights after each step, projected on the plane." + left
+        "the weights after each step, projected on the plane." + left + overflow
     )
 
 
@@ -527,14 +557,17 @@ def initialisation_and_depth(batch: Batch, kind: str) -> None:
         LAB_SPEC, _initial_params(), batch.images, batch.labels, kind, 0.0
     )
     mean = start.probabilities.mean(axis=0)
-    st.plotly_chart(
-        figures.counts_figure(
+    ui.show_svg(
+        st,
+        svg_charts.bar_chart_svg(
             CLASS_NAMES,
-            mean,
+            {"mean probability": mean},
             title="The untrained network: mean probability per class",
+            x_title="class",
+            width=960,
+            height=300,
             percent=True,
         ),
-        width="stretch",
     )
     chance = math.log(10)
     ce = -float(np.mean(np.log(start.probabilities[np.arange(len(batch.labels)), batch.labels])))
