@@ -337,14 +337,34 @@ def input_action(page: Page, step: Step) -> Callable[[], None]:
         option.scroll_into_view_if_needed()
         return option.click
     option = page.get_by_role("option", name=step.value, exact=True)
-    for _ in range(OPEN_TRIES):  # a key press that lands while the page redraws can be lost
-        labelled(page, "combobox", step.label).press("ArrowDown")  # opens the list anywhere
-        try:
-            option.wait_for(timeout=OPEN_WAIT_MS)
-            return option.click
-        except PlaywrightTimeoutError:
-            page.keyboard.press("Escape")
-    raise RuntimeError(f"the list of {step.label!r} did not open in {OPEN_TRIES} tries")
+    combobox = labelled(page, "combobox", step.label)
+
+    def open_list() -> bool:
+        """Open the list; a key press that lands while the page redraws can be lost."""
+        for _ in range(OPEN_TRIES):
+            combobox.press("ArrowDown")  # opens the list anywhere
+            try:
+                option.wait_for(timeout=OPEN_WAIT_MS)
+                return True
+            except PlaywrightTimeoutError:
+                page.keyboard.press("Escape")
+        return False
+
+    def choose() -> None:
+        """Click the option; if a redraw closed the list first, open it again and retry
+        (the change is timed from the last input event, the click that lands)."""
+        for _ in range(OPEN_TRIES):
+            try:
+                option.click(timeout=OPEN_WAIT_MS)
+                return
+            except PlaywrightTimeoutError:
+                page.keyboard.press("Escape")
+                open_list()
+        raise RuntimeError(f"could not pick {step.value!r} in {step.label!r}")
+
+    if not open_list():
+        raise RuntimeError(f"the list of {step.label!r} did not open in {OPEN_TRIES} tries")
+    return choose
 
 
 def measure_controls(browser: Browser, lab: str, steps: int) -> list[Change]:

@@ -362,6 +362,11 @@ def test_the_robustness_view_opens_on_the_shift_study_lesson(page, server_url):
 BYTES_PER_CHANGE_BUDGET = 150_000
 """Most bytes the server may send for one control step at default settings (issue 10)."""
 
+BYTES_AT_LARGEST_BUDGET = 400_000
+"""Most bytes for one step at the largest settings: a 256-px picture and 64 filters."""
+
+LARGEST_SETTINGS = "?working_size=256&filter_count=64"
+
 BUDGET_CONTROLS = [
     ("image_as_numbers", "Patch size"),
     ("convolution", "Kernel size k"),
@@ -371,13 +376,17 @@ BUDGET_CONTROLS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "slider"), BUDGET_CONTROLS)
-def test_one_control_step_sends_at_most_the_byte_budget(page, server_url, path, slider):
-    """Counts the bytes of one slider step, websocket and pictures: a count, not a time.
+def bytes_of_one_step(
+    page, server_url: str, path: str, slider: str, shows: str = "", key: str = "ArrowRight"
+) -> tuple[list, list]:
+    """The websocket frames' and the pictures' sizes in bytes of one ``key`` step of
+    ``slider`` to a value not shown before (the browser caches a picture it has fetched),
+    on a page that ``shows`` this text once open (when given).
 
     The first change after a page opens reruns the whole page once, fragments included
-    (118 websocket messages instead of 47 on Lab 3), so one step there and back comes
+    (118 websocket messages instead of 47 on Lab 3), so one step back and one forward come
     first: the budget is for the steps a user then makes, one after another."""
+    back = {"ArrowRight": "ArrowLeft", "ArrowLeft": "ArrowRight"}[key]
     tab = page.context.new_page()
     received: list[int] = []
     tab.on("websocket", lambda ws: ws.on("framereceived", lambda data: received.append(len(data))))
@@ -391,17 +400,52 @@ def test_one_control_step_sends_at_most_the_byte_budget(page, server_url, path, 
     )
     try:
         open_lab(tab, server_url, path)
-        press_slider(tab, slider, "ArrowRight", 1)
-        press_slider(tab, slider, "ArrowLeft", 1)
+        if shows:
+            tab.get_by_text(shows, exact=True).first.wait_for()
+        press_slider(tab, slider, back, 1)
+        press_slider(tab, slider, key, 1)
         received.clear()
         pictures.clear()
-        press_slider(tab, slider, "ArrowRight", 1)
-        sent = sum(received) + sum(pictures)
+        press_slider(tab, slider, key, 1)
+        return list(received), list(pictures)
     finally:
         tab.close()
+
+
+@pytest.mark.parametrize(("path", "slider"), BUDGET_CONTROLS)
+def test_one_control_step_sends_at_most_the_byte_budget(page, server_url, path, slider):
+    """Counts the bytes of one slider step, websocket and pictures: a count, not a time."""
+    received, pictures = bytes_of_one_step(page, server_url, path, slider)
     assert received, "the step reached the server and came back"
+    sent = sum(received) + sum(pictures)
     assert sent <= BYTES_PER_CHANGE_BUDGET, (
         f"{path}: {slider} step sent {sent:,} bytes "
+        f"(websocket {sum(received):,}, pictures {pictures})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "slider", "shows", "key"),
+    [
+        ("convolution", "Kernel size k", "168×254×64", "ArrowRight"),
+        ("convolution", "Filter count F", "168×254×64", "ArrowLeft"),  # 64 is the most
+        ("activation_pooling", "Pool window", "168×254×64", "ArrowRight"),
+        ("frequency", "Cutoff (fraction of Nyquist)", "256", "ArrowRight"),
+    ],
+)
+def test_a_step_at_the_largest_settings_sends_at_most_its_byte_budget(
+    page, server_url, path, slider, shows, key
+):
+    """256-px pictures and 64 filters (the page shows the 168×254×64 maps of the default
+    photo, or the working size): mosaics are drawn at display resolution, so the bytes grow
+    far less than the maps (64 maps of 168×254 are 2.7 million values)."""
+    link = path + LARGEST_SETTINGS
+    received, pictures = bytes_of_one_step(page, server_url, link, slider, shows, key)
+    assert pictures or path == "frequency", "a step to a new value fetches its new pictures"
+    assert received, "the step reached the server and came back"
+    sent = sum(received) + sum(pictures)
+    assert sent <= BYTES_AT_LARGEST_BUDGET, (
+        f"{link}: {slider} step sent {sent:,} bytes "
         f"(websocket {sum(received):,}, pictures {pictures})"
     )
 
