@@ -317,8 +317,8 @@ def image_view(
     ``window`` (row, col, size) outlines the size×size taps of a kernel whose top-left tap
     is pixel (row, col), taps ``dilation`` pixels apart, in red: :func:`outline_window` on
     a chart; on a picture, a frame just outside the window's pixels (a quarter of a pixel
-    wide, at least one screen pixel; inside the window's edge pixels where it meets the
-    picture's edge) and, when dilated, one around each tap."""
+    wide but at least 3 screen pixels, or a whole pixel if that is less; inside the window's
+    edge pixels where it meets the picture's edge) and, when dilated, one around each tap."""
     if hover and carries_numbers(image.shape):
         figure = image_figure(
             image,
@@ -358,7 +358,8 @@ def _draw_window(
         palette[GUTTER_INDEX] = _OUTLINE_RGB
         picture.putpalette(palette.ravel().tolist())
         outline = GUTTER_INDEX
-    draw, width = ImageDraw.Draw(picture), math.ceil(factor / 4)
+    draw = ImageDraw.Draw(picture)
+    width = min(factor, max(3, math.ceil(factor / 4)))  # visible when the browser shrinks it
     span = dilation * (size - 1) + 1
     right, bottom = picture.width - 1, picture.height - 1
 

@@ -194,9 +194,9 @@ def test_a_large_picture_view_outlines_the_window_in_red_around_it():
 def test_an_enlarged_picture_frames_a_dilated_window_and_each_tap_outside_their_pixels():
     gray = np.full((10, 12, 1), 0.5, np.float32)
     view = figures.image_view(gray, height=80, window=(2, 3, 3), dilation=2, hover=False)
-    pixels = picture_pixels(view)  # 8× enlarged: a frame 2 px wide, taps framed 1 px wide
+    pixels = picture_pixels(view)  # 8× enlarged: a frame 3 px wide, taps framed 1 px wide
     red = (pixels == [214, 39, 40]).all(axis=-1)
-    span = slice(2 * 8 - 2, 7 * 8 + 2), slice(3 * 8 - 2, 8 * 8 + 2)  # 5 pixels and the frame
+    span = slice(2 * 8 - 3, 7 * 8 + 3), slice(3 * 8 - 3, 8 * 8 + 3)  # 5 pixels and the frame
     assert not red[: span[0].start].any() and not red[span[0].stop :].any()
     assert not red[:, : span[1].start].any() and not red[:, span[1].stop :].any()
     assert red[span[0].start, span[1]].all() and red[span[0].stop - 1, span[1]].all()
@@ -214,7 +214,7 @@ def test_a_window_at_the_pictures_corner_is_framed_inside_its_edge_pixels():
     red = (pixels == [214, 39, 40]).all(axis=-1)
     assert red[0, :24].all() and red[:24, 0].all()  # the clipped sides, on the window's edge
     assert red[24, :24].all() and red[:24, 24].all()  # the others outside it, as anywhere
-    assert not red[2:22, 2:22].any()
+    assert not red[3:24, 3:24].any()  # a frame 3 px wide
 
 
 def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():
