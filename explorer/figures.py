@@ -317,8 +317,9 @@ def image_view(
     ``window`` (row, col, size) outlines the size×size taps of a kernel whose top-left tap
     is pixel (row, col), taps ``dilation`` pixels apart, in red: :func:`outline_window` on
     a chart; on a picture, a frame just outside the window's pixels (a quarter of a pixel
-    wide but at least 3 screen pixels, or a whole pixel if that is less; inside the window's
-    edge pixels where it meets the picture's edge) and, when dilated, one around each tap."""
+    wide but at least 3 screen pixels, or a whole pixel if that is less; a one-pixel line
+    on the window's edge where it meets the picture's edge) and, when dilated, one around
+    each tap."""
     if hover and carries_numbers(image.shape):
         figure = image_figure(
             image,
@@ -349,8 +350,8 @@ def _draw_window(
     colorscale: str | tuple,
 ) -> None:
     """Frame, in place, the window of :func:`image_view` on a picture enlarged ``factor``
-    times: the frame lies in the pixels around the window, on its own only at the
-    picture's edge."""
+    times: the frame lies in the pixels around the window; where the window meets the
+    picture's edge, a one-pixel line on the window's own edge pixels marks that side."""
     row, col, size = window
     outline = _OUTLINE_RGB
     if picture.mode == "P":  # a plane has no gaps: its white gap colour becomes red
@@ -361,15 +362,22 @@ def _draw_window(
     draw = ImageDraw.Draw(picture)
     width = min(factor, max(3, math.ceil(factor / 4)))  # visible when the browser shrinks it
     span = dilation * (size - 1) + 1
-    right, bottom = picture.width - 1, picture.height - 1
+
+    def bands(start: int, end: int, line: int, limit: int) -> tuple[tuple[int, int], ...]:
+        """The frame's two bands along one axis around pixels start..end: ``line`` pixels
+        outside each side, or the one pixel inside where that side meets the edge."""
+        before = (max(0, start - line), start - 1) if start > 0 else (0, 0)
+        after = (end + 1, min(limit, end + line)) if end < limit else (limit, limit)
+        return before, after
 
     def frame(top: int, left: int, cells: int, line: int) -> None:
-        box = (max(0, left * factor - line), max(0, top * factor - line))
-        end = (
-            min(right, (left + cells) * factor + line - 1),
-            min(bottom, (top + cells) * factor + line - 1),
-        )
-        draw.rectangle((*box, *end), outline=outline, width=line)
+        rows = bands(top * factor, (top + cells) * factor - 1, line, picture.height - 1)
+        cols = bands(left * factor, (left + cells) * factor - 1, line, picture.width - 1)
+        outer_rows, outer_cols = (rows[0][0], rows[1][1]), (cols[0][0], cols[1][1])
+        for first, last in rows:
+            draw.rectangle((outer_cols[0], first, outer_cols[1], last), fill=outline)
+        for first, last in cols:
+            draw.rectangle((first, outer_rows[0], last, outer_rows[1]), fill=outline)
 
     frame(row, col, span, width)
     if dilation > 1:

@@ -262,11 +262,16 @@ def plane_directions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two orthonormal directions (P,) for a 2-D slice of the loss around the weights.
 
-    The first is downhill, −g/‖g‖. The second is the part of ``towards`` (e.g. where a
+    The first is downhill, −g/‖g‖ (a seeded random direction where the gradient is zero or
+    not finite: there is no downhill). The second is the part of ``towards`` (e.g. where a
     descent path ended, minus the start) at right angles to the first, so that path runs
     close to the plane; if that part is zero or not finite, a seeded random direction.
     """
-    first = -gradient / np.linalg.norm(gradient)
+    norm = np.linalg.norm(gradient)
+    if not (np.isfinite(norm) and norm > 0):
+        gradient = np.random.default_rng(seed + 1).normal(size=gradient.shape)
+        norm = np.linalg.norm(gradient)
+    first = -gradient / norm
     second = np.where(np.isfinite(towards), towards, 0.0)
     second = second - (second @ first) * first
     if not np.linalg.norm(second) > 1e-6 * max(np.linalg.norm(towards), 1e-12):

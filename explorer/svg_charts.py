@@ -40,6 +40,10 @@ MARKERS_UP_TO = 40
 MAX_BAR_LABELS = 24
 """Bars of :func:`bar_chart_svg` that get their value written (more would overlap)."""
 
+MAX_BAR_TIPS = 200
+"""Bars of :func:`bar_chart_svg` that get a tooltip each; more are drawn as one shape per
+series (a 3,136-unit layer as bars with tooltips was 345 KB of SVG)."""
+
 _MARGIN = {"right": 14, "top": 34, "bottom": 46}
 _LEGEND_ROW = 24
 _FONT = 'font-size="15"'  # the family is the page's own (SVG text inherits it)
@@ -129,10 +133,11 @@ def _scale(
     values: np.ndarray, *, log: bool = False, limits: tuple[float, float] | None = None
 ) -> _Scale:
     """The axis for ``values`` (those :meth:`_Scale.shows` cannot place are ignored):
-    from the first tick to the last, or ``limits`` (low, high) when given, ticks inside."""
+    from the first tick to the last, or ``limits`` (low, high) when given, ticks inside
+    (limits that are not finite, not increasing, or ≤ 0 on a log axis are ignored)."""
     values = np.asarray(values, dtype=np.float64)
     usable = values[np.isfinite(values) & ((values > 0) if log else True)]
-    if limits is not None:
+    if limits is not None and _usable_limits(limits, log):
         ticks = log_ticks(*limits) if log else nice_ticks(*limits)
         inside = [tick for tick in ticks if limits[0] <= tick <= limits[1]]
         ends = [math.log10(end) for end in limits] if log else list(limits)
@@ -143,6 +148,11 @@ def _scale(
         return _Scale(math.log10(ticks[0]), math.log10(ticks[-1]), ticks, True)
     ticks = nice_ticks(*_finite_range(usable))
     return _Scale(ticks[0], ticks[-1], ticks)
+
+
+def _usable_limits(limits: tuple[float, float], log: bool) -> bool:
+    low, high = limits
+    return math.isfinite(low) and math.isfinite(high) and low < high and (low > 0 or not log)
 
 
 @dataclass(frozen=True)
@@ -281,7 +291,8 @@ def _legend(names: Sequence[str], colours: Sequence[str], axes: _Axes, size: tup
 def _clip(size: tuple[int, int], axes: _Axes, body: Sequence[str]) -> tuple[str, str]:
     """A clip path to the plot area, named after what it clips (several charts share one
     page, so names must differ), and the attribute that applies it."""
-    digest = hashlib.blake2b("".join(body).encode(), digest_size=6).hexdigest()
+    area = (axes.left, axes.top, axes.right, axes.bottom)
+    digest = hashlib.blake2b(("".join(body) + repr(area)).encode(), digest_size=6).hexdigest()
     name = f"plot-{size[0]}x{size[1]}-{digest}"
     definition = (
         f'<defs><clipPath id="{name}"><rect x="{axes.left}" y="{axes.top}" '
@@ -502,7 +513,8 @@ def bar_chart_svg(
     a negative one) and in its tooltip "series, label: value".
 
     With more than :data:`MAX_BAR_LABELS` bars the values are in the tooltips only, and
-    only every n-th label is written so that at most that many are.
+    only every n-th label is written so that at most that many are; with more than
+    :data:`MAX_BAR_TIPS`, each series is one shape without per-bar tooltips.
 
     ``percent`` draws fractions on a 0–100% axis with room above for the texts, written
     as percentages unless ``value_text`` says otherwise. ``y_text`` writes the y tick
@@ -529,27 +541,36 @@ def bar_chart_svg(
     base = axes.py(0.0)
     label_every = math.ceil(len(labels) / MAX_BAR_LABELS)
     texts = len(labels) * len(values) <= MAX_BAR_LABELS
+    tips = len(labels) * len(values) <= MAX_BAR_TIPS
     for index, label in enumerate(labels):
-        centre = axes.left + (index + 0.5) * slot
         if index % label_every == 0:
-            body.append(_x_label(axes, centre, label))
-        for number, ((name, bars), colour) in enumerate(zip(values.items(), colours, strict=False)):
-            value = float(bars[index])
+            body.append(_x_label(axes, axes.left + (index + 0.5) * slot, label))
+    for number, ((name, bars), colour) in enumerate(zip(values.items(), colours, strict=False)):
+        outlines = []
+        for index, (label, value) in enumerate(zip(labels, bars.tolist(), strict=True)):
             if not math.isfinite(value):
                 continue
-            left, end = centre - 0.4 * slot + number * bar, axes.py(value)
+            left, end = axes.left + (index + 0.1) * slot + number * bar, axes.py(value)
             top, size = min(base, end), abs(base - end)
-            text_y = end - 5 if value >= 0 else end + 15
-            tip = html.escape(f"{name}, {label}: {value_text(value)}")
-            body.append(
-                f'<rect x="{left:.2f}" y="{top:.2f}" width="{bar:.2f}" height="{size:.2f}" '
-                f'fill="{colour}"><title>{tip}</title></rect>'
-            )
+            if tips:
+                tip = html.escape(f"{name}, {label}: {value_text(value)}")
+                body.append(
+                    f'<rect x="{left:.2f}" y="{top:.2f}" width="{bar:.2f}" height="{size:.2f}" '
+                    f'fill="{colour}"><title>{tip}</title></rect>'
+                )
+            else:
+                outlines.append(f"M{left:.2f},{top:.2f}h{bar:.2f}v{size:.2f}h{-bar:.2f}Z")
             if texts:
                 body.append(
-                    f'<text x="{left + bar / 2:.1f}" y="{text_y:.1f}" text-anchor="middle" '
-                    f'font-size="12" fill="#333">{html.escape(value_text(value))}</text>'
+                    f'<text x="{left + bar / 2:.1f}" y="{end - 5 if value >= 0 else end + 15:.1f}" '
+                    f'text-anchor="middle" font-size="12" fill="#333">'
+                    f"{html.escape(value_text(value))}</text>"
                 )
+        if outlines:  # too many bars for a tooltip each: one shape, named
+            body.append(
+                f'<path d="{"".join(outlines)}" fill="{colour}"><title>{html.escape(name)}: '
+                f"{len(outlines):,} bars</title></path>"
+            )
     body.append(_grid_line((axes.left, axes.right), (base, base), "#888"))
     if names:
         body += _legend(names, colours, axes, (width, height))
@@ -609,10 +630,10 @@ def surface_svg(
 
     Args:
         alphas, betas: the grid's coordinates (A,) and (B,), increasing.
-        surface: losses (B, A); cells that are not finite and > 0 are drawn in
-            :data:`OVERFLOW_RGB` (with the cells next to them). The
-            bands are drawn from the grid interpolated ``upsample`` times more finely;
-            hovering any grid point shows its loss.
+        surface: losses (B, A); cells that are not finite are drawn in
+            :data:`OVERFLOW_RGB` (and the half cell around them), losses of 0 as the
+            lowest positive one. The bands are drawn from the grid interpolated
+            ``upsample`` times more finely; hovering any grid point shows its loss.
         paths: {name: ((T, 2) points (α, β), (T,) losses)}, at most ``len(colours)``;
             each a line from its start with a marker per step ("name, step t: loss" on
             hover); NaN points (after a divergence) end the line.
@@ -621,8 +642,11 @@ def surface_svg(
         raise ValueError(f"at most {len(colours)} paths, got {len(paths)}")
     alphas, betas = np.asarray(alphas, np.float64), np.asarray(betas, np.float64)
     surface = np.asarray(surface, np.float64)
+    finite = np.isfinite(surface)
+    positive = surface[finite & (surface > 0)]
+    floor = float(positive.min()) if positive.size else 1.0  # a loss of 0 is the lowest
     with np.errstate(divide="ignore", invalid="ignore"):
-        logged = np.where(np.isfinite(surface) & (surface > 0), np.log10(surface), np.nan)
+        logged = np.where(finite, np.log10(np.maximum(surface, floor)), np.nan)
     low, high = _finite_range(logged)
     names = [*paths, "current weights"]
     x_scale = _scale(alphas, limits=(float(alphas[0]), float(alphas[-1])))
@@ -653,8 +677,10 @@ def surface_svg(
         )
     definition, clip = _clip((width, height), axes, plotted)
     body = [definition, *frame, f"<g {clip}>", *plotted, "</g>"]
-    body += _colour_bar(axes, (low, high))
-    body += _legend(names, [*colours[: len(paths)], _START_COLOUR], axes, (width, height))
+    if np.isfinite(logged).any():
+        body += _colour_bar(axes, (low, high))
+    if axes.legend_rows:
+        body += _legend(names, [*colours[: len(paths)], _START_COLOUR], axes, (width, height))
     return _svg(title, (width, height), body, max_width=f"{width}px")
 
 
@@ -724,8 +750,8 @@ def _path(axes: _Axes, name: str, points: np.ndarray, losses: np.ndarray, colour
 
 
 def _colour_bar(axes: _Axes, limits: tuple[float, float]) -> list[str]:
-    """The bands as a vertical bar right of the plot, labelled in losses (1, 2 and 5 ×
-    10^k within the range)."""
+    """The bands as a vertical bar right of the plot, labelled in losses at the
+    :func:`log_ticks` within the range."""
     low, high = limits
     left, top, bottom = axes.right + 24, axes.top, axes.bottom
     palette = colour_palette(SURFACE_SCALE)
@@ -746,13 +772,8 @@ def _colour_bar(axes: _Axes, limits: tuple[float, float]) -> list[str]:
     parts.append(
         f'<rect x="{left}" y="{top}" width="16" height="{bottom - top}" fill="none" stroke="#bbb"/>'
     )
-    ticks = [
-        value
-        for power in range(math.floor(low) - 1, math.ceil(high) + 1)
-        for value in (10.0**power, 2 * 10.0**power, 5 * 10.0**power)
-        if low <= math.log10(value) <= high
-    ]
-    for value in ticks:
+    ticks = log_ticks(10.0**low, 10.0**high)
+    for value in [tick for tick in ticks if low - 1e-9 <= math.log10(tick) <= high + 1e-9]:
         y = bottom - (math.log10(value) - low) / ((high - low) or 1.0) * (bottom - top)
         parts.append(
             f'<text x="{left + 22}" y="{y:.1f}" dominant-baseline="middle" {_SMALL_FONT} '

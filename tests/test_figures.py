@@ -208,13 +208,14 @@ def test_an_enlarged_picture_frames_a_dilated_window_and_each_tap_outside_their_
     assert not red[3 * 8 + 2 : 3 * 8 + 6, 4 * 8 + 2 : 4 * 8 + 6].any()  # a gap's middle
 
 
-def test_a_window_at_the_pictures_corner_is_framed_inside_its_edge_pixels():
+def test_a_window_at_the_pictures_corner_is_marked_by_one_pixel_on_its_clipped_sides():
     gray = np.full((10, 12, 1), 0.5, np.float32)
     pixels = picture_pixels(figures.image_view(gray, height=80, window=(0, 0, 3), hover=False))
     red = (pixels == [214, 39, 40]).all(axis=-1)
-    assert red[0, :24].all() and red[:24, 0].all()  # the clipped sides, on the window's edge
-    assert red[24, :24].all() and red[:24, 24].all()  # the others outside it, as anywhere
-    assert not red[3:24, 3:24].any()  # a frame 3 px wide
+    assert red[0, :24].all() and red[:24, 0].all()  # the clipped sides: one pixel inside
+    assert red[24:27, :27].all() and red[:27, 24:27].all()  # the others 3 px outside
+    assert not red[1:24, 1:24].any(), "the window keeps all but one pixel row and column"
+    assert not red[27:].any() and not red[:, 27:].any()
 
 
 def test_a_large_mosaic_view_enlarges_each_tile_and_names_it_above():

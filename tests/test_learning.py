@@ -187,3 +187,12 @@ def test_deep_stack_gradients_match_the_network_and_vanish_through_sigmoids(batc
     sigmoid_plain, sigmoid_normalised = norms[0]
     assert sigmoid_plain[0] < 1e-3 * sigmoid_plain[-1]
     assert sigmoid_normalised[0] > 0.1 * sigmoid_normalised[-1]
+
+
+@pytest.mark.parametrize("gradient", [np.zeros(50), np.full(50, np.nan)])
+def test_plane_directions_without_a_downhill_are_still_orthonormal(gradient):
+    towards = np.arange(50.0)
+    first, second = learning.plane_directions(gradient, towards)
+    assert np.isfinite(first).all() and np.isfinite(second).all()
+    assert float(first @ second) == pytest.approx(0.0, abs=1e-5)
+    assert np.linalg.norm(first) == pytest.approx(1.0) == np.linalg.norm(second)

@@ -822,6 +822,18 @@ def test_learning_lab_shows_overshooting_and_vanishing_gradients():
     assert metric(app, "Iterations in all") == "93"
 
 
+def test_learning_lab_says_so_when_large_steps_leave_no_gradient():
+    app = open_page(LEARNING)
+    app.radio(key="learn_loss").set_value("mse").run()
+    app.radio(key="learn_section").set_value("2 · One step").run()
+    app.select_slider(key="learn_rate").set_value(100.0).run()
+    for _ in range(3):  # MSE through a saturated softmax: the gradient becomes exactly 0
+        app.button[0].click().run()
+    app.radio(key="learn_section").set_value("3 · Learning rate").run()
+    assert not app.exception
+    assert any("The gradient is zero at the current weights" in i.value for i in app.info)
+
+
 def test_learning_lab_learns_from_the_sidebar_image_with_a_chosen_label():
     app = open_page(LEARNING, sample="MNIST digit 7")
     app.radio(key="learn_source").set_value(learning_page.OWN_IMAGE).run()

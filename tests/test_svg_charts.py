@@ -302,3 +302,49 @@ def test_the_surface_bands_log_losses_marks_each_point_and_stops_a_path_at_diver
     assert tuple(pixels[32, 0]) == svg_charts.OVERFLOW_RGB, "the infinite corner (β −1, α −1)"
     grays = pixels[(pixels[..., 0] == pixels[..., 1])]
     assert len(np.unique(grays[:, 0])) <= svg_charts.SURFACE_BANDS
+
+
+def test_equal_or_non_finite_limits_fall_back_to_the_data():
+    for limits in [(0.0, 0.0), (0.0, math.nan), (3.0, 1.0)]:
+        root = parse(svg_charts.line_chart_svg([1, 2], {"a": [0.0, 0.0]}, y_limits=limits))
+        _, y_ticks = tick_positions(root)
+        assert min(y_ticks) <= 0 <= max(y_ticks) and min(y_ticks) < max(y_ticks), limits
+
+
+def test_a_thousand_bars_are_one_shape_per_series_without_a_tooltip_each():
+    svg = svg_charts.bar_chart_svg([str(i) for i in range(1000)], {"unit": np.arange(1000.0)})
+    root = parse(svg)
+    assert not bars_by_tip(root)
+    (shape,) = [p for p in root.iter(f"{SVG}path") if p.find(f"{SVG}title") is not None]
+    assert shape.find(f"{SVG}title").text == "unit: 1,000 bars"
+    assert shape.get("d").count("Z") == 1000 and len(svg) < 60_000
+
+
+def test_a_zero_loss_is_the_lightest_band_not_the_overflow_colour_and_ticks_thin_out():
+    import base64
+    import io
+
+    from PIL import Image
+
+    axis = np.linspace(-1.0, 1.0, 5)
+    surface = 10.0 ** (4 * np.add.outer(axis**2, axis**2))  # 10 beside the centre, 1e8 at corners
+    surface[2, 2] = 0.0
+    root = parse(svg_charts.surface_svg(axis, axis, surface, {}, upsample=8))
+    (image,) = root.iter(f"{SVG}image")
+    png = base64.b64decode(image.get("href").split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert tuple(pixels[16, 16]) != svg_charts.OVERFLOW_RGB
+    assert pixels[16, 16, 0] == pixels[..., 0].max(), "a loss of 0 is as light as the lowest"
+    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") is None]
+    assert "current weights" not in labels, "no legend for the start marker alone"
+    bar = [label for label in labels if label not in ("loss",)]
+    assert bar == ["10", "100", "1,000", "10,000", "100,000", "1e+06", "1e+07", "1e+08"]
+    wide = parse(svg_charts.surface_svg(axis, axis, surface**10, {}))  # 10 to 1e80
+    bar = [t.text for t in wide.iter(f"{SVG}text") if t.get("text-anchor") is None]
+    assert 3 <= len(bar) - 1 <= 9, "every 10th power at most, not 1-2-5 of 80 decades"
+
+
+def test_a_surface_without_a_finite_loss_has_no_colour_bar():
+    axis = np.linspace(-1.0, 1.0, 3)
+    root = parse(svg_charts.surface_svg(axis, axis, np.full((3, 3), np.inf), {}))
+    assert "loss" not in [t.text for t in root.iter(f"{SVG}text")]

@@ -45,8 +45,8 @@ BUILT_IN = "20 real digits (2 of each class)"
 OWN_IMAGE = "The sidebar image, with a label you choose"
 STEP_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 SLICE_TOP = 2.5
-SLICE_COLOUR = "#444444"
 """The 1-D slice's loss axis ends at this multiple of the current loss."""
+SLICE_COLOUR = "#444444"
 RATE_ROLES = ("small", "good", "too large")
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
 TARGET_COLOUR = "#bbbbbb"
@@ -227,7 +227,13 @@ def one_step(batch: Batch, params: dict, kind: str) -> None:
     columns = st.columns([2, 1, 1, 2])
     rate = columns[0].select_slider("Learning rate η", STEP_RATES, value=0.1, key="learn_rate")
     step = learning.gradient_step(LAB_SPEC, params, batch.images, batch.labels, kind, rate)
-    if columns[1].button("One more step", type="primary", icon=":material/skip_next:"):
+    if columns[1].button(
+        "One more step",
+        type="primary",
+        icon=":material/skip_next:",
+        disabled=not step.finite,
+        help=None if step.finite else "This step overflows: take a smaller η first.",
+    ):
         _take_step(step)
         st.rerun()
     if columns[2].button("Reset", icon=":material/restart_alt:"):
@@ -313,11 +319,11 @@ def _gradient_sizes(step: learning.Step) -> None:
         right,
         svg_charts.bar_chart_svg(
             step.layers,
-            {"η‖dL/dW‖ / ‖W‖": relative},
+            {"η‖dL/dW‖ / ‖W‖": 100 * relative},
             title="How much this step changes each layer: η‖dL/dW‖ / ‖W‖",
+            y_title="% of ‖W‖",
             width=500,
-            value_text=lambda value: f"{value:.2%}",
-            y_text=svg_charts.percent_label,
+            value_text=lambda percent: f"{percent:.2f}%",
         ),
     )
     largest, smallest = int(np.argmax(step.gradient_norms)), int(np.argmin(step.gradient_norms))
@@ -423,6 +429,22 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
     )
     steps = columns[3].slider("Steps", 2, 30, 10, key="learn_path_steps")
     land = _landscape(checkpoints.fingerprint(params), params, batch.key, batch, kind, rates, steps)
+    loss_now = float(land.slice_losses[0])
+    if not math.isfinite(loss_now):
+        st.error(
+            f"The current weights give a loss of {loss_now}: they have overflowed. Press "
+            "**Reset** in section 2 to start again from the random weights.",
+            icon=":material/warning:",
+        )
+        return
+    if not land.gradient_norm > 0:
+        st.info(
+            f"The gradient is zero at the current weights (loss {loss_now:.4g}): a step of "
+            "any size leaves every weight where it is, so there is no downhill direction to "
+            "draw. Press **Reset** in section 2 to start again from the random weights.",
+            icon=":material/horizontal_rule:",
+        )
+        return
     names = [f"η = {rate:g} ({role})" for rate, role in zip(rates, RATE_ROLES, strict=True)]
     left, right = st.columns(2)
     marks = {
@@ -441,9 +463,9 @@ def learning_rate(batch: Batch, params: dict, kind: str) -> None:
             height=380,
             colours=(SLICE_COLOUR,),
             log_x=True,
-            y_limits=(0.0, SLICE_TOP * float(land.slice_losses[0])),
+            y_limits=(0.0, SLICE_TOP * loss_now),
             marks=marks,
-            level=(float(land.slice_losses[0]), "loss now (η = 0)"),
+            level=(loss_now, "loss now (η = 0)"),
         ),
     )
     ui.show_svg(
@@ -530,7 +552,8 @@ def _surface_caption(land: learning.Landscape, names: list[str]) -> str:
     ]
     left = f" {', '.join(outside)} leaves the picture." if outside else ""
     overflow = (
-        " Pink cells: the loss there is not a finite number (the weights overflow)."
+        " Pink marks where the loss is not a finite number (the weights overflow there) and "
+        "the half cell around it."
         if not np.isfinite(land.surface).all()
         else ""
     )
