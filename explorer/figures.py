@@ -130,11 +130,14 @@ def colour_indices(values: np.ndarray, value_range: tuple[float, float]) -> np.n
     return indices
 
 
-def colour_palette(colorscale: str | tuple) -> np.ndarray:
-    """The palette for :func:`colour_indices`: 255 colours of the scale, then white; (256, 3)."""
+def colour_palette(
+    colorscale: str | tuple, *, gutter: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
+    """The palette for :func:`colour_indices`: 255 colours of the scale, then ``gutter`` (the
+    colour of :data:`GUTTER_INDEX`: gaps and NaN, white unless given); uint8 (256, 3)."""
     table = colour_table(colorscale)
     positions = np.round(np.linspace(0, 255, GUTTER_INDEX)).astype(int)
-    return np.concatenate([table[positions], np.full((1, 3), 255, np.uint8)])
+    return np.concatenate([table[positions], np.array([gutter], np.uint8)])
 
 
 def indexed_png_data_uri(
@@ -355,9 +358,7 @@ def _draw_window(
     row, col, size = window
     outline = _OUTLINE_RGB
     if picture.mode == "P":  # a plane has no gaps: its white gap colour becomes red
-        palette = colour_palette(colorscale).copy()
-        palette[GUTTER_INDEX] = _OUTLINE_RGB
-        picture.putpalette(palette.ravel().tolist())
+        picture.putpalette(colour_palette(colorscale, gutter=_OUTLINE_RGB).ravel().tolist())
         outline = GUTTER_INDEX
     draw = ImageDraw.Draw(picture)
     width = min(factor, max(3, math.ceil(factor / 4)))  # visible when the browser shrinks it

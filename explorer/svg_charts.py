@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.figures import (
-    GUTTER_INDEX,
     LINE_COLOURS,
     RATE_COLOURS,
     colour_indices,
@@ -388,11 +387,8 @@ def line_chart_svg(
     for (name, (data_x, data_y)), colour in zip(marks.items(), mark_colours, strict=False):
         point = axes.point(data_x, data_y)
         if point is not None:
-            tip = html.escape(f"{name}: {data_x:.4g} → {data_y:.4g}")
-            plotted.append(
-                f'<circle cx="{point[0]:.1f}" cy="{point[1]:.1f}" r="8" fill="{colour}" '
-                f'stroke="white" stroke-width="1.5"><title>{tip}</title></circle>'
-            )
+            tip = f"{name}: {data_x:.4g} → {data_y:.4g}"
+            plotted.append(_dot(point, 8, colour, tip, ring=1.5))
     definition, clip = _clip((width, height), axes, plotted)
     body = [definition, *frame, f"<g {clip}>", *plotted, "</g>"]
     if axes.legend_rows:
@@ -404,22 +400,31 @@ def _line(axes: _Axes, name: str, xs: np.ndarray, ys: np.ndarray, colour: str) -
     """One series: a path per run of placeable points, and a marker with a tooltip per
     point when there are at most :data:`MARKERS_UP_TO`."""
     points = [axes.point(px, py) for px, py in zip(xs, ys, strict=True)]
-    parts = []
-    for run in _runs(points):
-        path = "M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in run)
-        parts.append(
-            f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2.5">'
-            f"<title>{html.escape(name)}</title></path>"
-        )
+    parts = [_polyline(run, colour, 2.5, name) for run in _runs(points)]
     if len(xs) <= MARKERS_UP_TO:
         for data_x, data_y, point in zip(xs, ys, points, strict=True):
             if point is not None:
-                tip = html.escape(f"{name}: {data_x:.4g} → {data_y:.4g}")
-                parts.append(
-                    f'<circle cx="{point[0]:.1f}" cy="{point[1]:.1f}" r="4" fill="{colour}">'
-                    f"<title>{tip}</title></circle>"
-                )
+                parts.append(_dot(point, 4, colour, f"{name}: {data_x:.4g} → {data_y:.4g}"))
     return parts
+
+
+def _polyline(points: Sequence[tuple[float, float]], colour: str, width: float, name: str) -> str:
+    """A line through ``points`` (viewBox px) whose tooltip is ``name``."""
+    path = "M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in points)
+    return (
+        f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{width}">'
+        f"<title>{html.escape(name)}</title></path>"
+    )
+
+
+def _dot(point: tuple[float, float], radius: float, colour: str, tip: str, ring: float = 0) -> str:
+    """A marker at ``point`` (viewBox px) whose tooltip is ``tip``, with a white ring
+    ``ring`` wide when given (to stand out on lines or a surface)."""
+    outline = f' stroke="white" stroke-width="{ring}"' if ring else ""
+    return (
+        f'<circle cx="{point[0]:.1f}" cy="{point[1]:.1f}" r="{radius}" fill="{colour}"{outline}>'
+        f"<title>{html.escape(tip)}</title></circle>"
+    )
 
 
 def _level_line(axes: _Axes, y: float, text: str) -> list[str]:
@@ -524,11 +529,10 @@ def bar_chart_svg(
     if len(series) > len(colours):
         raise ValueError(f"at most {len(colours)} series, got {len(series)}")
     values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items()}
-    everything = np.concatenate([*values.values(), [0.0]])
     if percent:
         y_scale = _Scale(0.0, 1.15, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     else:
-        low, high = _finite_range(everything)
+        low, high = _finite_range(np.concatenate([*values.values(), [0.0]]))
         pad = 0.12 * (high - low or 1.0)  # room for the value texts
         y_scale = _scale(np.array([low - pad if low < 0 else 0.0, high + pad if high > 0 else 0.0]))
     names = list(values) if len(values) > 1 else []
@@ -599,13 +603,13 @@ def bilinear_upsample(grid: np.ndarray, factor: int) -> np.ndarray:
     def along(values: np.ndarray, axis: int) -> np.ndarray:
         count = values.shape[axis]
         position = np.linspace(0, count - 1, (count - 1) * factor + 1)
-        below = np.minimum(np.floor(position).astype(int), count - 2) if count > 1 else 0 * position
-        weight = position - below
-        lower = np.take(values, below.astype(int), axis=axis)
-        upper = np.take(values, np.minimum(below.astype(int) + 1, count - 1), axis=axis)
+        below = np.clip(np.floor(position), 0, max(count - 2, 0)).astype(int)
         shape = [1, 1]
         shape[axis] = -1
-        return lower * (1 - weight.reshape(shape)) + upper * weight.reshape(shape)
+        weight = (position - below).reshape(shape)
+        lower = np.take(values, below, axis=axis)
+        upper = np.take(values, np.minimum(below + 1, count - 1), axis=axis)
+        return lower * (1 - weight) + upper * weight
 
     return along(along(grid, 0), 1)
 
@@ -698,8 +702,7 @@ def _bands(
     span = high - low or 1.0
     band = np.clip(np.floor((fine - low) / span * SURFACE_BANDS), 0, SURFACE_BANDS - 1)
     banded = low + (band + 0.5) / SURFACE_BANDS * span
-    palette = colour_palette(SURFACE_SCALE).copy()
-    palette[GUTTER_INDEX] = OVERFLOW_RGB
+    palette = colour_palette(SURFACE_SCALE, gutter=OVERFLOW_RGB)
     uri = png_data_uri(palette[colour_indices(banded[::-1], (low, high))])  # β rises upwards
     step_x = (axes.px(alphas[-1]) - axes.px(alphas[0])) / max(fine.shape[1] - 1, 1)
     step_y = (axes.py(betas[0]) - axes.py(betas[-1])) / max(fine.shape[0] - 1, 1)
@@ -735,17 +738,10 @@ def _path(axes: _Axes, name: str, points: np.ndarray, losses: np.ndarray, colour
     placed = [(axes.px(a), axes.py(b)) for a, b in points[:count]]
     if not placed:
         return []
-    line = "M" + " L".join(f"{px:.1f},{py:.1f}" for px, py in placed)
-    parts = [
-        f'<path d="{line}" fill="none" stroke="{colour}" stroke-width="3">'
-        f"<title>{html.escape(name)}</title></path>"
-    ]
-    for step, (px, py) in enumerate(placed):
-        tip = html.escape(f"{name}, step {step}: loss {float(losses[step]):.4g}")
-        parts.append(
-            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4.5" fill="{colour}" stroke="white" '
-            f'stroke-width="1"><title>{tip}</title></circle>'
-        )
+    parts = [_polyline(placed, colour, 3, name)]
+    for step, point in enumerate(placed):
+        tip = f"{name}, step {step}: loss {float(losses[step]):.4g}"
+        parts.append(_dot(point, 4.5, colour, tip, ring=1))
     return parts
 
 
@@ -754,15 +750,15 @@ def _colour_bar(axes: _Axes, limits: tuple[float, float]) -> list[str]:
     :func:`log_ticks` within the range."""
     low, high = limits
     left, top, bottom = axes.right + 24, axes.top, axes.bottom
-    palette = colour_palette(SURFACE_SCALE)
     parts = [
         f'<text x="{left}" y="{top - 10}" {_SMALL_FONT} fill="#444">loss</text>',
     ]
     step = (bottom - top) / SURFACE_BANDS
     edges = np.linspace(low, high, SURFACE_BANDS + 1)
+    middles = (edges[:-1] + edges[1:]) / 2  # coloured as :func:`_bands` colours its bands
+    colours = colour_palette(SURFACE_SCALE)[colour_indices(middles, (low, high))]
     for band, (band_low, band_high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        middle = (band + 0.5) / SURFACE_BANDS
-        red, green, blue = palette[round(middle * (GUTTER_INDEX - 1))]
+        red, green, blue = colours[band]
         tip = f"loss {10**band_low:.3g} to {10**band_high:.3g}"
         parts.append(
             f'<rect x="{left}" y="{bottom - (band + 1) * step:.2f}" width="16" '
