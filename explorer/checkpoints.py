@@ -42,7 +42,7 @@ from flax import serialization
 from explorer.data.augmentation import Augmentation
 from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
-from explorer.files import atomic_file, read_regular_file, remove_orphans
+from explorer.files import atomic_file, os_errors_as_messages, read_regular_file, remove_orphans
 from explorer.losses import DEFAULT_LOSS, LOSSES
 from explorer.model import ModelSpec, spec_from_dict, variable_shapes
 
@@ -173,10 +173,16 @@ def checkpoint_bytes(variables: dict, spec: ModelSpec, dataset: dict, metrics: d
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through :func:`explorer.files.atomic_file`, first removing
-    the temporary files of killed saves in its folder."""
-    remove_orphans(path.parent, TEMP_PATTERN)
-    with atomic_file(path, ".tmp") as file:
-        file.write(data)
+    the temporary files of killed saves in its folder.
+
+    Raises:
+        ExplorerError: the file system refused (no space, name too long, …); the message
+            names the file but not its folder.
+    """
+    with os_errors_as_messages(f"save {path.name}"):
+        remove_orphans(path.parent, TEMP_PATTERN)
+        with atomic_file(path, ".tmp") as file:
+            file.write(data)
 
 
 def save_checkpoint(
@@ -486,39 +492,91 @@ def delete_checkpoint(root: str | os.PathLike, name: str) -> None:
     """Delete run ``name`` under ``root``: its checkpoint and metrics, then the empty folder.
 
     Files this project did not write are left in place (and so is the folder).
+
+    Raises:
+        ExplorerError: no such run, or the file system refused (naming no folder).
     """
     folder = run_folder(root, name)
-    if not (folder / CHECKPOINT_FILE).is_file():
-        raise ExplorerError(f"There is no checkpoint called {name!r}.")
-    remove_orphans(folder, TEMP_PATTERN)
-    for file in RUN_FILES:
-        (folder / file).unlink(missing_ok=True)
-    if not any(folder.iterdir()):
-        folder.rmdir()
+    with os_errors_as_messages("delete the run"):
+        if not (folder / CHECKPOINT_FILE).is_file():
+            raise ExplorerError(f"There is no checkpoint called {name!r}.")
+        remove_orphans(folder, TEMP_PATTERN)
+        for file in RUN_FILES:
+            (folder / file).unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+MAX_RUN_NAME_CHARACTERS = 80
+MAX_RUN_NAME_BYTES = 200
+"""File systems limit a folder's name in bytes (usually 255), not characters: a run name
+is at most this many bytes in UTF-8, which leaves room for ``.msgpack`` on a download."""
+
+
+def check_run_name(name: str) -> str:
+    """``name`` if it can name a new run: letters, digits, ``.``, ``_`` and ``-``, not only
+    dots, at most :data:`MAX_RUN_NAME_CHARACTERS` characters and :data:`MAX_RUN_NAME_BYTES`
+    bytes in UTF-8 (a letter beyond ASCII takes 2 to 4).
+
+    Raises:
+        ExplorerError: any of these fails.
+    """
+    if not re.fullmatch(r"[\w.-]+", name) or name.strip(".") == "":
+        raise ExplorerError(
+            f"{name!r} cannot name a run: use letters, digits, '.', '_' and '-' only."
+        )
+    size = len(name.encode())
+    if len(name) > MAX_RUN_NAME_CHARACTERS or size > MAX_RUN_NAME_BYTES:
+        raise ExplorerError(
+            f"This name is too long for a run ({len(name)} characters, {size} bytes): use at "
+            f"most {MAX_RUN_NAME_CHARACTERS} characters and {MAX_RUN_NAME_BYTES} bytes (a "
+            "letter beyond plain ASCII takes 2 to 4 bytes)."
+        )
+    return name
+
+
+def safe_run_name(text: str) -> str:
+    """A name :func:`check_run_name` accepts, made from any text (an uploaded file's name):
+    every other character becomes ``_``, leading dots go, and the end is cut to the limits;
+    ``imported`` when nothing is left."""
+    name = re.sub(r"[^\w.-]", "_", text).lstrip(".")[:MAX_RUN_NAME_CHARACTERS]
+    while len(name.encode()) > MAX_RUN_NAME_BYTES:
+        name = name[:-1]
+    return name or "imported"
 
 
 def rename_checkpoint(root: str | os.PathLike, old: str, new: str) -> None:
-    """Rename run ``old`` under ``root`` to ``new`` (a plain name of letters, digits, ``.``,
-    ``_`` and ``-``, at most 80 characters, not taken).
+    """Rename run ``old`` under ``root`` to ``new`` (a name :func:`check_run_name` accepts,
+    not taken).
 
     Raises:
-        ExplorerError: no such run, a bad new name, or a run called ``new`` exists.
+        ExplorerError: no such run, a bad new name, a run called ``new`` exists, or the file
+            system refused (naming no folder).
     """
     source = run_folder(root, old)
-    if not (source / CHECKPOINT_FILE).is_file():
-        raise ExplorerError(f"There is no checkpoint called {old!r}.")
-    if not re.fullmatch(r"[\w.-]{1,80}", new) or new.strip(".") == "":
-        raise ExplorerError(
-            f"{new!r} cannot name a run: use up to 80 letters, digits, '.', '_' and '-'."
-        )
-    target = run_folder(root, new)
-    if target.exists():
-        raise ExplorerError(f"There is already a run called {new!r}: choose another name.")
-    os.rename(source, target)
+    target = run_folder(root, check_run_name(new))
+    with os_errors_as_messages("rename the run"):
+        if not (source / CHECKPOINT_FILE).is_file():
+            raise ExplorerError(f"There is no checkpoint called {old!r}.")
+        if target.exists():
+            raise ExplorerError(f"There is already a run called {new!r}: choose another name.")
+        os.rename(source, target)
 
 
 def import_checkpoint(root: str | os.PathLike, name: str, data: bytes) -> Checkpoint:
-    """Validate uploaded bytes, then store them atomically as run ``name`` under ``root``."""
+    """Validate uploaded bytes, then store them atomically as run ``name`` under ``root``.
+
+    Raises:
+        ExplorerError: invalid bytes, a name :func:`check_run_name` refuses, a run called
+            ``name`` exists, or the file system refused (naming no folder).
+    """
     checkpoint = load_checkpoint_bytes(data)
-    write_atomically(run_folder(root, name) / CHECKPOINT_FILE, data)
+    path = run_folder(root, check_run_name(name)) / CHECKPOINT_FILE
+    with os_errors_as_messages("import the checkpoint"):
+        if path.exists():
+            raise ExplorerError(
+                f"This session already has a model called {name!r}: delete it first or "
+                "rename the file."
+            )
+    write_atomically(path, data)
     return checkpoint

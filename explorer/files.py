@@ -6,6 +6,9 @@ size: a device (``/dev/zero``), a FIFO, a socket or a folder is refused before i
 opened for reading, and even a plain file is read through a cap, so a file that grows
 (or lies about its size) cannot make the server read without limit or wait forever.
 
+:func:`os_errors_as_messages` turns an operating-system error into a message for people
+that names no path.
+
 :func:`atomic_file` writes a file beside its destination and renames it into place only
 when the writing succeeded, so a reader sees the old file or the whole new one.
 :func:`remove_orphans` deletes such temporary files (of
@@ -64,10 +67,26 @@ def read_regular_file(path: str | os.PathLike, limit: int) -> bytes:
     except FileNotFoundError:
         raise ExplorerError("There is no such file.") from None
     except OSError as error:
-        raise ExplorerError(f"The file cannot be read ({error.strerror or error}).") from None
+        raise ExplorerError(f"The file cannot be read ({os_error_reason(error)}).") from None
     if len(data) > limit:
         raise too_large(len(data), limit)
     return data
+
+
+def os_error_reason(error: OSError) -> str:
+    """What went wrong, in the system's words for the error number: never the error's own
+    text, which names the paths involved (the server's folders, a workspace's secret id)."""
+    return os.strerror(error.errno) if error.errno else "the operating system refused"
+
+
+@contextmanager
+def os_errors_as_messages(action: str) -> Iterator[None]:
+    """Turn an :class:`OSError` raised in the block into :class:`ExplorerError`
+    ``"Could not ACTION (REASON)."``, naming no path (see :func:`os_error_reason`)."""
+    try:
+        yield
+    except OSError as error:
+        raise ExplorerError(f"Could not {action} ({os_error_reason(error)}).") from None
 
 
 @contextmanager

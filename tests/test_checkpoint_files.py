@@ -63,6 +63,7 @@ def test_loading_saving_deleting_and_importing_remove_old_orphans(tmp_path, acti
         assert not folder.exists()  # the orphan no longer keeps the folder alive
     else:
         data = (folder / checkpoints.CHECKPOINT_FILE).read_bytes()
+        (folder / checkpoints.CHECKPOINT_FILE).unlink()  # an import never replaces a run
         checkpoints.import_checkpoint(tmp_path, "run", data)
     assert not stale.exists()
 

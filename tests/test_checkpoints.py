@@ -138,7 +138,7 @@ def test_a_crash_while_saving_leaves_the_old_checkpoint_whole(tmp_path, variable
         raise OSError("disk pulled out")
 
     monkeypatch.setattr(checkpoints.os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(ExplorerError, match="Could not save checkpoint.msgpack"):
         save_checkpoint(tmp_path, variables, SPEC, DATASET, {"version": "new"})
     monkeypatch.undo()
     assert load_checkpoint(tmp_path).metadata["metrics"] == {"version": "old"}

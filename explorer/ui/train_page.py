@@ -806,13 +806,8 @@ def checkpoint_manager() -> None:
         key="checkpoint_upload",
     )
     if upload is not None and st.button("Import it", key="checkpoint_import"):
-        name = Path(upload.name).stem.replace(" ", "_")
+        name = checkpoints.safe_run_name(Path(upload.name).stem)
         try:
-            if (checkpoints.run_folder(root, name) / checkpoints.CHECKPOINT_FILE).exists():
-                raise ExplorerError(
-                    f"This session already has a model called {name!r}: delete it first or "
-                    "rename the file."
-                )
             checkpoints.import_checkpoint(root, name, upload.getvalue())
         except ExplorerError as error:
             ui.show_error(error)
