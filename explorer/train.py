@@ -803,6 +803,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     several.add_argument("--process-id", type=int, metavar="I", help="this process: 0 to N-1")
     args = parser.parse_args(argv)
+    if not args.out.strip():
+        parser.error("--out is empty: name a folder for the run (it is created if missing).")
     try:
         validate_config(config_from_args(args, flip_ok=False))
     except ExplorerError as error:

@@ -65,6 +65,20 @@ def test_every_number_is_checked_with_an_argparse_error(capsys, flags, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("out", ["", " ", "\t\n"])
+def test_an_empty_out_is_an_argparse_error(tmp_path, capsys, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        train.main(["--out", out, *QUICK])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert error_lines(err)[-1] == (
+        "python -m explorer.train: error: --out is empty: name a folder for the run (it is "
+        "created if missing)."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_weight_decay_nan_is_not_blamed_on_the_learning_rate(capsys):
     with pytest.raises(SystemExit):
         train.parse_args(["--out", "unused", "--weight-decay", "nan"])
