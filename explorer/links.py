@@ -17,6 +17,10 @@ import numpy as np
 
 MAX_TEXT = 600
 """Longest text accepted for one setting (a 11×11 kernel of 6-digit numbers fits)."""
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,12}")
+"""A whole number as a link writes it: ASCII digits only (``int`` would also read ``٣``)."""
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A decimal number in ASCII (``float`` would also read ``٣``, ``1_0`` and `` 3 ``)."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,8 @@ class IntRange:
     high: int
 
     def parse(self, text: str) -> int:
-        if not text.lstrip("-").isdigit() or len(text) > 12:
-            raise ValueError("is not a whole number")
+        if not WHOLE_NUMBER.fullmatch(text):
+            raise ValueError(f"is not a whole number from {self.low} to {self.high}")
         value = int(text)
         if not self.low <= value <= self.high:
             raise ValueError(f"is outside {self.low}–{self.high}")
@@ -145,10 +149,11 @@ class SquareKernel:
 
 
 def _finite_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError("is not a number") from None
+    """``text`` as a float if it is a :data:`NUMBER` within float's range; else a
+    ValueError whose message completes a sentence about the text."""
+    if not NUMBER.fullmatch(text):
+        raise ValueError("is not a number")
+    value = float(text)
     if not math.isfinite(value):
         raise ValueError("is not a finite number")
     return value
@@ -204,7 +209,7 @@ def decode(query: Mapping[str, str], fields: Mapping) -> tuple[dict, list[str]]:
 
     Returns:
         ``(values, problems)``: values only for names present and valid; each problem reads
-        like ``"kernel_size = 99 is outside 1–11"``.
+        like ``"stride: '²' is not a whole number from 1 to 5"``.
     """
     values, problems = {}, []
     for name, field in fields.items():
@@ -218,5 +223,5 @@ def decode(query: Mapping[str, str], fields: Mapping) -> tuple[dict, list[str]]:
         try:
             values[name] = field.parse(text)
         except ValueError as error:
-            problems.append(f"{name} = {shown!r} {error}")
+            problems.append(f"{name}: {shown!r} {error}")
     return values, problems

@@ -4,6 +4,7 @@ every malformed value turned into a default with a readable reason (never an exc
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,8 @@ def test_a_link_with_an_old_spelling_opens_the_setting_under_its_new_name():
         ("kernel_size", "99", "outside 1–11"),
         ("kernel_size", "3.5", "not a whole number"),
         ("working_size", "100", "not one of"),
-        ("cutoff", "nan", "not a finite number"),
+        ("cutoff", "nan", "not a number"),
+        ("cutoff", "1e400", "not a finite number"),
         ("cutoff", "1e308", "outside"),
         ("presets_wanted", "sobel x,sobel x", "twice"),
         ("presets_wanted", "<script>", "unknown names"),
@@ -72,6 +74,37 @@ def test_a_bad_value_is_left_out_with_its_reason(name, text, reason):
     decoded, problems = links.decode({name: text, "stride": "2"}, FIELDS)
     assert decoded == {"stride": 2}
     assert len(problems) == 1 and problems[0].startswith(name) and reason in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("stride", "²", "stride: '²' is not a whole number from 1 to 5"),
+        ("kernel_size", "٣", "kernel_size: '٣' is not a whole number from 1 to 11"),
+        ("kernel_size", "３", "kernel_size: '３' is not a whole number from 1 to 11"),
+        ("kernel_size", " 3", "kernel_size: ' 3' is not a whole number from 1 to 11"),
+        ("cutoff", "٠.٥", "cutoff: '٠.٥' is not a number"),
+        ("cutoff", "0_5", "cutoff: '0_5' is not a number"),
+        ("custom_kernel", "1,٢,3,4", "custom_kernel: '1,٢,3,4' is not a number"),
+    ],
+)
+def test_only_ascii_digits_are_read_and_the_note_is_for_people(name, text, problem):
+    assert links.decode({name: text}, FIELDS) == ({}, [problem])
+
+
+PYTHON_WORDS = ("invalid literal", "could not convert", "int(", "float(", "Error", "base 10")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["stride", "kernel_size", "random_seed", "cutoff", "negative_slope"]),
+    st.text(max_size=30).filter(lambda text: not text.isascii() or not re.search("[0-9]", text)),
+)
+def test_text_that_is_not_ascii_digits_is_refused_in_words(name, text):
+    decoded, [problem] = links.decode({name: text}, FIELDS)
+    assert decoded == {}
+    assert problem.startswith(f"{name}: ")
+    assert not any(word in problem for word in PYTHON_WORDS)
 
 
 def test_a_slider_value_lands_on_the_slider_grid():
