@@ -8,6 +8,10 @@ prints one JSON line per image to stdout::
 
     {"image": PATH, "predicted_class": NAME, "probabilities": {NAME: P, ...}}
 
+and, for an empty picture (blank, or a single pixel: see :func:`empty_input_note`), also
+``"note": SENTENCE``, repeated on stderr as ``note: PATH: SENTENCE``: the answer to such
+an input means nothing, as the Inspect page says beside it.
+
 An image that cannot be read or decoded gives one line ``error: PATH: reason`` on
 stderr; the remaining images are still answered and the exit status is 1 at the end.
 A device (``/dev/zero``), a FIFO or a file over 50 MB is refused before it is read.
@@ -79,6 +83,19 @@ def empty_input_reason(image: np.ndarray) -> str | None:
     return None
 
 
+def empty_input_note(image: np.ndarray, class_name: str, confidence: float) -> str | None:
+    """The sentence to show beside a prediction (``confidence`` in [0, 1] for
+    ``class_name``) of an empty picture (see :func:`empty_input_reason`); None when the
+    uint8 (H, W, C) ``image`` holds something. Shared by the CLI and the Inspect page."""
+    reason = empty_input_reason(image)
+    if reason is None:
+        return None
+    return (
+        f"The input is empty ({reason}): there is nothing to recognise, so this "
+        f"{confidence:.0%} for “{class_name}” means nothing."
+    )
+
+
 def prepare_image(
     image: np.ndarray, input_shape: tuple[int, int, int], preprocessing: str
 ) -> np.ndarray:
@@ -132,7 +149,8 @@ def working_side(input_shape: tuple[int, int, int], preprocessing: str) -> int:
 
 
 def predict_file(checkpoint: Checkpoint, path: str) -> dict:
-    """The JSON-ready answer for one image file.
+    """The JSON-ready answer for one image file, with a ``note`` when the picture is empty
+    (:func:`empty_input_note`).
 
     The file is read only if it is a plain file of at most
     :data:`explorer.images.MAX_FILE_BYTES` (never a device or a FIFO), and decoded
@@ -143,9 +161,12 @@ def predict_file(checkpoint: Checkpoint, path: str) -> dict:
     """
     data = read_regular_file(path, MAX_FILE_BYTES)
     side = working_side(checkpoint.spec.input_shape, checkpoint.preprocessing)
-    probabilities = classify(checkpoint, decode_image(data, max_side=side))
+    image = decode_image(data, max_side=side)
+    probabilities = classify(checkpoint, image)
     predicted = max(probabilities, key=probabilities.get)
-    return {"image": path, "predicted_class": predicted, "probabilities": probabilities}
+    answer = {"image": path, "predicted_class": predicted, "probabilities": probabilities}
+    note = empty_input_note(image, predicted, probabilities[predicted])
+    return answer if note is None else answer | {"note": note}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             failures += 1
             print(f"error: {path}: {error}", file=sys.stderr, flush=True)
             continue
+        if "note" in answer:
+            print(f"note: {path}: {answer['note']}", file=sys.stderr, flush=True)
         print(json.dumps(answer), flush=True)
     return 1 if failures else 0
 

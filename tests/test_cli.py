@@ -138,7 +138,7 @@ def test_predict_main_in_process_and_a_refused_checkpoint(tmp_path, capsys):
     picture.write_bytes(buffer.getvalue())
     assert predict_main(["--checkpoint", str(tmp_path / "run"), str(picture)]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["predicted_class"] in dataset["class_names"]
+    assert answer["predicted_class"] in dataset["class_names"] and "note" not in answer
 
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -146,3 +146,22 @@ def test_predict_main_in_process_and_a_refused_checkpoint(tmp_path, capsys):
     (broken / "checkpoint.msgpack").write_bytes(data[: len(data) // 3])
     assert predict_main(["--checkpoint", str(broken), str(picture)]) == 1
     assert "refused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fill", [0, 255])
+def test_predict_says_a_blank_one_pixel_picture_is_empty(tmp_path, capsys, fill):
+    """The same sentence as the Inspect page's (predict.empty_input_note), in the JSON line
+    and on stderr."""
+    spec = preset("mlp", (28, 28, 1), 3)
+    dataset = {"name": "shapes", "class_names": ["a", "b", "c"], "preprocessing": "resize"}
+    save_checkpoint(tmp_path / "run", init_variables(spec), spec, dataset, {})
+    picture = save_png(tmp_path / "dot.png", np.full((1, 1), fill, np.uint8))
+    assert predict_main(["--checkpoint", str(tmp_path / "run"), str(picture)]) == 0
+    captured = capsys.readouterr()
+    answer = json.loads(captured.out)
+    confidence = answer["probabilities"][answer["predicted_class"]]
+    assert answer["note"] == (
+        "The input is empty (it has a single pixel): there is nothing to recognise, so this "
+        f"{confidence:.0%} for “{answer['predicted_class']}” means nothing."
+    )
+    assert captured.err == f"note: {picture}: {answer['note']}\n"

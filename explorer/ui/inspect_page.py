@@ -206,12 +206,10 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
         ),
         width="stretch",
     )
-    empty = predict.empty_input_reason(original)
+    empty = predict.empty_input_note(original, model.class_names[best], probabilities[best])
     if empty:
         columns[2].warning(
-            f"The input is empty ({empty}): there is nothing to recognise, so this "
-            f"{probabilities[best]:.0%} for “{escape_markdown(model.class_names[best])}” "
-            "means nothing. Draw, upload or pick a real picture.",
+            escape_markdown(empty) + " Draw, upload or pick a real picture.",
             icon=":material/visibility_off:",
         )
         return probabilities
