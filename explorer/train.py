@@ -48,6 +48,7 @@ from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from explorer.checkpoints import RUN_FILES, save_checkpoint, write_atomically
+from explorer.claims import LEARNED_SHARE, chance_accuracy, did_not_learn_note, learned
 from explorer.data.augmentation import Augmentation, augment_batch
 from explorer.data.registry import load_dataset
 from explorer.data.splits import Dataset, Split, split_fingerprint
@@ -840,22 +841,6 @@ def config_from_args(args: argparse.Namespace, flip_ok: bool) -> TrainConfig:
     )
 
 
-LEARNED_SHARE = 0.1
-"""A run has learned when its best validation accuracy closes at least this share of the
-gap between chance and 100% (for ten balanced classes: 10% → at least 19%)."""
-
-
-def chance_accuracy(labels: np.ndarray) -> float:
-    """Accuracy of always answering the most common class of int ``labels`` (N,), N ≥ 1."""
-    return float(np.bincount(labels).max() / len(labels))
-
-
-def learned(best_accuracy: float, chance: float) -> bool:
-    """Whether a best validation accuracy is clearly above ``chance`` (see
-    :data:`LEARNED_SHARE`)."""
-    return best_accuracy >= chance + LEARNED_SHARE * (1.0 - chance)
-
-
 def run_metrics(config: TrainConfig, history: list[EpochRecord], best_variables: dict) -> dict:
     """What a checkpoint records about its run so far: the epochs, the best validation
     accuracy, the settings and the parameter count. Shared by the CLI and the Train page."""
@@ -1028,15 +1013,15 @@ def main(argv: list[str] | None = None) -> int:
     except ExplorerError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
-    if not metrics["learned"]:
-        print(
-            f"error: the run did not learn: its best validation accuracy, "
-            f"{metrics['best_val_accuracy']:.1%}, is barely above chance "
-            f"({metrics['chance_accuracy']:.1%} by always answering the most common class). "
-            f"Check the learning rate ({config.learning_rate:g}): too high and the weights "
-            f"jump past every good value, too low and they hardly move. Saved anyway to {out}.",
-            file=sys.stderr,
-        )
+    note = did_not_learn_note(
+        metrics["best_val_accuracy"],
+        metrics["chance_accuracy"],
+        config.optimizer,
+        config.learning_rate,
+        [epoch["train_loss"] for epoch in metrics["epochs"]],
+    )
+    if note is not None:
+        print(f"error: {note} Saved anyway to {out}.", file=sys.stderr)
         return EXIT_DID_NOT_LEARN
     saved = f"saved to {out}" if writes else f"process {jax.process_index()} saved nothing"
     print(f"test accuracy {metrics['test_accuracy']:.4f}; {saved}", file=sys.stderr)

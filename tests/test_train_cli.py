@@ -222,8 +222,9 @@ def test_a_run_that_did_not_learn_says_so_and_exits_3(tmp_path, capsys):
     status = train.main([*QUICK, "--epochs", "2", "--lr", "1000", "--out", str(out)])
     err = error_lines(capsys.readouterr().err)
     assert status == 3
-    assert err[-1].startswith("error: the run did not learn: its best validation accuracy, ")
-    assert "Check the learning rate (1000)" in err[-1] and f"Saved anyway to {out}" in err[-1]
+    assert err[-1].startswith("error: The run did not learn: its best validation accuracy, ")
+    assert "The learning rate (1000) is at the high end for adam" in err[-1]
+    assert err[-1].endswith(f"Saved anyway to {out}.")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["learned"] is False
     assert metrics["chance_accuracy"] == pytest.approx(1 / 6)

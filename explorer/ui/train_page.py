@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import checkpoints, explain, figures, labs, losses, model, runs, train, ui
+from explorer import checkpoints, claims, explain, figures, labs, losses, model, runs, train, ui
 from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells, word
 from explorer.data import download, registry, splits, user_folders
 from explorer.data.augmentation import Augmentation, augmentation_preview
@@ -635,6 +635,21 @@ def _filter_film(filters: tuple) -> None:
     )
 
 
+def did_not_learn_note(run: RunRecord) -> str | None:
+    """:func:`explorer.claims.did_not_learn_note` of a finished run (the CLI's exit-3 sentence),
+    or None when it learned or finished no epoch."""
+    snapshot = run.session.snapshot()
+    if not snapshot.history:
+        return None
+    return claims.did_not_learn_note(
+        snapshot.best_val_accuracy,
+        claims.chance_accuracy(run.session.dataset.validation.labels),
+        run.config.optimizer,
+        run.config.learning_rate,
+        [record.train_loss for record in snapshot.history],
+    )
+
+
 def _record_run(run: RunRecord, evaluation: train.Evaluation) -> None:
     snapshot = run.session.snapshot()
     config = run.config
@@ -647,6 +662,7 @@ def _record_run(run: RunRecord, evaluation: train.Evaluation) -> None:
             "epochs run": len(snapshot.history),
             "best val accuracy": snapshot.best_val_accuracy,
             "test accuracy": evaluation.accuracy,
+            "result": "learned" if did_not_learn_note(run) is None else "did not learn",
             "seconds": round(snapshot.elapsed_seconds, 1),
             "history": snapshot.history,
         }
@@ -673,6 +689,9 @@ def training_results() -> None:
             columns[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}")
             columns[1].metric("Test loss", f"{evaluation.loss:.4f}")
             columns[2].metric("Best validation accuracy", f"{snapshot.best_val_accuracy:.2%}")
+            note = did_not_learn_note(run)
+            if note is not None:
+                st.warning(note, icon=":material/trending_flat:")
             columns = st.columns([3, 2])
             columns[0].plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
             columns[1].plotly_chart(
