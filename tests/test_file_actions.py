@@ -140,3 +140,20 @@ def test_the_page_shows_a_refused_import_as_a_message(workspace, monkeypatch):
     [error] = app.error
     assert error.value.startswith("Could not save checkpoint")
     assert str(workspace.parent) not in error.value and WORKSPACE not in error.value
+
+
+def _open_first_page():
+    from explorer.ui import inspect_page
+
+    inspect_page.load_model("first")
+
+
+def test_inspect_shows_a_vanished_model_as_a_message(workspace):
+    checkpoints.checkpoint_path(workspace / "first").unlink()  # deleted in another tab
+    app = AppTest.from_function(_open_first_page, default_timeout=60)
+    app.session_state[train_page.WORKSPACE_KEY] = WORKSPACE
+    app.run()
+    assert not app.exception
+    [error] = app.error
+    assert error.value.startswith("Could not open the model")
+    assert str(workspace.parent) not in error.value and WORKSPACE not in error.value

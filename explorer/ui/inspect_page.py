@@ -32,6 +32,7 @@ from explorer import (
 from explorer.data import registry, splits
 from explorer.data.augmentation import Augmentation
 from explorer.errors import ExplorerError
+from explorer.files import os_errors_as_messages
 from explorer.model import ModelSpec, count_params
 from explorer.model import steps as model_steps
 from explorer.text import escape_markdown
@@ -114,8 +115,9 @@ def load_model(choice: str) -> Inspected | None:
         )
     try:
         path = checkpoints.checkpoint_path(runs.model_folder(workspace_id(), choice))
-        checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
-    except (ExplorerError, OSError) as error:
+        with os_errors_as_messages("open the model"):
+            checkpoint = _load_checkpoint(str(path), path.stat().st_mtime)
+    except ExplorerError as error:
         ui.show_error(error)
         return None
     record = checkpoint.metadata["dataset"]
