@@ -968,6 +968,16 @@ def test_a_hostile_link_opens_the_defaults_and_says_why():
     assert "<img" not in app.multiselect(key="presets").value
 
 
+def test_a_link_with_digits_beyond_ascii_is_refused_in_words():
+    app = open_link({"stride": "²", "kernel_size": "٥"}, "2_convolution.py")
+    assert not app.exception
+    (warning,) = app.warning
+    assert "'²' is not a whole number from 1 to 5" in warning.value
+    assert "'٥' is not a whole number from 1 to 11" in warning.value
+    assert "invalid literal" not in warning.value
+    assert app.session_state["kernel_size"] == 3 and app.session_state["stride"] == 1
+
+
 def test_the_link_dialog_leaves_out_the_private_workspace():
     app = open_link({"kernel_size": "5"}, "2_convolution.py")
     app.sidebar.button(key="share_view").click().run()
