@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import labs, links, starter_models, ui
+from explorer import labs, links, runs, starter_models, ui
 from explorer.data import registry, shapes
 from explorer.ui import inspect_page, learning_page, train_page
 
@@ -1079,3 +1079,10 @@ def test_why_this_prediction_explains_the_class_predicted_for_the_picture_on_scr
     assert_maps_explain(app, "4")
     app.run()
     assert explained_shown(app) == (4, f"4 ({shown_percent})")
+    app.selectbox(key="why_class").select(9).run()
+    app.selectbox(key="inspect_model").select(runs.STARTER_PREFIX + "digits-mlp").run()
+    assert not app.exception
+    name, shown_percent = prediction_shown(app)
+    assert explained_shown(app) == (int(name), f"{name} ({shown_percent})"), "another network"
+    chart(app, f"Occlusion for “{name}”")
+    assert not [c for c in app.caption if "Grad-CAM" in c.value], "an MLP has no Grad-CAM"

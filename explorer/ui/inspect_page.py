@@ -410,7 +410,7 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
         explained_class.maps_caption(
             escape_markdown(model.class_names[class_index]),
             probabilities[class_index],
-            block if blocks else None,
+            block,
             patch,
         )
     )
