@@ -178,6 +178,7 @@ def test_drawing_a_digit_feeds_the_labs(page, server_url):
     wait_for_app(page)
     canvas = page.locator("section[data-testid='stSidebar'] canvas").last
     canvas.wait_for()
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None
     left, top = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.2
@@ -268,6 +269,7 @@ def draw(tab, points: list[tuple[float, float]]) -> None:
     """One mouse stroke through ``points``, given as fractions of the sidebar canvas."""
     canvas = tab.locator("section[data-testid='stSidebar'] canvas").last
     canvas.wait_for()
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None
     xs = [box["x"] + box["width"] * x for x, _ in points]
@@ -331,6 +333,78 @@ def test_a_trained_network_reads_two_drawings_differently(page, server_url):
     robust = plotly_chart(page, "Test accuracy as the images are moved")
     robust.scroll_into_view_if_needed()
     robust.screenshot(path=str(SHOTS / "inspect_robustness.png"))
+
+
+ONE = [(0.5, 0.15 + 0.07 * step) for step in range(11)]
+"""A vertical stroke: a "1"."""
+FLAG_AND_BASE = ([(0.5, 0.15), (0.35, 0.3)], [(0.3, 0.85), (0.7, 0.85)])
+"""A flag at the top of the "1" and a base under it: the digits model reads a "2"."""
+WHY_LINK = urllib.parse.urlencode(
+    {"inspect_view": "Why this prediction?", "inspect_model": runs.STARTER_PREFIX + "digits-cnn"}
+)
+
+
+def explained_as_predicted(tab, prediction: list[str]) -> str:
+    """The "Explain class" selector's text once it names the class ``prediction`` (the
+    softmax chart's title and bar labels) predicts, with the percent the title shows."""
+    found = re.fullmatch(r"Softmax probabilities: “(.+)” \((\d+\.\d%)\)", prediction[0])
+    assert found, prediction[0]
+    expected = f"{found[1]} ({found[2]})"
+    shown = widget_shows(tab, "why_class", expected)
+    assert shown == expected, f"the maps explain {shown!r}, the prediction is {expected!r}"
+    return found[1]
+
+
+MAP_TITLES = ("Saliency for", "Grad-CAM for", "Occlusion for")
+
+
+def assert_maps_explain(tab, name: str) -> None:
+    """The saliency, Grad-CAM and occlusion maps' titles name class ``name`` (the maps are
+    scrolled into view: a chart out of view may not be drawn yet)."""
+    for title in MAP_TITLES:
+        chart = plotly_chart(tab, title)
+        chart.scroll_into_view_if_needed()
+        text = chart.locator(".gtitle").first.text_content()
+        assert text.startswith(f"{title} “{name}”"), (name, text)
+
+
+def test_why_this_prediction_explains_the_class_predicted_for_each_drawing(page, server_url):
+    """Draw a "1", add a flag and a base (a "2"), pick another class, then undo: at each
+    step the "Explain class" selector reads as the prediction reads, and the maps follow."""
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 768})
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    try:
+        open_lab(tab, server_url, f"inspect?{WHY_LINK}")
+        tab.locator("section[data-testid='stSidebar']").get_by_text("Draw", exact=True).click()
+        wait_for_app(tab)
+        draw(tab, ONE)
+        one = new_prediction(tab, None)
+        first = explained_as_predicted(tab, one)
+        assert_maps_explain(tab, first)
+        flag, base = FLAG_AND_BASE
+        draw(tab, flag)
+        flagged = new_prediction(tab, one)
+        assert_maps_explain(tab, explained_as_predicted(tab, flagged))
+        draw(tab, base)
+        based = new_prediction(tab, flagged)
+        shown = explained_as_predicted(tab, based)
+        assert shown != first, "two drawings, two digits"
+        assert_maps_explain(tab, shown)
+        tab.get_by_role("heading", name="Why this prediction?").scroll_into_view_if_needed()
+        tab.screenshot(path=str(SHOTS / "inspect_why_1366x768.png"))
+        tab.get_by_label("Explain class", exact=True).click()
+        tab.get_by_role("option", name=re.compile(r"^7 \(")).click()
+        wait_for_app(tab)
+        assert widget_shows(tab, "why_class", "7 (").startswith("7 (")
+        assert_maps_explain(tab, "7")
+        sidebar = tab.locator("section[data-testid='stSidebar']")
+        sidebar.get_by_role("button", name="Undo", exact=True).click()
+        undone = new_prediction(tab, based)
+        assert_maps_explain(tab, explained_as_predicted(tab, undone))
+        assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
 
 
 def test_the_robustness_view_opens_on_the_shift_study_lesson(page, server_url):

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from explorer import labs, links, starter_models, ui
+from explorer import labs, links, runs, starter_models, ui
 from explorer.data import registry, shapes
 from explorer.ui import inspect_page, learning_page, train_page
 
@@ -1039,3 +1039,60 @@ def test_a_saved_model_can_be_renamed_and_inspect_lists_the_new_name(tmp_path, m
     assert any("cannot name a run" in error.value for error in app.error)
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert app.selectbox(key="inspect_model").options[0] == "shapes_first_try"
+
+
+WHY = "Why this prediction?"
+
+
+def prediction_shown(app: AppTest) -> tuple[str, str]:
+    """The predicted class and its percent, as the softmax chart's title shows them."""
+    title = chart(app, "Softmax probabilities")["layout"]["title"]["text"]
+    found = re.fullmatch(r"Softmax probabilities: “(.+)” \((\d+\.\d%)\)", title)
+    assert found, title
+    return found[1], found[2]
+
+
+def explained_shown(app: AppTest) -> tuple[int, str]:
+    """The class the "Explain class" selector holds and the text it shows for it."""
+    selector = app.selectbox(key="why_class")
+    return selector.value, selector.options[selector.index]
+
+
+def assert_maps_explain(app: AppTest, name: str) -> None:
+    """The saliency, Grad-CAM and occlusion maps and their caption name class ``name``."""
+    for title in ("Saliency for", "Grad-CAM for", "Occlusion for"):
+        chart(app, f"{title} “{name}”")
+    (caption,) = [c.value for c in app.caption if c.value.startswith("The maps explain")]
+    assert f"class “{name}”" in caption
+
+
+def test_why_this_prediction_explains_the_class_predicted_for_the_picture_on_screen():
+    """A new picture explains its own prediction with its own probabilities; a class
+    the user picks is kept while the picture stays the same."""
+    app = open_page("6_inspect.py", sample="MNIST digit 3", inspect_view=WHY)
+    assert not app.exception
+    assert prediction_shown(app)[0] == "3"
+    assert explained_shown(app) == (3, f"3 ({prediction_shown(app)[1]})")
+    assert_maps_explain(app, "3")
+    app.selectbox(key="why_class").select(8).run()
+    picked = explained_shown(app)
+    assert picked[0] == 8
+    assert_maps_explain(app, "8")
+    app.run()
+    assert explained_shown(app) == picked, "the pick stays while the picture is the same"
+    assert_maps_explain(app, "8")
+    app.sidebar.selectbox(key="sample_name").select("MNIST digit 4").run()
+    assert not app.exception
+    name, shown_percent = prediction_shown(app)
+    assert name == "4"
+    assert explained_shown(app) == (4, f"4 ({shown_percent})"), "the new picture's prediction"
+    assert_maps_explain(app, "4")
+    app.run()
+    assert explained_shown(app) == (4, f"4 ({shown_percent})")
+    app.selectbox(key="why_class").select(9).run()
+    app.selectbox(key="inspect_model").select(runs.STARTER_PREFIX + "digits-mlp").run()
+    assert not app.exception
+    name, shown_percent = prediction_shown(app)
+    assert explained_shown(app) == (int(name), f"{name} ({shown_percent})"), "another network"
+    chart(app, f"Occlusion for “{name}”")
+    assert not [c for c in app.caption if "Grad-CAM" in c.value], "an MLP has no Grad-CAM"

@@ -17,6 +17,7 @@ import streamlit as st
 from explorer import (
     checkpoints,
     explain,
+    explained_class,
     figures,
     frequency,
     labs,
@@ -203,7 +204,8 @@ def show_prediction(model: Inspected, original: np.ndarray, prepared: np.ndarray
         figures.counts_figure(
             model.class_names,
             probabilities,
-            title=f"Softmax probabilities: “{model.class_names[best]}” ({probabilities[best]:.1%})",
+            title=f"Softmax probabilities: “{model.class_names[best]}” "
+            f"({explained_class.percent(probabilities[best])})",
             percent=True,
         ),
         width="stretch",
@@ -330,17 +332,42 @@ def learned_filters(model: Inspected) -> None:
         )
 
 
+WHY_CLASS = "why_class"
+"""The key of the "Explain class" selector."""
+WHY_INPUT = "why_input"
+"""The digest of the input that selector last explained (see :mod:`explorer.explained_class`)."""
+
+
+def _choose_class_to_explain(
+    model: Inspected, prepared: np.ndarray, probabilities: np.ndarray
+) -> None:
+    """Set the "Explain class" selector, before it is drawn, to the predicted class or to
+    the one the user picked for this same input and network."""
+    digest = explained_class.input_digest(model.key, prepared)
+    last_input, shown = st.session_state.get(WHY_INPUT), st.session_state.get(WHY_CLASS)
+    previous = None if None in (last_input, shown) else explained_class.Explained(last_input, shown)
+    index = explained_class.class_to_explain(
+        digest, int(np.argmax(probabilities)), previous, len(model.class_names)
+    )
+    st.session_state[WHY_INPUT] = digest
+    st.session_state[WHY_CLASS] = index
+
+
 @st.fragment
 def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> None:
-    """Saliency, Grad-CAM and occlusion for a chosen class, overlaid on the input."""
+    """Saliency, Grad-CAM and occlusion for a chosen class, overlaid on the input; a new
+    input explains its predicted class again, and each choice shows its current probability."""
+    _choose_class_to_explain(model, prepared, probabilities)
     columns = st.columns(3)
     class_index = columns[0].selectbox(
         "Explain class",
         range(len(model.class_names)),
-        index=int(np.argmax(probabilities)),
-        format_func=lambda i: f"{model.class_names[i]} ({probabilities[i]:.1%})",
-        key="why_class",
+        format_func=lambda i: explained_class.class_label(model.class_names[i], probabilities[i]),
+        key=WHY_CLASS,
+        help="The predicted class, until you pick another; a new picture starts again from "
+        "its prediction.",
     )
+    name = f"“{model.class_names[class_index]}”"
     blocks = list(explain.feature_blocks(model.spec))
     block = columns[1].selectbox(
         "Grad-CAM block",
@@ -355,7 +382,7 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
         figures.overlay_figure(
             prepared,
             explain.saliency_map(model.spec, model.variables, prepared, class_index),
-            title="Saliency: |d score / d pixel|",
+            title=f"Saliency for {name}",
         ),
         width="stretch",
     )
@@ -364,7 +391,7 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
             figures.overlay_figure(
                 prepared,
                 explain.grad_cam(model.spec, model.variables, prepared, class_index, block),
-                title=f"Grad-CAM, block {block}",
+                title=f"Grad-CAM for {name}, block {block}",
             ),
             width="stretch",
         )
@@ -374,10 +401,18 @@ def why(model: Inspected, prepared: np.ndarray, probabilities: np.ndarray) -> No
         figures.overlay_figure(
             prepared,
             explain.occlusion_map(model.spec, model.variables, prepared, class_index, patch, 2),
-            title="Occlusion: probability lost when covered",
+            title=f"Occlusion for {name}",
             signed=True,
         ),
         width="stretch",
+    )
+    st.caption(
+        explained_class.maps_caption(
+            escape_markdown(model.class_names[class_index]),
+            probabilities[class_index],
+            block,
+            patch,
+        )
     )
 
 
