@@ -15,10 +15,11 @@ temporary ``.NAME.RANDOM.tmp`` behind; saving, loading, listing and deleting rem
 orphans once they are :data:`explorer.files.ORPHAN_AGE_SECONDS` old. Loading refuses,
 with :class:`ExplorerError`, a file that is truncated, altered (checksum), of another
 format, whose description fails :func:`validate_metadata` (checked field by field: types,
-ranges, unique class names), or whose arrays do not fit the model it describes (shape and
-dtype; a float32 weight may be stored as float16, see :func:`half_precision`, and is read
-back as float32); a listing
-shows such a file with its reason and no description. It reads only plain files
+ranges, unique class names, a dataset name that is not a path, and the model's cost
+against :data:`explorer.budget.BUDGET`, before any weight is decoded), or whose arrays
+do not fit the model it describes (shape and dtype; a float32 weight may be stored as
+float16, see :func:`half_precision`, and is read back as float32); a listing shows such
+a file with its reason and no description. It reads only plain files
 of at most :data:`MAX_CHECKPOINT_BYTES` (never a device or a FIFO). MessagePack and
 Flax's array encoding carry only data; nothing in a checkpoint can run code.
 """
@@ -39,6 +40,7 @@ import msgpack
 import numpy as np
 from flax import serialization
 
+from explorer.budget import check_budget
 from explorer.data.augmentation import Augmentation
 from explorer.data.registry import PREPROCESSINGS
 from explorer.errors import ExplorerError
@@ -291,6 +293,12 @@ def _parse_spec(data: object) -> ModelSpec:
     except (TypeError, ValueError, AttributeError, OverflowError) as error:
         raise _invalid("spec", f"is malformed ({type(error).__name__})") from None
     _check_spec(spec)
+    try:
+        check_budget(spec)
+    except ExplorerError as error:
+        raise ExplorerError(
+            f"This checkpoint was refused: its model is too large. {error}"
+        ) from None
     return spec
 
 
@@ -376,7 +384,8 @@ def training_augmentation(metadata: dict) -> Augmentation | None:
 def validate_metadata(metadata: object) -> ModelSpec:
     """Check a checkpoint's description field by field; returns its model spec.
 
-    ``spec`` must build a model; ``dataset.name`` and every class name are non-empty
+    ``spec`` must build a model that fits the model budget
+    (:func:`explorer.budget.check_budget`); ``dataset.name`` and every class name are non-empty
     strings of at most :data:`MAX_NAME_LENGTH` characters, the class names unique and
     one per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
     accuracies are numbers in [0, 1] and whose training ``config.loss``, when present, is
