@@ -42,7 +42,7 @@ from flax import serialization
 
 from explorer.budget import check_budget
 from explorer.data.augmentation import Augmentation
-from explorer.data.registry import PREPROCESSINGS
+from explorer.data.registry import PREPROCESSINGS, check_recorded_name
 from explorer.errors import ExplorerError
 from explorer.files import atomic_file, read_regular_file, remove_orphans
 from explorer.losses import DEFAULT_LOSS, LOSSES
@@ -305,6 +305,10 @@ def _parse_spec(data: object) -> ModelSpec:
 def _check_dataset(dataset: object, spec: ModelSpec) -> None:
     _require(dataset, dict, "dataset", "a map")
     _require_name(dataset.get("name"), "dataset.name")
+    try:
+        check_recorded_name(dataset["name"])
+    except ExplorerError as error:
+        raise ExplorerError(f"This checkpoint was refused: {error}") from None
     class_names = dataset.get("class_names")
     _require(class_names, list, "dataset.class_names", "a list of strings")
     for index, name in enumerate(class_names):
@@ -385,9 +389,11 @@ def validate_metadata(metadata: object) -> ModelSpec:
     """Check a checkpoint's description field by field; returns its model spec.
 
     ``spec`` must build a model that fits the model budget
-    (:func:`explorer.budget.check_budget`); ``dataset.name`` and every class name are non-empty
-    strings of at most :data:`MAX_NAME_LENGTH` characters, the class names unique and
-    one per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
+    (:func:`explorer.budget.check_budget`); ``dataset.name`` and every class name are
+    non-empty strings of at most :data:`MAX_NAME_LENGTH` characters, the dataset name a
+    registered one or an upload's label, never a path
+    (:func:`explorer.data.registry.check_recorded_name`), the class names unique and one
+    per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
     accuracies are numbers in [0, 1] and whose training ``config.loss``, when present, is
     one of ``explorer.losses.LOSSES`` (absent: cross-entropy); ``created`` is a string
     and ``versions`` a map.
