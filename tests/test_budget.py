@@ -25,6 +25,7 @@ from explorer.checkpoints import MAX_CLASSES, MAX_SIDE, MAX_UNITS, checkpoint_by
 from explorer.data.user_folders import MAX_FOLDER_CLASSES
 from explorer.errors import ExplorerError
 from explorer.starter_models import STARTER_DIR
+from explorer.text import escape_markdown
 
 CRAFTED = model.ModelSpec(
     (1024, 1024, 3), 10, (ConvBlock(256, kernel_size=11, pool="none"),), head="gap", name="x"
@@ -344,3 +345,34 @@ def test_a_budget_is_a_frozen_record_of_four_limits():
     ]
     with pytest.raises(dataclasses.FrozenInstanceError):
         BUDGET.params = 1
+
+
+def _editor_page() -> None:
+    """The Train page's architecture editor on two pictures of $EDITOR_SIDE² × 3 pixels."""
+    import os
+
+    import numpy as np
+
+    from explorer.data.splits import Dataset, Split
+    from explorer.ui import train_page
+
+    side = int(os.environ["EDITOR_SIDE"])
+    split = Split(np.zeros((2, side, side, 3), np.uint8), np.array([0, 1], np.int32))
+    train_page.architecture_editor(Dataset("own", ("a", "b"), split, split, split, "resize", 0))
+
+
+@pytest.mark.parametrize(("side", "refused"), [(28, False), (512, True)])
+def test_the_train_page_s_editor_refuses_an_architecture_over_the_budget(
+    side, refused, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("EDITOR_SIDE", str(side))
+    app = AppTest.from_function(_editor_page, default_timeout=120).run()
+    assert not app.exception
+    errors = [error.value for error in app.error]
+    assert bool(errors) == refused
+    if refused:
+        problems = budget.over_budget(figures(model.preset("tiny", (side, side, 3), 2)))
+        assert errors == [escape_markdown(" ".join(problems))]
+        assert "of activations per image at its largest" in errors[0]
