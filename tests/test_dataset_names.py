@@ -161,3 +161,19 @@ def test_a_folder_within_the_limits_still_loads(tmp_path):
     data = user_folders.load_image_folder(tmp_path / "set", seed=0)
     assert data.class_names == ("blue", "red") and data.name == "set"
     assert len(data.train) + len(data.validation) + len(data.test) == 8
+
+
+def test_a_folder_that_cannot_be_read_is_passed_over(tmp_path, monkeypatch):
+    for folder, value in (("red", 200), ("blue", 30), ("locked", 90)):
+        (tmp_path / "set" / folder).mkdir(parents=True)
+        for number in range(3):
+            (tmp_path / "set" / folder / f"{number}.png").write_bytes(_png(value + number))
+    real = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert user_folders.load_image_folder(tmp_path / "set", seed=0).class_names == ("blue", "red")

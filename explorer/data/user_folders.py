@@ -115,14 +115,19 @@ def _zip_entries(archive: zipfile.ZipFile) -> list[Entry]:
 
 def _walk_files(root: Path) -> Iterator[Path]:
     """Every file below ``root``, one directory entry at a time, without hidden files and
-    folders and ``__MACOSX`` (not descended into); links to folders are not followed.
+    folders and ``__MACOSX`` (not descended into); links to folders are not followed and
+    folders that cannot be read are passed over.
 
     Raises:
         ExplorerError: more than :data:`MAX_FOLDER_ENTRIES` entries were looked at.
     """
     folders, seen = [root], 0
     while folders:
-        with os.scandir(folders.pop()) as listing:
+        try:
+            listing = os.scandir(folders.pop())
+        except OSError:
+            continue
+        with listing:
             for entry in listing:
                 seen += 1
                 if seen > MAX_FOLDER_ENTRIES:
