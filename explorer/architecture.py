@@ -24,7 +24,8 @@ A new kind is one class here plus its entry in :data:`KINDS`.
 
 The output-size formulas (:func:`output_size`, :func:`same_padding`,
 :func:`padding_pair`) live here too; :mod:`explorer.ops` and :mod:`explorer.model` use
-them.
+them. So does the walk through a whole network description (:func:`steps`), which the
+layer table, the forward pass's stages and the model budget (:mod:`explorer.budget`) read.
 """
 
 from __future__ import annotations
@@ -739,3 +740,36 @@ def receptive_fields(steps: list[Step]) -> list[tuple[float, float, float]]:
             jump *= stride
         fields.append((size, jump, start))
     return fields
+
+
+def block_steps(spec: Any) -> list[list[Step]]:
+    """Each block's steps (see :class:`Step`) of a network description (an
+    :class:`explorer.model.ModelSpec`), block 1 first."""
+    shape, walk = spec.input_shape, []
+    for index, block in enumerate(spec.conv_blocks, start=1):
+        walk.append(block.steps(index, shape))
+        shape = walk[-1][-1].shape
+    return walk
+
+
+def steps(spec: Any) -> list[Step]:
+    """Every step of the network in forward order, from the first block to the logits.
+
+    The one walk through a spec that the layer table, the forward-pass stages and the
+    receptive-field arithmetic read.
+    """
+    walk = [step for block in block_steps(spec) for step in block]
+    shape = walk[-1].shape if walk else spec.input_shape
+    walk.append(HEADS[spec.head].step(shape, bool(spec.conv_blocks)))
+    features = walk[-1].shape[0]
+    for index, layer in enumerate(spec.dense_layers, start=1):
+        walk.append(
+            dense_step(
+                f"dense{index}", f"dense layer {index}", features, layer.units, layer.activation
+            )
+        )
+        features = layer.units
+    walk.append(
+        dense_step("logits", "class scores (logits)", features, spec.num_classes, "softmax")
+    )
+    return walk

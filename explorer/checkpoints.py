@@ -15,10 +15,11 @@ temporary ``.NAME.RANDOM.tmp`` behind; saving, loading, listing and deleting rem
 orphans once they are :data:`explorer.files.ORPHAN_AGE_SECONDS` old. Loading refuses,
 with :class:`ExplorerError`, a file that is truncated, altered (checksum), of another
 format, whose description fails :func:`validate_metadata` (checked field by field: types,
-ranges, unique class names), or whose arrays do not fit the model it describes (shape and
-dtype; a float32 weight may be stored as float16, see :func:`half_precision`, and is read
-back as float32); a listing
-shows such a file with its reason and no description. It reads only plain files
+ranges, unique class names, a dataset name that is not a path, and the model's cost
+against :data:`explorer.budget.BUDGET`, before any weight is decoded), or whose arrays
+do not fit the model it describes (shape and dtype; a float32 weight may be stored as
+float16, see :func:`half_precision`, and is read back as float32); a listing shows such
+a file with its reason and no description. It reads only plain files
 of at most :data:`MAX_CHECKPOINT_BYTES` (never a device or a FIFO). MessagePack and
 Flax's array encoding carry only data; nothing in a checkpoint can run code.
 """
@@ -39,8 +40,9 @@ import msgpack
 import numpy as np
 from flax import serialization
 
+from explorer.budget import check_budget
 from explorer.data.augmentation import Augmentation
-from explorer.data.registry import PREPROCESSINGS
+from explorer.data.registry import PREPROCESSINGS, check_recorded_name
 from explorer.errors import ExplorerError
 from explorer.files import atomic_file, os_errors_as_messages, read_regular_file, remove_orphans
 from explorer.losses import DEFAULT_LOSS, LOSSES
@@ -297,12 +299,22 @@ def _parse_spec(data: object) -> ModelSpec:
     except (TypeError, ValueError, AttributeError, OverflowError) as error:
         raise _invalid("spec", f"is malformed ({type(error).__name__})") from None
     _check_spec(spec)
+    try:
+        check_budget(spec)
+    except ExplorerError as error:
+        raise ExplorerError(
+            f"This checkpoint was refused: its model is too large. {error}"
+        ) from None
     return spec
 
 
 def _check_dataset(dataset: object, spec: ModelSpec) -> None:
     _require(dataset, dict, "dataset", "a map")
     _require_name(dataset.get("name"), "dataset.name")
+    try:
+        check_recorded_name(dataset["name"])
+    except ExplorerError as error:
+        raise ExplorerError(f"This checkpoint was refused: {error}") from None
     class_names = dataset.get("class_names")
     _require(class_names, list, "dataset.class_names", "a list of strings")
     for index, name in enumerate(class_names):
@@ -382,9 +394,12 @@ def training_augmentation(metadata: dict) -> Augmentation | None:
 def validate_metadata(metadata: object) -> ModelSpec:
     """Check a checkpoint's description field by field; returns its model spec.
 
-    ``spec`` must build a model; ``dataset.name`` and every class name are non-empty
-    strings of at most :data:`MAX_NAME_LENGTH` characters, the class names unique and
-    one per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
+    ``spec`` must build a model that fits the model budget
+    (:func:`explorer.budget.check_budget`); ``dataset.name`` and every class name are
+    non-empty strings of at most :data:`MAX_NAME_LENGTH` characters, the dataset name a
+    registered one or an upload's label, never a path
+    (:func:`explorer.data.registry.check_recorded_name`), the class names unique and one
+    per model output; ``preprocessing`` is a known one; ``metrics`` is a map whose
     accuracies are numbers in [0, 1] and whose training ``config.loss``, when present, is
     one of ``explorer.losses.LOSSES`` (absent: cross-entropy); ``created`` is a string
     and ``versions`` a map.

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from explorer import model, ops
+from explorer import architecture, model, ops
 from explorer.architecture import receptive_fields
+from explorer.budget import INSPECT_BATCH
 from explorer.errors import ExplorerError
 from explorer.images import divide_by_peak
 from explorer.model import ModelSpec, Network
@@ -62,7 +63,7 @@ def feature_blocks(spec: ModelSpec) -> dict[int, str]:
     block has none): the maps Grad-CAM weighs and unit preferences look at."""
     return {
         index: step.key
-        for index, block_steps in enumerate(model.block_steps(spec), start=1)
+        for index, block_steps in enumerate(architecture.block_steps(spec), start=1)
         for step in block_steps
         if step.feature
     }
@@ -188,7 +189,7 @@ def in_fixed_batches(
 
 
 def probabilities(
-    spec: ModelSpec, variables: dict, images: np.ndarray, batch: int = 500
+    spec: ModelSpec, variables: dict, images: np.ndarray, batch: int = INSPECT_BATCH
 ) -> np.ndarray:
     """Class probabilities float32 (N, classes) for float images (N, H, W, C) in [0, 1].
 
@@ -374,7 +375,7 @@ def top_activating(
     images: np.ndarray,
     stage: str,
     count: int = 9,
-    batch: int = 500,
+    batch: int = INSPECT_BATCH,
 ) -> np.ndarray:
     """Indices (F, count) of the images whose strongest response in each map is largest.
 

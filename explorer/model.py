@@ -48,11 +48,11 @@ from explorer.architecture import (
     InceptionBlock,
     PoolBlock,
     ResidualBlock,
-    Step,
-    dense_step,
     padding_pair,
     receptive_fields,
+    steps,
 )
+from explorer.budget import check_budget
 from explorer.errors import ExplorerError
 from explorer.layers import batch_norm, batch_statistics, im2col_conv, window_pool
 
@@ -183,38 +183,6 @@ def validate_spec(spec: ModelSpec) -> None:
             )
     for index, layer in enumerate(spec.dense_layers, start=1):
         layer.check(f"Dense layer {index}")
-
-
-def block_steps(spec: ModelSpec) -> list[list[Step]]:
-    """Each block's steps (see :class:`explorer.architecture.Step`), block 1 first."""
-    shape, walk = spec.input_shape, []
-    for index, block in enumerate(spec.conv_blocks, start=1):
-        walk.append(block.steps(index, shape))
-        shape = walk[-1][-1].shape
-    return walk
-
-
-def steps(spec: ModelSpec) -> list[Step]:
-    """Every step of the network in forward order, from the first block to the logits.
-
-    The one walk through a spec that the layer table, the forward-pass stages and the
-    receptive-field arithmetic read.
-    """
-    walk = [step for block in block_steps(spec) for step in block]
-    shape = walk[-1].shape if walk else spec.input_shape
-    walk.append(HEADS[spec.head].step(shape, bool(spec.conv_blocks)))
-    features = walk[-1].shape[0]
-    for index, layer in enumerate(spec.dense_layers, start=1):
-        walk.append(
-            dense_step(
-                f"dense{index}", f"dense layer {index}", features, layer.units, layer.activation
-            )
-        )
-        features = layer.units
-    walk.append(
-        dense_step("logits", "class scores (logits)", features, spec.num_classes, "softmax")
-    )
-    return walk
 
 
 class Conv(nn.Module):
@@ -359,15 +327,26 @@ def init_variables(spec: ModelSpec, seed: int = 0) -> dict:
 
     Jitted with the "rbg" random generator, which XLA compiles several times faster
     than the default threefry for the truncated-normal initialisers.
+
+    Raises:
+        ExplorerError: the spec cannot be built, or it is over the model budget
+            (:func:`explorer.budget.check_budget`), checked before any array is made.
     """
     validate_spec(spec)
+    check_budget(spec)
     variables = _init(spec, jax.random.key(seed, impl="rbg"))
     return {name: variables[name] for name in MODEL_COLLECTIONS if name in variables}
 
 
 def variable_shapes(spec: ModelSpec) -> dict:
-    """The variables' ``jax.ShapeDtypeStruct`` tree, without allocating them."""
+    """The variables' ``jax.ShapeDtypeStruct`` tree, without allocating them.
+
+    Raises:
+        ExplorerError: the spec cannot be built or is over the model budget (as
+            :func:`init_variables`).
+    """
     validate_spec(spec)
+    check_budget(spec)
     dummy = jax.ShapeDtypeStruct((1, *spec.input_shape), jnp.float32)
     shapes = jax.eval_shape(lambda x: Network(spec).init(jax.random.key(0), x), dummy)
     return {name: shapes[name] for name in MODEL_COLLECTIONS if name in shapes}

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import numpy as np
 
@@ -295,6 +295,33 @@ def recorded_data_folder(recorded: dict) -> Path | None:
     return path
 
 
+def is_upload_label(name: str) -> bool:
+    """Whether ``name`` can name a user's own dataset in a checkpoint: one plain name, such
+    as the Train page's :data:`explorer.data.user_folders.UPLOAD_NAME` or the "pets" of a
+    folder or zip given by path, never a path (no separator, not "." or "..", no leading
+    "~", no drive letter)."""
+    return not (
+        any(separator in name for separator in ("/", "\\", "\0"))
+        or name in (".", "..")
+        or name.startswith("~")
+        or bool(PureWindowsPath(name).drive)
+    )
+
+
+def check_recorded_name(name: str) -> None:
+    """A checkpoint's dataset name must be a key of :data:`DATASETS` or an upload label
+    (:func:`is_upload_label`): a file from anywhere must not make the app open a folder.
+
+    Raises:
+        ExplorerError: ``name`` is a path.
+    """
+    if name not in DATASETS and not is_upload_label(name):
+        raise ExplorerError(
+            f"The dataset name {name!r} is a path. A saved model names one of this app's "
+            f"datasets ({', '.join(DATASETS)}) or the label of an uploaded one, never a folder."
+        )
+
+
 def reload_dataset(recorded: dict, data_folder: str | os.PathLike | None = None) -> Dataset:
     """The dataset a checkpoint's model was trained and tested on, split again as it was.
 
@@ -305,11 +332,18 @@ def reload_dataset(recorded: dict, data_folder: str | os.PathLike | None = None)
         data_folder: where dataset files live, instead of the recorded folder.
 
     Raises:
-        ExplorerError: the record lacks the split (an older checkpoint), its data folder
-            is not available (:func:`recorded_data_folder`), the dataset cannot be loaded
-            here, or the split made again differs from the recorded one; using other
-            images could show the model its own training images as "test" images.
+        ExplorerError: the dataset is not a registered one (a user's own pictures are
+            never opened again by a name a file gives), the record lacks the split (an
+            older checkpoint), its data folder is not available
+            (:func:`recorded_data_folder`), the dataset cannot be loaded here, or the split
+            made again differs from the recorded one; using other images could show the
+            model its own training images as "test" images.
     """
+    if recorded["name"] not in DATASETS:
+        raise ExplorerError(
+            f"The model was trained on your own pictures (“{recorded['name']}”), which a "
+            "saved model cannot open again, so its test images are not available here."
+        )
     if "split_seed" not in recorded or "test_fingerprint" not in recorded:
         raise ExplorerError(
             "This checkpoint does not record how its test split was made (it was saved by an "

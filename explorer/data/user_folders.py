@@ -30,6 +30,11 @@ MAX_DATASET_PIXELS = 1_000_000_000
 """Decoded pixels a folder or zip dataset may cost in all (JPEGs count at the reduced
 scale they are decoded at): e.g. 20,000 pictures of 220×220, forty PNGs of 5000×5000, or
 thousands of phone photos. Bounds the time spent decoding a small but hostile zip."""
+MAX_FOLDER_ENTRIES = 4 * MAX_ARCHIVE_IMAGES
+"""Entries (files, folders, hidden ones) a folder dataset's walk looks at before giving up."""
+UPLOAD_NAME = "uploaded zip"
+"""The dataset name of a zip uploaded on the Train page (a folder or zip given by path is
+named after its last part, e.g. "pets")."""
 MIN_IMAGES_PER_CLASS = 3
 """So that every class has an image for training, validation and test."""
 
@@ -108,11 +113,48 @@ def _zip_entries(archive: zipfile.ZipFile) -> list[Entry]:
     return [(p, partial(_read_member, archive, m)) for p, m in kept]
 
 
+def _walk_files(root: Path) -> Iterator[Path]:
+    """Every file below ``root``, one directory entry at a time, without hidden files and
+    folders and ``__MACOSX`` (not descended into); links to folders are not followed and
+    folders that cannot be read are passed over.
+
+    Raises:
+        ExplorerError: more than :data:`MAX_FOLDER_ENTRIES` entries were looked at.
+    """
+    folders, seen = [root], 0
+    while folders:
+        try:
+            listing = os.scandir(folders.pop())
+        except OSError:
+            continue
+        with listing:
+            for entry in listing:
+                seen += 1
+                if seen > MAX_FOLDER_ENTRIES:
+                    raise ExplorerError(
+                        f"The folder holds more than {MAX_FOLDER_ENTRIES:,} files and folders; "
+                        f"the limit is {MAX_FOLDER_ENTRIES:,}."
+                    )
+                if _is_noise(PurePosixPath(entry.name)):
+                    continue
+                if not entry.is_dir():
+                    yield Path(entry.path)
+                elif not entry.is_symlink():
+                    folders.append(Path(entry.path))
+
+
 def _folder_entries(root: Path) -> list[Entry]:
-    files = [p for p in sorted(root.rglob("*")) if not p.is_dir()]
-    entries = [(PurePosixPath(p.relative_to(root).as_posix()), p) for p in files]
-    entries = [(rel, p) for rel, p in entries if not _is_noise(rel)]
-    _check_file_count(len(entries), "folder")
+    """The files of a folder dataset in path order, counted as the walk finds them: it stops
+    at the first file over :data:`MAX_ARCHIVE_IMAGES`."""
+    files = []
+    for path in _walk_files(root):
+        files.append(path)
+        if len(files) > MAX_ARCHIVE_IMAGES:
+            raise ExplorerError(
+                f"The folder has more than {MAX_ARCHIVE_IMAGES:,} files; "
+                f"the limit is {MAX_ARCHIVE_IMAGES:,}."
+            )
+    entries = [(PurePosixPath(p.relative_to(root).as_posix()), p) for p in sorted(files)]
     return [(rel, partial(read_regular_file, p, MAX_IMAGE_FILE_BYTES)) for rel, p in entries]
 
 
@@ -217,7 +259,7 @@ def load_image_folder(source: str | os.PathLike | bytes, seed: int, side: int = 
     Split 80/10/10 per class.
     """
     if isinstance(source, bytes | bytearray):
-        name, loaded = "uploaded zip", _images_from_zip(io.BytesIO(source), side)
+        name, loaded = UPLOAD_NAME, _images_from_zip(io.BytesIO(source), side)
     else:
         path = Path(source).expanduser()
         name = path.stem

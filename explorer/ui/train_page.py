@@ -22,7 +22,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import checkpoints, claims, explain, figures, labs, losses, model, runs, train, ui
+from explorer import (
+    budget,
+    checkpoints,
+    claims,
+    explain,
+    figures,
+    labs,
+    losses,
+    model,
+    runs,
+    train,
+    ui,
+)
 from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells, word
 from explorer.data import download, registry, splits, user_folders
 from explorer.data.augmentation import Augmentation, augmentation_preview
@@ -240,7 +252,9 @@ def _rows(frame: pd.DataFrame) -> list[dict]:
 
 
 def architecture_editor(dataset: splits.Dataset) -> model.ModelSpec | None:
-    """Pick a preset, edit it layer by layer, and see shapes, parameters and FLOPs per layer."""
+    """Pick a preset, edit it layer by layer, and see shapes, parameters and FLOPs per layer;
+    None (with the reason shown) for a network that cannot be built or is over the model
+    budget (:func:`explorer.budget.check_budget`)."""
     input_shape = dataset.train.images.shape[1:]
     classes = len(dataset.class_names)
     preset_name = st.selectbox(
@@ -322,6 +336,7 @@ def architecture_editor(dataset: splits.Dataset) -> model.ModelSpec | None:
             ),
         )
         model.validate_spec(spec)
+        budget.check_budget(spec)
     except ExplorerError as error:
         ui.show_error(error)
         return None
