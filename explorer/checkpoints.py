@@ -460,15 +460,20 @@ def load_checkpoint_bytes(data: bytes) -> Checkpoint:
 
 
 def load_checkpoint(location: str | os.PathLike) -> Checkpoint:
-    """Validate and load ``location`` (a run folder or a checkpoint file)."""
+    """Validate and load ``location`` (a run folder or a checkpoint file).
+
+    Messages name the run folder (or the file) by its own name, never by its path: a page
+    that opens a workspace's run must not show the server's folders or the workspace id.
+    """
     path = checkpoint_path(location)
+    shown = path.parent.name if path.name == CHECKPOINT_FILE else path.name
     remove_orphans(path.parent, TEMP_PATTERN)
     if not path.exists():
-        raise ExplorerError(f"There is no checkpoint at {path}.")
+        raise ExplorerError(f"There is no checkpoint in “{shown}”.")
     try:
         data = read_regular_file(path, MAX_CHECKPOINT_BYTES)
     except ExplorerError as error:
-        raise ExplorerError(f"Could not read the checkpoint {path}: {error}") from None
+        raise ExplorerError(f"Could not read the checkpoint in “{shown}”: {error}") from None
     return load_checkpoint_bytes(data)
 
 
