@@ -9,7 +9,7 @@ st.set_page_config(page_title="CNN Explorer", page_icon=":material/psychology:",
 ui.keep_widget_state()
 ui.follow_link()
 ui.mark_app_frame()
-train_page.keep_workspace_in_url()
+train_page.keep_workspace_in_browser()
 
 navigation = ui.navigation()
 ui.open_wanted_page()
