@@ -2,7 +2,8 @@
 
 Every browser has a private **workspace**: a folder under the runs root
 (``$CNN_EXPLORER_RUNS``, else ``<data folder>/runs``) named by a random id that only that
-browser knows (:func:`new_workspace_id`). Its runs are saved, listed, opened,
+browser knows (:func:`new_workspace_id`), or, on a server where students sign in, by a keyed
+hash of their identity (:func:`workspace_for_identity`). Its runs are saved, listed, opened,
 downloaded, imported and deleted there, and no other session can name them.
 
 A teacher may publish **class models**: checkpoints in run folders under
@@ -19,6 +20,9 @@ Train and Inspect pages share it instead of a dictionary.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import re
 import secrets
@@ -62,6 +66,16 @@ def first_workspace_id(*candidates: object) -> str | None:
     """The first of ``candidates`` that is a workspace id (:func:`is_workspace_id`), or None:
     what a browser kept, in the order the caller trusts it."""
     return next((text for text in candidates if is_workspace_id(text)), None)
+
+
+def workspace_for_identity(issuer: str, subject: str, key: bytes) -> str:
+    """The workspace id of a signed-in user: HMAC-SHA256 keyed by the server's secret ``key``
+    over the sign-in provider's ``issuer`` and the user's ``subject`` (the provider's stable
+    id for the user, never the e-mail), cut to 128 bits as 32 hex digits. The same user gets
+    the same workspace on any computer; without the key nobody can compute it from the name.
+    """
+    message = json.dumps([issuer, subject]).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def workspace_folder(workspace_id: str) -> Path:

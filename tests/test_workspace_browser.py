@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from test_browser import CHROMIUM, press_slider, wait_for_app
 from bench.app_driver import CHROMIUM_ARGS, ROOT, free_port, wait_for_health
 from explorer import checkpoints, runs
 from explorer.model import ModelSpec, init_variables
+from explorer.text import WORD_JOINER
 from explorer.ui import train_page
 
 pytestmark = pytest.mark.browser
@@ -34,6 +36,8 @@ HEX_32 = re.compile(r"[0-9a-f]{32}")
 TRAIN = "train?train_dataset=shapes"
 """The Train page on the generated shapes (no download), down to its saved models."""
 NO_MODELS = "No saved models in this session yet"
+WORKSPACE_KEY = secrets.token_hex(32)
+"""The class server's key that turns identities into workspace ids."""
 OLD_LINK = "0" * 32
 """The workspace id in an old link's ``?workspace=`` (a bookmark from before issue 22)."""
 SECRETS_TOML = """workspace_key = "{workspace_key}"
@@ -89,7 +93,10 @@ def fresh_tab(browser):
 
 
 def open_page(tab, url: str, path: str) -> None:
+    """Open ``path`` and wait until its script has drawn the page (its title first: a fresh
+    server's first run imports JAX before anything shows)."""
     tab.goto(f"{url}/{path}")
+    tab.locator('[data-testid="stMain"] h1').first.wait_for()
     wait_for_app(tab)
     assert tab.locator('[data-testid="stException"]').count() == 0
 
@@ -142,9 +149,17 @@ def import_checkpoint(tab, path: Path, name: str) -> None:
 
 def saved_models(tab) -> list[str]:
     """The names the Train page lists as this workspace's saved models (empty: none)."""
+    picker = tab.get_by_label("Checkpoint", exact=True)
+    tab.get_by_text(NO_MODELS).or_(picker).first.wait_for()
+    wait_for_app(tab)
     if tab.get_by_text(NO_MODELS).count():
         return []
-    tab.get_by_label("Checkpoint", exact=True).click()
+    for _ in range(3):  # a click during a late rerun is lost with the redrawn list
+        picker.click()
+        with contextlib.suppress(sync_api.TimeoutError):
+            tab.get_by_role("option").first.wait_for(timeout=5_000)
+            break
+        wait_for_app(tab)
     names = [option.inner_text() for option in tab.get_by_role("option").all()]
     tab.keyboard.press("Escape")
     return names
@@ -190,3 +205,85 @@ def test_the_browser_keeps_the_workspace_and_the_address_bar_never_shows_it(
     if tab.get_by_role("button", name="Stop").is_enabled():
         tab.get_by_role("button", name="Stop").click()
         wait_for_app(tab)
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """A real OpenID Connect provider on a free loopback port (any client id is accepted;
+    its sign-in form asks for the user's subject)."""
+    with oidc_provider_mock.run_server_in_thread() as server:
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory, provider):
+    """The app configured for sign-in through ``provider``, with its secrets in a temporary
+    ``secrets.toml`` named by ``STREAMLIT_SECRETS_FILES``."""
+    folder = tmp_path_factory.mktemp("class")
+    port = free_port()
+    secrets_file = folder / "secrets.toml"
+    secrets_file.write_text(
+        SECRETS_TOML.format(
+            url=f"http://127.0.0.1:{port}",
+            provider=provider,
+            cookie_secret=secrets.token_hex(32),
+            client_secret=secrets.token_hex(16),
+            workspace_key=WORKSPACE_KEY,
+        )
+    )
+    with app_server(folder, {"STREAMLIT_SECRETS_FILES": str(secrets_file)}, port) as url:
+        yield url, folder / "runs"
+
+
+def sign_in(tab, url: str, subject: str) -> None:
+    """Sign in on the Train page as ``subject`` through the provider's form."""
+    open_page(tab, url, TRAIN)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.locator("input[name=sub]").fill(subject)
+    tab.get_by_role("button", name="Authorize").click()
+    tab.wait_for_url(re.compile(re.escape(url)))
+    wait_for_app(tab)
+    open_page(tab, url, TRAIN)
+    shown = tab.get_by_text("Signed in as").inner_text().replace(WORD_JOINER, "")
+    assert shown == f"Signed in as {subject}"
+
+
+def sign_out(tab, url: str) -> None:
+    """Sign out from the sidebar: Streamlit drops its identity cookie and sends the browser to
+    the provider's end-session page (the mock asks to confirm), which sends it back."""
+    tab.get_by_role("button", name="Sign out").click()
+    tab.wait_for_url(re.compile("/oauth2/end_session"))
+    tab.get_by_role("button", name="End session").click()
+    tab.wait_for_url(f"{url}/")
+    open_page(tab, url, TRAIN)
+
+
+def test_signed_in_users_see_only_their_own_models_and_sign_out_closes_the_workspace(
+    browser, provider, class_server, tmp_path
+):
+    url, runs_root = class_server
+    tab = fresh_tab(browser)
+    open_page(tab, url, "convolution")
+    assert tab.get_by_role("button", name="Sign in").count() == 0, "the labs stay open"
+    open_page(tab, url, TRAIN)
+    assert tab.get_by_role("button", name="Sign in").count() == 1
+    assert tab.get_by_text(NO_MODELS).count() == 0, "no workspace before sign-in"
+    sign_in(tab, url, "alice@school.example")
+    assert saved_models(tab) == []
+    import_checkpoint(tab, checkpoint_file(tmp_path / "alice"), "alices-model")
+    assert saved_models(tab) == ["alices-model"]
+    assert_no_secret_shown(tab)
+    assert workspace_cookie(tab, wait=False) is None, "the sign-in names it, no cookie"
+    alice = runs.workspace_for_identity(provider, "alice@school.example", WORKSPACE_KEY.encode())
+    assert [path.name for path in runs_root.iterdir()] == [alice], "named by a keyed hash"
+    sign_out(tab, url)
+    assert not [c for c in tab.context.cookies() if c["name"].startswith("_streamlit_user")]
+    assert tab.get_by_role("button", name="Sign in").count() == 1, "the workspace is closed"
+    assert tab.get_by_text("alices-model").count() == 0
+    sign_in(tab, url, "bob@school.example")
+    assert saved_models(tab) == [], "Bob does not see Alice's model"
+    import_checkpoint(tab, checkpoint_file(tmp_path / "bob"), "bobs-model")
+    assert saved_models(tab) == ["bobs-model"]
+    other_computer = fresh_tab(browser)
+    sign_in(other_computer, url, "alice@school.example")
+    assert saved_models(other_computer) == ["alices-model"], "hers follow her, not Bob's"

@@ -459,7 +459,7 @@ def _share_dialog() -> None:
         )
     notes.append(
         "Your private workspace is never in a link or in the address bar: your browser keeps "
-        "it, so sharing this view never shares your models."
+        "it (or your sign-in names it), so sharing this view never shares your models."
     )
     for note in notes:
         st.caption(note)

@@ -30,7 +30,7 @@ from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
 from explorer.training_session import TrainingSession
-from explorer.ui import browser_cookie
+from explorer.ui import browser_cookie, sign_in
 from explorer.ui.learning_page import epoch_sentence
 
 OWN_ZIP = "Your own zip of class-named folders"
@@ -45,12 +45,16 @@ IMPORTED_KEY = "checkpoint_imported"
 
 
 def workspace_id() -> str:
-    """This session's private workspace id: the one this browser kept (from an old link's
-    ``?workspace=``, else its cookie), else a new random one."""
+    """This session's private workspace id. On a server with sign-in, the signed-in user's
+    (pages call :func:`require_workspace` first); else the one this browser kept (from an
+    old link's ``?workspace=``, else its cookie), else a new random one."""
     if WORKSPACE_KEY not in st.session_state:
-        old_link = st.query_params.get(ui.OLD_WORKSPACE_PARAMETER)
-        kept = browser_cookie.kept(WORKSPACE_COOKIE)
-        chosen = runs.first_workspace_id(old_link, kept) or runs.new_workspace_id()
+        if sign_in.configured():
+            chosen = sign_in.user_workspace_id()
+        else:
+            old_link = st.query_params.get(ui.OLD_WORKSPACE_PARAMETER)
+            kept = browser_cookie.kept(WORKSPACE_COOKIE)
+            chosen = runs.first_workspace_id(old_link, kept) or runs.new_workspace_id()
         st.session_state[WORKSPACE_KEY] = chosen
     return st.session_state[WORKSPACE_KEY]
 
@@ -58,12 +62,27 @@ def workspace_id() -> str:
 def keep_workspace_in_browser() -> None:
     """Have the browser keep this session's workspace id in a cookie, never in the address:
     an old link's private parameters are adopted once (see :func:`workspace_id`) and taken
-    out of the address bar. Call it from ``app.py`` on every run."""
-    workspace = workspace_id()
+    out of the address bar. With sign-in the identity names the workspace, and no workspace
+    cookie is kept. Call it from ``app.py`` on every run."""
+    workspace = None if sign_in.configured() else workspace_id()
     for name in ui.PRIVATE_PARAMETERS:
         if name in st.query_params:
             del st.query_params[name]
     browser_cookie.keep(WORKSPACE_COOKIE, workspace)
+
+
+def require_workspace() -> None:
+    """On a server with sign-in, ask a user who has not signed in to sign in, and stop the
+    page run; otherwise do nothing."""
+    if sign_in.configured() and sign_in.user_workspace_id() is None:
+        sign_in.ask_to_sign_in()
+        st.stop()
+
+
+def close_workspace() -> None:
+    """Forget this session's workspace, runs and run table (at sign-out)."""
+    for key in (WORKSPACE_KEY, TRAINING_KEY, RUNS_KEY, IMPORTED_KEY):
+        st.session_state.pop(key, None)
 
 
 def workspace_root() -> Path:
@@ -742,14 +761,21 @@ def training_results() -> None:
         )
 
 
-WORKSPACE_SENTENCE = (
-    "Best-validation checkpoints are saved atomically in this browser's own workspace, "
-    "named by a secret code that the browser keeps in a cookie (never in the page's "
-    "address, so a copied address or a projected screen does not give it away): a reload "
-    "keeps them, other browsers cannot see them. Anyone using this browser profile can "
-    "open the workspace."
-)
-"""Where the saved models live and who can open them."""
+def workspace_sentence(with_sign_in: bool) -> str:
+    """Where the saved models live and who can open them (with sign-in or without)."""
+    if with_sign_in:
+        return (
+            "Best-validation checkpoints are saved atomically in your own workspace, named by "
+            "your sign-in: they follow you to any computer where you sign in, and nobody else "
+            "can see them. Sign out when you leave a shared computer."
+        )
+    return (
+        "Best-validation checkpoints are saved atomically in this browser's own workspace, "
+        "named by a secret code that the browser keeps in a cookie (never in the page's "
+        "address, so a copied address or a projected screen does not give it away): a reload "
+        "keeps them, other browsers cannot see them. Anyone using this browser profile can "
+        "open the workspace."
+    )
 
 
 def _summary_row(summary: checkpoints.CheckpointSummary) -> dict:
@@ -768,7 +794,7 @@ def checkpoint_manager() -> None:
     """This session's saved models (download, delete, import) and the class models
     (download only). Every file is validated; nothing is ever unpickled."""
     root = workspace_root()
-    st.caption(WORKSPACE_SENTENCE)
+    st.caption(workspace_sentence(sign_in.configured()))
     imported = st.session_state.pop(IMPORTED_KEY, None)
     if imported:
         st.success(f"Imported {escape_markdown(imported)}: it is listed here and on Inspect.")
