@@ -79,6 +79,7 @@ def app_server(folder: Path, environment: dict[str, str], port: int) -> Iterator
 
 @pytest.fixture(scope="module")
 def browser():
+    """Headless Chromium (the Debian package), one per module."""
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -106,7 +107,7 @@ def workspace_cookie(tab, wait: bool = True) -> str | None:
     ``wait`` is false)."""
     if wait:
         name = train_page.WORKSPACE_COOKIE
-        tab.wait_for_function(f"() => document.cookie.includes('{name}=')", timeout=20_000)
+        tab.wait_for_function(f"() => document.cookie.includes('{name}=')", timeout=60_000)
     kept = {cookie["name"]: cookie["value"] for cookie in tab.context.cookies()}
     return kept.get(train_page.WORKSPACE_COOKIE)
 
@@ -167,6 +168,7 @@ def saved_models(tab) -> list[str]:
 
 @pytest.fixture(scope="module")
 def plain_server(tmp_path_factory):
+    """The app as it runs by default (no sign-in); yield its URL and runs root."""
     folder = tmp_path_factory.mktemp("cookie")
     with app_server(folder, {}, free_port()) as url:
         yield url, folder / "runs"
@@ -182,19 +184,20 @@ def test_the_browser_keeps_the_workspace_and_the_address_bar_never_shows_it(
     assert runs.is_workspace_id(workspace), "the first page view gives the browser a workspace"
     assert_no_secret_shown(tab, workspace)
     open_page(tab, url, f"{TRAIN}&workspace={OLD_LINK}&run={'1' * 32}")
-    assert_no_secret_shown(tab, workspace)
-    tab.wait_for_function(f"() => document.cookie.includes('={OLD_LINK}')", timeout=20_000)
+    assert_no_secret_shown(tab, workspace, OLD_LINK)
+    tab.wait_for_function(f"() => document.cookie.includes('={OLD_LINK}')", timeout=60_000)
     open_page(tab, url, TRAIN)
     import_checkpoint(tab, checkpoint_file(tmp_path / "mine"), "mine")
     assert (runs_root / OLD_LINK / "mine" / checkpoints.CHECKPOINT_FILE).is_file()
+    assert_no_secret_shown(tab, OLD_LINK)
     press_slider(tab, "Epochs", "ArrowLeft", 1)
     tab.get_by_role("button", name="Start training").click()
-    tab.wait_for_function("() => document.body.innerText.includes('running ·')", timeout=60_000)
+    tab.wait_for_function("() => document.body.innerText.includes('running ·')", timeout=120_000)
     assert_no_secret_shown(tab, OLD_LINK)
     tab.reload()
     wait_for_app(tab)
     tab.wait_for_function(
-        "() => /running ·|Test accuracy/.test(document.body.innerText)", timeout=60_000
+        "() => /running ·|Test accuracy/.test(document.body.innerText)", timeout=120_000
     )
     assert_no_secret_shown(tab, OLD_LINK)
     assert "mine" in saved_models(tab), "a reload finds the workspace and its run"
