@@ -1,8 +1,9 @@
 """Training runs of the app and where their checkpoints live; free of Streamlit.
 
-Every browser session has a private **workspace**: a folder under the runs root
-(``$CNN_EXPLORER_RUNS``, else ``<data folder>/runs``) named by a random id that only
-that session knows (:func:`new_workspace_id`). Its runs are saved, listed, opened,
+Every browser has a private **workspace**: a folder under the runs root
+(``$CNN_EXPLORER_RUNS``, else ``<data folder>/runs``) named by a random id that only that
+browser knows (:func:`new_workspace_id`), or, on a server where students sign in, by a keyed
+hash of their identity (:func:`workspace_for_identity`). Its runs are saved, listed, opened,
 downloaded, imported and deleted there, and no other session can name them.
 
 A teacher may publish **class models**: checkpoints in run folders under
@@ -19,9 +20,13 @@ Train and Inspect pages share it instead of a dictionary.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +60,22 @@ def new_workspace_id() -> str:
 def is_workspace_id(text: object) -> bool:
     """True for a string shaped like :func:`new_workspace_id`'s (32 lowercase hex digits)."""
     return isinstance(text, str) and _WORKSPACE_ID.fullmatch(text) is not None
+
+
+def first_workspace_id(*candidates: object) -> str | None:
+    """The first of ``candidates`` that is a workspace id (:func:`is_workspace_id`), or None:
+    what a browser kept, in the order the caller trusts it."""
+    return next((text for text in candidates if is_workspace_id(text)), None)
+
+
+def workspace_for_identity(issuer: str, subject: str, key: bytes) -> str:
+    """The workspace id of a signed-in user: HMAC-SHA256 keyed by the server's secret ``key``
+    over the sign-in provider's ``issuer`` and the user's ``subject`` (the provider's stable
+    id for the user, never the e-mail), cut to 128 bits as 32 hex digits. The same user gets
+    the same workspace on any computer; without the key nobody can compute it from the name.
+    """
+    message = json.dumps([issuer, subject]).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def workspace_folder(workspace_id: str) -> Path:
@@ -192,10 +213,10 @@ class RunRecord:
         name: the run's folder name in the workspace.
         dataset_name: the dataset's registry name (or the zip's name).
         spec, config: what was trained and how.
-        token: a secret random 128-bit hex string; the URL carries it so that a reload
-            re-attaches to the run.
-        workspace: the id of the workspace the run saves into; restored on re-attach,
-            so the reloaded page still sees its models.
+        token: a random 128-bit hex string, the run's key among the server's live runs (it
+            never leaves the server).
+        workspace: the id of the workspace the run saves into; a reloaded page of the same
+            workspace re-attaches to the run (:func:`newest_run_in`).
         recorded: added to the session's table of runs.
         evaluation: the kept model's test result, once computed.
         last_status: the status the page last drew (to redraw once when a run ends).
@@ -219,3 +240,8 @@ class RunRecord:
     def folder(self) -> Path:
         """Where the run's checkpoint is saved."""
         return checkpoints.run_folder(workspace_folder(self.workspace), self.name)
+
+
+def newest_run_in(records: Iterable[RunRecord], workspace_id: str) -> RunRecord | None:
+    """The last of ``records`` (oldest first) that saves into ``workspace_id``, or None."""
+    return next((run for run in reversed(list(records)) if run.workspace == workspace_id), None)

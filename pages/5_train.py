@@ -9,6 +9,7 @@ from explorer.ui import train_page
 
 ui.enter_page()
 ui.lab_title(__file__)
+train_page.require_workspace()
 st.caption(f"Training runs on {train.device_description()} with a jitted JAX core.")
 train_page.reattach_run()
 monitor_on_top = train_page.run_is_active()

@@ -26,7 +26,7 @@ import pytest
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
 from explorer import labs, model, runs
 from explorer.data import registry
-from explorer.ui import inspect_page
+from explorer.ui import inspect_page, train_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -590,8 +590,9 @@ def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
 ):
     """``--arch resnet`` from the CLI into this browser's workspace, then Inspect's views."""
     open_lab(page, server_url, "inspect")
-    workspace = page.evaluate("() => new URLSearchParams(window.location.search).get('workspace')")
-    assert workspace and len(workspace) == 32
+    kept = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    workspace = kept[train_page.WORKSPACE_COOKIE]
+    assert runs.is_workspace_id(workspace) and workspace not in page.url
     out = runs_root / workspace / "resnet-shapes"
     command = [
         sys.executable,
@@ -609,7 +610,7 @@ def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert finished.returncode in (0, 3), finished.stderr[-2000:]
     assert (out / "checkpoint.msgpack").exists()
-    open_lab(page, server_url, f"inspect?workspace={workspace}")  # the same workspace
+    open_lab(page, server_url, "inspect")  # the same workspace: the browser keeps it
     page.get_by_label("Network", exact=True).first.click()
     page.get_by_role("option", name=re.compile("resnet-shapes")).first.click()
     wait_for_app(page)

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import labs, links, runs, starter_models, ui
 from explorer.data import registry, shapes
-from explorer.ui import inspect_page, learning_page, train_page
+from explorer.ui import browser_cookie, inspect_page, learning_page, train_page
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -261,18 +261,18 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     change = plotly_array(chart(app, "What each epoch has added")["data"][0]["z"])
     assert change.shape == (3, 16 * 4 - 1), "one row of 16 3×3 filters: epoch 1 − init"
     assert any("noise turns into edge" in caption.value for caption in app.caption)
-    token = app.query_params["run"]
-    assert len(token) == 32 and token != run.name, "a secret token, not the run's name"
+    assert "run" not in app.query_params and "workspace" not in app.query_params, "no secrets"
+    monkeypatch.setattr(browser_cookie, "kept", {train_page.WORKSPACE_COOKIE: workspace}.get)
     reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    reloaded.query_params["run"] = token
     reloaded.session_state["train_dataset"] = "shapes"
     reloaded.run()
     reloaded.switch_page(str(PAGES_DIR / "5_train.py")).run()
-    assert reloaded.session_state["training_run"] is run, "a reload re-attaches to the run"
-    assert reloaded.session_state["workspace_id"] == workspace, "and to its workspace"
+    assert reloaded.session_state["workspace_id"] == workspace, "the browser kept the workspace"
+    assert reloaded.session_state["training_run"] is run, "and a reload re-attaches to its run"
     assert metric(reloaded, "Test accuracy") == metric(app, "Test accuracy")
+    monkeypatch.setattr(browser_cookie, "kept", {}.get)
     stranger = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    stranger.query_params["run"] = "0" * 32
+    stranger.query_params["run"] = run.token
     stranger.run()
     stranger.switch_page(str(PAGES_DIR / "5_train.py")).run()
     assert "training_run" not in stranger.session_state
@@ -736,19 +736,20 @@ def test_upload_and_file_names_are_shown_as_plain_text(monkeypatch):
     assert skipped and "\\[click\\]\\(http\\:" in skipped[0] and "[click](" not in skipped[0]
 
 
-def test_a_reload_keeps_the_workspace_named_in_the_url():
+def test_a_reload_keeps_the_workspace_the_browser_kept(monkeypatch):
     first = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    workspace = first.query_params["workspace"]
-    assert len(workspace) == 32 and workspace == first.session_state["workspace_id"]
-    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    reloaded.query_params["workspace"] = workspace
-    reloaded.run()
+    workspace = first.session_state["workspace_id"]
+    assert len(workspace) == 32 and "workspace" not in first.query_params
+    monkeypatch.setattr(browser_cookie, "kept", {train_page.WORKSPACE_COOKIE: workspace}.get)
+    reloaded = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert reloaded.session_state["workspace_id"] == workspace
+    forged_id = "../" + workspace[3:]
+    monkeypatch.setattr(browser_cookie, "kept", {train_page.WORKSPACE_COOKIE: forged_id}.get)
     forged = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    forged.query_params["workspace"] = "../" + workspace[3:]
+    forged.query_params["workspace"] = forged_id
     forged.run()
-    assert forged.session_state["workspace_id"] not in (workspace, "../" + workspace[3:])
-    assert forged.query_params["workspace"] == forged.session_state["workspace_id"]
+    assert forged.session_state["workspace_id"] not in (workspace, forged_id)
+    assert "workspace" not in forged.query_params
 
 
 LEARNING = "learning.py"
@@ -938,12 +939,12 @@ def test_a_link_opens_its_view_and_the_view_stays_in_the_url():
     assert metric(app, "Output") == "12×12×4", "⌊(28 − 5) / 2⌋ + 1 = 12"
     app.slider(key="stride").set_value(1).run()
     app.slider(key="filter_count").set_value(8).run()
-    assert {name: app.query_params[name] for name in app.query_params if name != "workspace"} == {
+    assert dict(app.query_params) == {
         **query,
         "filter_count": "8",
-    }, "stride 1 is the default: left out"
+    }, "stride 1 is the default: left out; the workspace is never in the address"
     app.sidebar.button(key="reset_view").click().run()
-    assert set(app.query_params) == {"workspace"}
+    assert not app.query_params
     assert metric(app, "Output") == "83×126×4", "the default cat photo, 3×3, stride 1"
 
 

@@ -143,8 +143,10 @@ LINK_DEFAULTS = {
 WANTED_PAGE = "wanted_page"
 LINK_WRITTEN = "link_written"
 LINK_PROBLEMS = "link_problems"
-PRIVATE_PARAMETERS = ("workspace", "run")
-"""URL parameters that belong to this browser session alone: never in a shared link."""
+OLD_WORKSPACE_PARAMETER = "workspace"
+PRIVATE_PARAMETERS = (OLD_WORKSPACE_PARAMETER, "run")
+"""URL parameters in which older versions kept a session's secrets (its workspace id and its
+run's token): a page takes them out of the address bar, and no link ever carries them."""
 
 
 def page(lab: labs.Lab) -> st.Page:
@@ -456,8 +458,8 @@ def _share_dialog() -> None:
             "the default sample instead. Pick a sample to share the picture too."
         )
     notes.append(
-        "Your browser's address bar also shows the view, but it holds this session's private "
-        "workspace too: share this link instead."
+        "Your private workspace is never in a link or in the address bar: your browser keeps "
+        "it (or your sign-in names it), so sharing this view never shares your models."
     )
     for note in notes:
         st.caption(note)

@@ -42,34 +42,59 @@ from explorer.errors import ExplorerError
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
 from explorer.training_session import TrainingSession
+from explorer.ui import browser_cookie, sign_in
 from explorer.ui.learning_page import epoch_sentence
 
 OWN_ZIP = "Your own zip of class-named folders"
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0]
 TRAINING_KEY = "training_run"
 RUNS_KEY = "finished_runs"
-RUN_PARAMETER = "run"
-"""URL query parameter holding the current run's secret token, so a reload re-attaches."""
 LIVE_RUNS_KEPT = 32
 WORKSPACE_KEY = "workspace_id"
-WORKSPACE_PARAMETER = "workspace"
-"""URL query parameter holding the session's workspace id, so a reload keeps its models."""
+WORKSPACE_COOKIE = "cnn_explorer_workspace"
+"""The cookie in which the browser keeps its workspace id (:mod:`explorer.ui.browser_cookie`)."""
 IMPORTED_KEY = "checkpoint_imported"
 
 
 def workspace_id() -> str:
-    """This browser session's private workspace id: the one in the page's URL (so a reload
-    keeps the user's models), else a new random one."""
+    """This session's private workspace id. On a server with sign-in, the signed-in user's
+    (pages call :func:`require_workspace` first); else the one this browser kept (from an
+    old link's ``?workspace=``, else its cookie), else a new random one."""
     if WORKSPACE_KEY not in st.session_state:
-        from_url = st.query_params.get(WORKSPACE_PARAMETER)
-        fresh = from_url if runs.is_workspace_id(from_url) else runs.new_workspace_id()
-        st.session_state[WORKSPACE_KEY] = fresh
+        if sign_in.configured():
+            chosen = sign_in.user_workspace_id()
+        else:
+            old_link = st.query_params.get(ui.OLD_WORKSPACE_PARAMETER)
+            kept = browser_cookie.kept(WORKSPACE_COOKIE)
+            chosen = runs.first_workspace_id(old_link, kept) or runs.new_workspace_id()
+        st.session_state[WORKSPACE_KEY] = chosen
     return st.session_state[WORKSPACE_KEY]
 
 
-def keep_workspace_in_url() -> None:
-    """Write the workspace id into the URL on every run (page changes clear query parameters)."""
-    st.query_params[WORKSPACE_PARAMETER] = workspace_id()
+def keep_workspace_in_browser() -> None:
+    """Have the browser keep this session's workspace id in a cookie, never in the address:
+    an old link's private parameters are adopted once (see :func:`workspace_id`) and taken
+    out of the address bar. With sign-in the identity names the workspace, and no workspace
+    cookie is kept. Call it from ``app.py`` on every run."""
+    workspace = None if sign_in.configured() else workspace_id()
+    for name in ui.PRIVATE_PARAMETERS:
+        if name in st.query_params:
+            del st.query_params[name]
+    browser_cookie.keep(WORKSPACE_COOKIE, workspace)
+
+
+def require_workspace() -> None:
+    """On a server with sign-in, ask a user who has not signed in to sign in, and stop the
+    page run; otherwise do nothing."""
+    if sign_in.configured() and sign_in.user_workspace_id() is None:
+        sign_in.ask_to_sign_in()
+        st.stop()
+
+
+def close_workspace() -> None:
+    """Forget this session's workspace, runs and run table (at sign-out)."""
+    for key in (WORKSPACE_KEY, TRAINING_KEY, RUNS_KEY, IMPORTED_KEY):
+        st.session_state.pop(key, None)
 
 
 def workspace_root() -> Path:
@@ -455,15 +480,13 @@ def _register_run(run: RunRecord) -> None:
 
 
 def reattach_run() -> None:
-    """After a page reload (a new browser session), pick up the run named by the URL's
-    secret token: its progress, curves and result, and the workspace it saves into (so
-    the session sees its models again). Only a browser holding the link can."""
-    token = st.query_params.get(RUN_PARAMETER)
-    if token and TRAINING_KEY not in st.session_state:
-        run = _live_runs().get(token)
+    """After a page reload (a new browser session), pick up the newest run that saves into
+    this session's workspace: its progress, curves and result. Only a browser that holds the
+    workspace can."""
+    if TRAINING_KEY not in st.session_state:
+        run = runs.newest_run_in(_live_runs().values(), workspace_id())
         if run is not None:
             st.session_state[TRAINING_KEY] = run
-            st.session_state[WORKSPACE_KEY] = run.workspace
 
 
 def run_is_active() -> bool:
@@ -499,7 +522,6 @@ def training_controls(
         run = RunRecord(session, name, dataset.name, spec, config, uuid.uuid4().hex, workspace_id())
         st.session_state[TRAINING_KEY] = run
         _register_run(run)
-        st.query_params[RUN_PARAMETER] = run.token
         st.rerun()
     if columns[1].button("Stop", icon=":material/pause:", disabled=not active, key="stop"):
         run.session.stop()
@@ -534,7 +556,6 @@ def training_monitor() -> None:
     if run is None:
         st.info("Press **Start training**. The page stays usable while the network learns.")
         return
-    st.query_params[RUN_PARAMETER] = run.token
     snapshot = run.session.snapshot()
     interval = 1.0 if snapshot.active else None
     run.drawn_films = len(snapshot.filters)
@@ -774,6 +795,23 @@ def training_results() -> None:
         )
 
 
+def workspace_sentence(with_sign_in: bool) -> str:
+    """Where the saved models live and who can open them (with sign-in or without)."""
+    if with_sign_in:
+        return (
+            "Best-validation checkpoints are saved atomically in your own workspace, named by "
+            "your sign-in: they follow you to any computer where you sign in, and nobody else "
+            "can see them. Sign out when you leave a shared computer."
+        )
+    return (
+        "Best-validation checkpoints are saved atomically in this browser's own workspace, "
+        "named by a secret code that the browser keeps in a cookie (never in the page's "
+        "address, so a copied address or a projected screen does not give it away): a reload "
+        "keeps them, other browsers cannot see them. Anyone using this browser profile can "
+        "open the workspace."
+    )
+
+
 def _summary_row(summary: checkpoints.CheckpointSummary) -> dict:
     """A table row; the metadata of a listed summary without ``error`` passed validation."""
     metadata = summary.metadata or {}
@@ -790,11 +828,7 @@ def checkpoint_manager() -> None:
     """This session's saved models (download, delete, import) and the class models
     (download only). Every file is validated; nothing is ever unpickled."""
     root = workspace_root()
-    st.caption(
-        "Best-validation checkpoints are saved atomically in this browser's own workspace, "
-        "named by a secret code in the page's address: a reload keeps them, other sessions "
-        "cannot see them. Anyone given the full address can open the workspace."
-    )
+    st.caption(workspace_sentence(sign_in.configured()))
     imported = st.session_state.pop(IMPORTED_KEY, None)
     if imported:
         st.success(f"Imported {escape_markdown(imported)}: it is listed here and on Inspect.")
