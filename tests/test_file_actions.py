@@ -157,3 +157,25 @@ def test_inspect_shows_a_vanished_model_as_a_message(workspace):
     [error] = app.error
     assert error.value.startswith("Could not open the model")
     assert str(workspace.parent) not in error.value and WORKSPACE not in error.value
+
+
+def _download_vanished_page():
+    import os
+    from pathlib import Path
+
+    import streamlit
+
+    from explorer import checkpoints, runs
+    from explorer.ui import train_page
+
+    folder = Path(os.environ[runs.RUNS_ENV]) / ("b" * 32) / "first"
+    train_page.download_checkpoint(streamlit, checkpoints.checkpoint_path(folder), "first", "d")
+
+
+def test_a_checkpoint_deleted_before_its_download_is_a_message(workspace):
+    checkpoints.checkpoint_path(workspace / "first").unlink()  # deleted in another tab
+    app = AppTest.from_function(_download_vanished_page, default_timeout=60).run()
+    assert not app.exception
+    [caption] = app.caption
+    assert caption.value.startswith("Cannot download it now")
+    assert str(workspace.parent) not in caption.value and WORKSPACE not in caption.value

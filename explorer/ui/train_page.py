@@ -39,6 +39,7 @@ from explorer.architecture import HEADS, KINDS, POOLINGS, block_from_cells, word
 from explorer.data import download, registry, splits, user_folders
 from explorer.data.augmentation import Augmentation, augmentation_preview
 from explorer.errors import ExplorerError
+from explorer.files import read_regular_file
 from explorer.runs import RunRecord
 from explorer.text import escape_markdown
 from explorer.training_session import TrainingSession
@@ -824,6 +825,19 @@ def _summary_row(summary: checkpoints.CheckpointSummary) -> dict:
     }
 
 
+def download_checkpoint(container, path: Path, name: str, key: str) -> None:
+    """A Download button for the checkpoint file at ``path``, saved as ``NAME.msgpack``; a
+    file that vanished or cannot be read gets a message that names no folder instead."""
+    try:
+        data = read_regular_file(path, checkpoints.MAX_CHECKPOINT_BYTES)
+    except ExplorerError as error:
+        container.caption(f"Cannot download it now: {error}")
+        return
+    container.download_button(
+        "Download", data, icon=":material/download:", file_name=f"{name}.msgpack", key=key
+    )
+
+
 def checkpoint_manager() -> None:
     """This session's saved models (download, delete, import) and the class models
     (download only). Every file is validated; nothing is ever unpickled."""
@@ -841,14 +855,8 @@ def checkpoint_manager() -> None:
         columns = st.columns([3, 1, 1])
         name = columns[0].selectbox("Checkpoint", list(by_name), key="checkpoint_pick")
         path = checkpoints.checkpoint_path(checkpoints.run_folder(root, name))
-        if by_name[name].error is None and path.is_file():
-            columns[1].download_button(
-                "Download",
-                path.read_bytes(),
-                icon=":material/download:",
-                file_name=f"{name}.msgpack",
-                key="checkpoint_download",
-            )
+        if by_name[name].error is None:
+            download_checkpoint(columns[1], path, name, key="checkpoint_download")
         if columns[2].button("Delete", icon=":material/delete:", key="checkpoint_delete"):
             try:
                 checkpoints.delete_checkpoint(root, name)
@@ -927,12 +935,5 @@ def _class_models() -> None:
     )
     name = usable[choice].name
     path = checkpoints.checkpoint_path(usable[choice].path)
-    if path.is_file():
-        columns[1].download_button(
-            "Download",
-            path.read_bytes(),
-            file_name=f"{name}.msgpack",
-            icon=":material/download:",
-            key="class_download",
-        )
+    download_checkpoint(columns[1], path, name, key="class_download")
     columns[2].caption(f"Open it on **{labs.title(labs.by_file('6_inspect.py'))}**.")
