@@ -258,8 +258,18 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     film = chart(app, "First-layer filters over training")
     assert plotly_array(film["data"][0]["z"]).shape == (2 * 4 - 1, 16 * 4 - 1), "init + epoch 1"
     assert film["layout"]["yaxis"]["ticktext"][0] == "init"
-    change = plotly_array(chart(app, "What each epoch has added")["data"][0]["z"])
+    change_figure = chart(app, "Change since initialisation, scale ±")
+    change = plotly_array(change_figure["data"][0]["z"])
     assert change.shape == (3, 16 * 4 - 1), "one row of 16 3×3 filters: epoch 1 − init"
+    titles = [json.loads(e.proto.spec)["layout"]["title"]["text"] for e in app.get("plotly_chart")]
+    assert titles.index(change_figure["layout"]["title"]["text"]) + 1 == titles.index(
+        "First-layer filters over training"
+    ), "the change first, then the weights"
+    limit = float(np.nanmax(np.abs(change)))  # the raw change of the tiles drawn
+    heatmap = change_figure["data"][0]
+    assert (heatmap["zmin"], heatmap["zmax"]) == pytest.approx((-limit, limit), rel=1e-6)
+    assert f"±{limit:.2g}" in change_figure["layout"]["title"]["text"]
+    assert any(f"own scale, ±{limit:.2g}. By epoch 1" in c.value for c in app.caption)
     assert any("noise turns into edge" in caption.value for caption in app.caption)
     token = app.query_params["run"]
     assert len(token) == 32 and token != run.name, "a secret token, not the run's name"
@@ -330,8 +340,12 @@ def test_a_colour_model_shows_its_filter_film_in_colour():
     expected = explain.film_as_rgb(explain.filter_film((start, later))[0])
     np.testing.assert_allclose(rgb[4:7, 8:11], np.round(expected[1, 2] * 255), atol=0.5)
     assert not (rgb[:3, :3, 0] == rgb[:3, :3, 1]).all(), "not grey: the channels differ"
-    change = chart(app, "What each epoch has added")
+    limit = float(np.abs(later - start).max())  # film_as_rgb's one scale of the change
+    change = chart(app, f"Change since initialisation, scale ±{limit:.2g}")
     assert change["data"][0]["type"] == "image"
+    moved = np.linalg.norm(later - start) / np.linalg.norm(start)
+    note = f"By epoch 1 the first-layer filters moved {moved:.1%} of their size"
+    assert any(note in c.value for c in app.caption)
     assert any("three colour channels drawn as one picture" in c.value for c in app.caption)
 
 
