@@ -1232,12 +1232,34 @@ def labelled_points_figure(
         marker={"size": 14, "color": LINE_COLOURS[1]},
         hovertemplate="%{text}: %{x:,.2f}, %{y:,.1f}<extra></extra>",
     )
-    x_range = [math.log10(min(x) / 1.5), math.log10(max(x) * 3)]
-    y_range = [math.log10(min(y) / 1.5), math.log10(max(y) * 1.5)]
+    x_ends, y_ends = (min(x) / 1.5, max(x) * 3), (min(y) / 1.5, max(y) * 1.5)
     return _figure(
         trace,
         title,
         height,
-        xaxis={"title": x_title, "type": "log", "range": x_range},
-        yaxis={"title": y_title, "type": "log", "range": y_range},
+        xaxis={"title": x_title, **_log_axis(*x_ends)},
+        yaxis={"title": y_title, **_log_axis(*y_ends)},
     )
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick values 1, 2, 5, 10, 20, 50… from ``low`` to ``high`` (0 < low < high; only the
+    powers of ten when that spans more than three decades), each labelled with its whole
+    number: "200", "1,000", "0.5"."""
+    powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    mantissas = (1, 2, 5) if math.log10(high / low) <= 3 else (1,)
+    values = [mantissa * 10.0**power for power in powers for mantissa in mantissas]
+    shown = [round(value, 12) for value in values if low <= value <= high]
+    return shown, [f"{value:,.0f}" if value >= 1 else f"{value:g}" for value in shown]
+
+
+def _log_axis(low: float, high: float) -> dict:
+    """A logarithmic axis from ``low`` to ``high`` labelled only at :func:`log_ticks`
+    (plotly's own labels call 200 "2" between decades)."""
+    tickvals, ticktext = log_ticks(low, high)
+    return {
+        "type": "log",
+        "range": [math.log10(low), math.log10(high)],
+        "tickvals": tickvals,
+        "ticktext": ticktext,
+    }

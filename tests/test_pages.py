@@ -923,8 +923,17 @@ def test_the_gallery_shows_each_network_counted_from_its_description():
     assert not app.exception
     overview = app.dataframe[0].value
     assert list(overview["network"]) == [e.spec.name for e in gallery.ARCHITECTURES]
-    assert list(overview["parameters"]) == list(overview["torchvision parameters"])
-    assert list(overview["depth (layers with weights)"]) == [8, 16, 22, 18, 50]
+    references = [text.split(" · ")[0] for text in overview["torchvision"]]
+    assert list(overview["parameters"]) == references
+    assert list(overview["depth"]) == ["8", "16", "22", "18", "50"]
+    assert list(overview["parameters"])[0] == "61.1 M" and list(overview.columns) == [
+        "network",
+        "year",
+        "depth",
+        "parameters",
+        "multiply-adds",
+        "torchvision",
+    ]
     errors = chart(app, "Top-5 error of the winning entry")["data"][0]["y"]
     assert plotly_array(errors).tolist() == [w.top5_error for w in gallery.ILSVRC_WINNERS]
     assert any("21× the parameters of GoogLeNet" in caption.value for caption in app.caption)
