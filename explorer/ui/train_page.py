@@ -479,8 +479,8 @@ def training_controls(
     run = _current_run()
     snapshot = run.session.snapshot() if run else None
     active = bool(snapshot and snapshot.active)
-    columns = st.columns([1, 1, 1, 3])
-    if columns[0].button(
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if row.button(
         "Start training",
         icon=":material/play_arrow:",
         type="primary",
@@ -501,16 +501,16 @@ def training_controls(
         _register_run(run)
         st.query_params[RUN_PARAMETER] = run.token
         st.rerun()
-    if columns[1].button("Stop", icon=":material/pause:", disabled=not active, key="stop"):
+    if row.button("Stop", icon=":material/pause:", disabled=not active, key="stop"):
         run.session.stop()
         run.session.wait(30)
         st.rerun()
     can_resume = bool(snapshot and snapshot.status == "stopped")
-    if columns[2].button("Resume", icon=":material/resume:", disabled=not can_resume, key="resume"):
+    if row.button("Resume", icon=":material/resume:", disabled=not can_resume, key="resume"):
         run.session.resume()
         st.rerun()
     if run and (run.spec != spec or run.config != config) and not active:
-        columns[3].caption("Settings changed since the last run: press Start for a new run.")
+        row.caption("Settings changed since the last run: press Start for a new run.")
 
 
 def _accuracies(history: tuple) -> dict[str, list[float]]:
