@@ -973,7 +973,7 @@ def _film_tiles(frames: Sequence[np.ndarray], max_filters: int) -> list[np.ndarr
 
 
 def film_limit(
-    frames: Sequence[np.ndarray], colour: bool, max_filters: int = FILM_FILTERS
+    frames: Sequence[np.ndarray], *, colour: bool, max_filters: int = FILM_FILTERS
 ) -> float:
     """The largest |value| a film strip of ``frames`` (R arrays (k, k, C, F)) draws, the ends
     of its one colour scale: over every weight for a colour film (one scale for all filters,
