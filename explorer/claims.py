@@ -2,7 +2,9 @@
 
 Whether a run learned (:func:`learned`) and, when it did not, what its numbers point to
 (:func:`did_not_learn_note`): the same sentence on the Train page and from
-``python -m explorer.train``.
+``python -m explorer.train``. How far the first-layer filters moved and whether that shows
+in the weights (:func:`filter_change_note`, :func:`visible_in_weights`): the Train page's
+film strip.
 """
 
 from __future__ import annotations
@@ -89,4 +91,50 @@ def did_not_learn_note(
         f"The run did not learn: its best validation accuracy, {best_accuracy:.1%}, is not "
         f"clearly above chance ({chance:.1%} by always answering the most common class). "
         + _likely_cause(optimizer, learning_rate, train_losses)
+    )
+
+
+VISIBLE_CHANGE = 0.3
+"""First-layer filters that have moved less than this share of their size since
+initialisation (:func:`relative_change`) look like their initialisation when each tile is
+drawn at its own scale: 3×3 filters move 4–7% in three epochs."""
+
+
+def relative_change(initial: np.ndarray, latest: np.ndarray) -> float:
+    """How far kernels moved, ‖K_e − K_0‖ / ‖K_0‖ (Frobenius norms over every weight);
+    arrays of one shape, e.g. (k, k, C, F). Zero initial kernels count as size 1."""
+    initial = np.asarray(initial, np.float64)
+    size = float(np.linalg.norm(initial)) or 1.0
+    return float(np.linalg.norm(np.asarray(latest, np.float64) - initial)) / size
+
+
+def visible_in_weights(moved: float) -> bool:
+    """Whether a :func:`relative_change` shows in the weights themselves (see
+    :data:`VISIBLE_CHANGE`)."""
+    return moved >= VISIBLE_CHANGE
+
+
+def filter_change_title(limit: float) -> str:
+    """The title of a film strip of changes drawn on one colour scale from −limit to limit."""
+    return f"Change since initialisation, scale ±{limit:.2g}"
+
+
+def filter_change_note(initial: np.ndarray, latest: np.ndarray, epoch: int, limit: float) -> str:
+    """What the change film shows, from its numbers.
+
+    Args:
+        initial: the first-layer kernels at initialisation, (k, k, C, F).
+        latest: the same kernels after epoch ``epoch`` (≥ 1).
+        limit: the largest |change| drawn, the ends of the change film's colour scale.
+    """
+    moved = relative_change(initial, latest)
+    seen = (
+        "enough to show in the weights themselves too"
+        if visible_in_weights(moved)
+        else "too little to show in the weights themselves, so the change comes first"
+    )
+    return (
+        f"The change since initialisation is drawn at its own scale, ±{limit:.2g}. By epoch "
+        f"{epoch} the first-layer filters moved {moved:.1%} of their size (relative L2, "
+        f"‖K − K_init‖ / ‖K_init‖): {seen}."
     )

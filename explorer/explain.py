@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from explorer import architecture, model, ops
+from explorer import architecture, claims, model, ops
 from explorer.architecture import receptive_fields
 from explorer.budget import INSPECT_BATCH
 from explorer.errors import ExplorerError
@@ -417,15 +417,14 @@ def filter_film(
     Returns:
         (frames, labels): the (k, k, C, F) arrays to draw, one row each, labelled
         "init" or "epoch e · moved p%", where p is the distance from the initial
-        kernels relative to their size, ‖K_e − K_0‖ / ‖K_0‖ (Frobenius norms).
+        kernels relative to their size, :func:`explorer.claims.relative_change`.
     """
     start = np.asarray(snapshots[0], np.float32)
-    scale = float(np.linalg.norm(start)) or 1.0
     frames, labels = ([], []) if change else ([start], ["init"])
     for epoch, kernels in enumerate(snapshots[1:], start=1):
-        moved = np.asarray(kernels, np.float32) - start
-        frames.append(moved if change else np.asarray(kernels, np.float32))
-        labels.append(f"epoch {epoch} · moved {np.linalg.norm(moved) / scale:.0%}")
+        kernels = np.asarray(kernels, np.float32)
+        frames.append(kernels - start if change else kernels)
+        labels.append(f"epoch {epoch} · moved {claims.relative_change(start, kernels):.0%}")
     return frames, labels
 
 

@@ -701,11 +701,12 @@ def _mosaic_heatmap(
     colorscale: str | list,
     zmin: float | None,
     zmax: float | None,
+    colorbar: dict | None = None,
 ) -> go.Heatmap:
     """A tiled mosaic's heatmap: colours from ``display``, hover shows the tile name and raw value.
 
     ``display``, ``raw`` and ``text`` share one (rows, columns) shape, NaN in the gaps
-    between tiles; numbers are sent as float32.
+    between tiles; numbers are sent as float32. A ``colorbar`` is shown when given.
     """
     return go.Heatmap(
         z=display.astype(np.float32),
@@ -714,7 +715,8 @@ def _mosaic_heatmap(
         colorscale=colorscale,
         zmin=zmin,
         zmax=zmax,
-        showscale=False,
+        showscale=colorbar is not None,
+        colorbar=colorbar,
         hoverongaps=False,
         hovertemplate="%{text}<br>value %{customdata:.3f}<extra></extra>",
     )
@@ -964,12 +966,30 @@ def _film_height(rows: int, filters: int) -> int:
     return 110 + min(56, 900 // filters) * rows
 
 
+def _film_tiles(frames: Sequence[np.ndarray], max_filters: int) -> list[np.ndarray]:
+    """The (k, k, F') planes a grey film strip draws: each frame's channel mean, first
+    ``max_filters`` filters."""
+    return [np.asarray(frame, np.float32).mean(axis=2)[..., :max_filters] for frame in frames]
+
+
+def film_limit(
+    frames: Sequence[np.ndarray], *, colour: bool, max_filters: int = FILM_FILTERS
+) -> float:
+    """The largest |value| a film strip of ``frames`` (R arrays (k, k, C, F)) draws, the ends
+    of its one colour scale: over every weight for a colour film (one scale for all filters,
+    :func:`explorer.explain.film_as_rgb`), else over the tiles of :func:`filter_film_figure`.
+    """
+    drawn = [np.asarray(frame) for frame in frames] if colour else _film_tiles(frames, max_filters)
+    return float(max(np.max(np.abs(plane)) for plane in drawn))
+
+
 def filter_film_figure(
     frames: Sequence[np.ndarray],
     row_names: Sequence[str],
     *,
     title: str = "First-layer filters over training",
     max_filters: int = FILM_FILTERS,
+    limit: float | None = None,
 ) -> go.Figure:
     """A film strip of first-layer kernels: one row per frame (epoch), one column per filter.
 
@@ -978,19 +998,31 @@ def filter_film_figure(
             channels are averaged.
         row_names: R labels, e.g. "init", "epoch 1 · moved 4%".
         max_filters: show only the first this many filters.
+        limit: draw every tile on one colour scale from −limit (blue) to limit (red),
+            with a colour bar, e.g. :func:`film_limit`; None scales each tile by its own
+            largest |value| (range [−1, 1]).
 
     Returns:
         One heatmap of R × min(F, max_filters) tiles of k × k, separated by NaN
-        gutters: z has shape (R·(k+1)−1, F·(k+1)−1). Every tile is scaled by its own
-        largest |value| (range [−1, 1], 0 stays white); hovering shows the raw value.
+        gutters: z has shape (R·(k+1)−1, F·(k+1)−1); 0 stays white and hovering shows
+        the raw value.
     """
-    tiles = [np.asarray(frame, np.float32).mean(axis=2)[..., :max_filters] for frame in frames]
+    tiles = _film_tiles(frames, max_filters)
     size, filters = tiles[0].shape[0], tiles[0].shape[-1]
-    display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, scaling="symmetric")
+    scaling = "symmetric" if limit is None else "none"
+    display, raw, _ = tile_maps(np.concatenate(tiles, axis=-1), filters, scaling=scaling)
     tile_names = [f"{name}, filter {col + 1}" for name in row_names for col in range(filters)]
     text = _tile_text(display.shape, tile_names, filters, (size, size))
+    ends = 1.0 if limit is None else (limit or 1.0)
+    colorbar = None
+    if limit is not None:
+        colorbar = {
+            "thickness": 12,
+            "tickvals": [-ends, 0.0, ends],
+            "ticktext": [f"−{ends:.2g}", "0", f"{ends:.2g}"],
+        }
     return _figure(
-        _mosaic_heatmap(display, raw, text, DIVERGING, -1.0, 1.0),
+        _mosaic_heatmap(display, raw, text, DIVERGING, -ends, ends, colorbar),
         title,
         _film_height(len(tiles), filters),
         image_axes=True,
@@ -1200,12 +1232,34 @@ def labelled_points_figure(
         marker={"size": 14, "color": LINE_COLOURS[1]},
         hovertemplate="%{text}: %{x:,.2f}, %{y:,.1f}<extra></extra>",
     )
-    x_range = [math.log10(min(x) / 1.5), math.log10(max(x) * 3)]
-    y_range = [math.log10(min(y) / 1.5), math.log10(max(y) * 1.5)]
+    x_ends, y_ends = (min(x) / 1.5, max(x) * 3), (min(y) / 1.5, max(y) * 1.5)
     return _figure(
         trace,
         title,
         height,
-        xaxis={"title": x_title, "type": "log", "range": x_range},
-        yaxis={"title": y_title, "type": "log", "range": y_range},
+        xaxis={"title": x_title, **_log_axis(*x_ends)},
+        yaxis={"title": y_title, **_log_axis(*y_ends)},
     )
+
+
+def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick values 1, 2, 5, 10, 20, 50… from ``low`` to ``high`` (0 < low < high; only the
+    powers of ten when that spans more than three decades), each labelled with its whole
+    number: "200", "1,000", "0.5"."""
+    powers = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    mantissas = (1, 2, 5) if math.log10(high / low) <= 3 else (1,)
+    values = [mantissa * 10.0**power for power in powers for mantissa in mantissas]
+    shown = [round(value, 12) for value in values if low <= value <= high]
+    return shown, [f"{value:,.0f}" if value >= 1 else f"{value:g}" for value in shown]
+
+
+def _log_axis(low: float, high: float) -> dict:
+    """A logarithmic axis from ``low`` to ``high`` labelled only at :func:`log_ticks`
+    (plotly's own labels call 200 "2" between decades)."""
+    tickvals, ticktext = log_ticks(low, high)
+    return {
+        "type": "log",
+        "range": [math.log10(low), math.log10(high)],
+        "tickvals": tickvals,
+        "ticktext": ticktext,
+    }

@@ -261,3 +261,44 @@ ILSVRC_WINNERS = (
     ),
 )
 """ILSVRC classification winners' top-5 error on the test set, 2010–2017."""
+
+
+_UNITS = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def short_count(value: float) -> str:
+    """A count in three significant digits with a unit: 61,100,840 → "61.1 M",
+    714,000,000 → "714 M", 15,470,000,000 → "15.5 G", 512 → "512"."""
+    for size, unit in _UNITS:
+        if abs(value) >= size * 0.9995:
+            return f"{value / size:.3g} {unit}"
+    return f"{value:.3g}"
+
+
+SUMMARY_HELP = {
+    "depth": "Layers with weights on the longest path.",
+    "multiply-adds": "Multiply-adds per 224×224×3 image.",
+    "torchvision": "torchvision's published parameters · multiply-adds (IMAGENET1K_V1).",
+}
+"""The tooltips of :func:`summary_rows`' shortened column names."""
+
+
+def summary_rows(entries: tuple[Architecture, ...] = ARCHITECTURES) -> list[dict[str, str]]:
+    """One short row per network for a table that fits a 1366-pixel screen: name, year,
+    depth, parameters and multiply-adds (:func:`short_count`), and torchvision's published
+    figures in one column."""
+    rows = []
+    for entry in entries:
+        total = totals(entry.spec)
+        reference = (short_count(entry.reference_params), short_count(entry.reference_gmacs * 1e9))
+        rows.append(
+            {
+                "network": entry.spec.name,
+                "year": str(entry.year),
+                "depth": str(total.depth),
+                "parameters": short_count(total.params),
+                "multiply-adds": short_count(total.macs),
+                "torchvision": " · ".join(reference),
+            }
+        )
+    return rows

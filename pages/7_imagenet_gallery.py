@@ -18,21 +18,13 @@ totals = {entry.spec.name: gallery.totals(entry.spec) for entry in entries}
 
 st.header("The five networks")
 st.dataframe(
-    [
-        {
-            "network": entry.spec.name,
-            "ILSVRC year": str(entry.year),
-            "depth (layers with weights)": totals[entry.spec.name].depth,
-            "parameters": totals[entry.spec.name].params,
-            "multiply-adds per image (G)": round(totals[entry.spec.name].macs / 1e9, 3),
-            "torchvision parameters": entry.reference_params,
-            "torchvision multiply-adds (G)": entry.reference_gmacs,
-        }
-        for entry in entries
-    ],
+    gallery.summary_rows(entries),
     hide_index=True,
     width="stretch",
-    column_config={name: ui.COUNT_COLUMN for name in ("parameters", "torchvision parameters")},
+    column_config={
+        name: st.column_config.TextColumn(name, help=text)
+        for name, text in gallery.SUMMARY_HELP.items()
+    },
 )
 left, right = st.columns([3, 2])
 left.plotly_chart(
@@ -64,8 +56,7 @@ for column, entry in zip(columns, entries, strict=True):
 
 st.header("ILSVRC classification winners, 2010–2017")
 winners = gallery.ILSVRC_WINNERS
-left, right = st.columns([3, 2])
-left.plotly_chart(
+st.plotly_chart(
     figures.error_by_year_figure(
         [winner.year for winner in winners],
         [winner.top5_error for winner in winners],
@@ -74,7 +65,7 @@ left.plotly_chart(
     ),
     width="stretch",
 )
-right.dataframe(
+st.dataframe(
     [
         {"year": str(w.year), "team": w.team, "model": w.model, "top-5 error (%)": w.top5_error}
         for w in winners

@@ -9,6 +9,7 @@ Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -247,7 +248,7 @@ def test_training_shows_live_progress_and_results(page, server_url):
     film.scroll_into_view_if_needed()
     film.screenshot(path=str(SHOTS / "training_filter_film.png"))
     assert "value" in hover_text(page, film) and "filter" in hover_text(page, film)
-    change = plotly_chart(page, "What each epoch has added since init")
+    change = plotly_chart(page, "Change since initialisation, scale ±")
     change.screenshot(path=str(SHOTS / "training_filter_change.png"))
     plotly_chart(page, "Loss (cross-entropy)").screenshot(path=str(SHOTS / "training_loss.png"))
 
@@ -583,6 +584,88 @@ def test_the_imagenet_gallery_compares_the_winners(page, server_url):
     assert metric_value(page, "Parameters") == "138.36 M"
     assert page.locator('[data-testid="stException"]').count() == 0
     plotly_chart(page, "Top-5 error").screenshot(path=str(SHOTS / "ilsvrc_error_by_year.png"))
+
+
+@contextlib.contextmanager
+def presenter_tab(page, path: str, width: int = 1366, height: int = 768):
+    """A new browser session on ``path`` (with its query) in presenter mode at width × height."""
+    server_url = "/".join(page.url.split("/", 3)[:3])
+    context = page.context.browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    try:
+        tab.goto(f"{server_url}/{path}{'&' if '?' in path else '?'}presenter=1")
+        wait_for_app(tab)
+        yield tab
+    finally:
+        context.close()
+
+
+OVERFLOW = """element => {
+    const scroller = element.querySelector('.dvn-scroller') || element;
+    const main = element.closest('[data-testid="stMainBlockContainer"]').getBoundingClientRect();
+    return {
+        scrollWidth: scroller.scrollWidth,
+        clientWidth: scroller.clientWidth,
+        right: element.getBoundingClientRect().right,
+        mainRight: main.right,
+        viewport: window.innerWidth,
+    };
+}"""
+"""How wide an element's content is against its box, and where its right edge is."""
+SVG_TEXTS = "elements => elements.map(element => element.textContent)"
+
+
+def test_the_gallery_s_tables_and_log_axes_fit_a_1366_presenter_screen(page):
+    with presenter_tab(page, "imagenet_gallery") as tab:
+        plotly_chart(tab, "Size against work").wait_for()
+        wait_for_app(tab)
+        tab.screenshot(path=str(SHOTS / "presenter_gallery_1366x768.png"))
+        tables = tab.locator('[data-testid="stDataFrame"]')
+        for index, name in enumerate(["the five networks", "the ILSVRC winners"]):
+            table = tables.nth(index)
+            table.scroll_into_view_if_needed()
+            size = table.evaluate(OVERFLOW)
+            assert size["scrollWidth"] <= size["clientWidth"], f"{name}: {size}"
+            assert size["right"] <= min(size["mainRight"], size["viewport"]), f"{name}: {size}"
+        chart = plotly_chart(tab, "Size against work")
+        y_ticks = chart.locator(".ytick text").evaluate_all(SVG_TEXTS)
+        x_ticks = chart.locator(".xtick text").evaluate_all(SVG_TEXTS)
+        assert y_ticks == ["5", "10", "20", "50", "100", "200"], "parameters (millions)"
+        assert x_ticks == ["0.5", "1", "2", "5", "10", "20"], "multiply-adds (billions)"
+        tables.nth(1).screenshot(path=str(SHOTS / "presenter_gallery_winners_1366x768.png"))
+
+
+def label_fits(button) -> bool:
+    """Whether a button's label shows whole (no ellipsis: its text is as wide as its box)."""
+    label = button.locator('[data-testid="stMarkdownContainer"]')
+    return label.evaluate("element => element.scrollWidth <= element.clientWidth")
+
+
+def test_start_training_is_never_cut_short_and_the_film_shows_the_change_first(page):
+    """At 1366 × 768 in presenter mode: before, during and after a run on the shapes, and
+    with the "settings changed" note beside the buttons."""
+    with presenter_tab(page, "train?train_dataset=shapes") as tab:
+        start = tab.get_by_role("button", name="Start training")
+        assert label_fits(start), "before a run"
+        tab.screenshot(path=str(SHOTS / "presenter_train_start_1366x768.png"))
+        start.click()
+        tab.wait_for_function("() => document.body.innerText.includes('running ·')")
+        assert label_fits(start) and label_fits(tab.get_by_role("button", name="Stop"))
+        tab.screenshot(path=str(SHOTS / "presenter_train_running_1366x768.png"))
+        wait_for_results(tab)
+        change = plotly_chart(tab, "Change since initialisation, scale ±")
+        weights = plotly_chart(tab, "First-layer filters over training")
+        assert change.bounding_box()["y"] < weights.bounding_box()["y"], "the change first"
+        change.scroll_into_view_if_needed()
+        tab.screenshot(path=str(SHOTS / "presenter_train_film_1366x768.png"))
+        tab.get_by_text("3 · Training settings").click()
+        press_slider(tab, "Epochs", "ArrowRight", 1)
+        tab.get_by_text("Settings changed since the last run").wait_for()
+        for name in ("Start training", "Stop", "Resume"):
+            assert label_fits(tab.get_by_role("button", name=name)), name
+        start.scroll_into_view_if_needed()
+        tab.screenshot(path=str(SHOTS / "presenter_train_changed_1366x768.png"))
 
 
 def test_a_residual_network_trained_from_the_command_line_opens_on_inspect(

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,3 +56,46 @@ def test_every_optimizer_has_its_learning_rate_ends():
 
     assert sorted(claims.LEARNING_RATE_ENDS) == sorted(train.OPTIMIZERS)
     assert all(low < high for low, high in claims.LEARNING_RATE_ENDS.values())
+
+
+FILTER_STACKS = st.tuples(
+    st.sampled_from([1, 3, 5]),  # k
+    st.sampled_from([1, 3]),  # channels
+    st.integers(1, 40),  # filters
+    st.integers(0, 2**32 - 1),  # seed
+    st.floats(1e-4, 2.0),  # how far the weights move, relative to their spread
+)
+
+
+def filter_stacks(k, channels, filters, seed, step):
+    """Kernels (k, k, C, F) at init and after a random move of about ``step`` of their size."""
+    rng = np.random.default_rng(seed)
+    initial = rng.normal(0.0, 0.3, (k, k, channels, filters))
+    return initial, initial + rng.normal(0.0, 0.3 * step, initial.shape)
+
+
+@given(FILTER_STACKS, st.integers(1, 50))
+def test_the_film_s_change_sentence_states_its_numbers(stack, epoch):
+    initial, latest = filter_stacks(*stack)
+    change = latest - initial
+    limit = float(np.abs(change.mean(axis=2)).max())
+    note = claims.filter_change_note(initial, latest, epoch, limit)
+    moved = math.sqrt(((latest - initial) ** 2).sum()) / math.sqrt((initial**2).sum())
+    assert claims.relative_change(initial, latest) == pytest.approx(moved, rel=1e-9)
+    assert f"drawn at its own scale, ±{limit:.2g}." in note
+    assert f"By epoch {epoch} the first-layer filters moved {moved:.1%} of their size" in note
+    shows = "enough to show in the weights themselves too" in note
+    assert shows == (moved >= claims.VISIBLE_CHANGE) == claims.visible_in_weights(moved)
+    assert shows != ("too little to show in the weights themselves" in note)
+    assert claims.filter_change_title(limit) == f"Change since initialisation, scale ±{limit:.2g}"
+
+
+def test_three_epochs_of_a_few_percent_say_the_change_comes_first():
+    initial = np.ones((3, 3, 1, 4))
+    latest = initial.copy()
+    latest[0, 0, 0, 0] += 0.3  # ‖ΔK‖ = 0.3, ‖K‖ = 6: 5%
+    assert claims.filter_change_note(initial, latest, 3, 0.3) == (
+        "The change since initialisation is drawn at its own scale, ±0.3. By epoch 3 the "
+        "first-layer filters moved 5.0% of their size (relative L2, ‖K − K_init‖ / "
+        "‖K_init‖): too little to show in the weights themselves, so the change comes first."
+    )

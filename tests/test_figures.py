@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from explorer import figures, samples
+from explorer import figures, gallery, samples
 from explorer.errors import ExplorerError
 
 FAST = settings(max_examples=50, deadline=None)
@@ -535,3 +535,54 @@ def test_bar_table_prints_each_value_with_a_bar_of_its_share_of_the_maximum():
     assert "&lt;b&gt;maps&lt;/b&gt;" in rows[1] and "<b>" not in table
     with pytest.raises(ValueError):
         figures.bar_table_html(["a"], [1.0, 2.0])
+
+
+def test_a_change_film_draws_every_tile_on_one_scale_with_its_colour_bar():
+    rng = np.random.default_rng(2)
+    changes = [rng.normal(0, 0.05, size=(3, 3, 2, 20)).astype(np.float32) for _ in range(3)]
+    drawn = np.stack([change.mean(axis=2)[..., :16] for change in changes])
+    limit = figures.film_limit(changes, colour=False)
+    assert limit == pytest.approx(float(np.abs(drawn).max()), rel=1e-6)
+    assert figures.film_limit(changes, colour=True) == pytest.approx(
+        float(max(np.abs(change).max() for change in changes)), rel=1e-6
+    )
+    fig = figures.filter_film_figure(changes, ["e1", "e2", "e3"], limit=limit)
+    heatmap = fig.data[0]
+    assert (heatmap.zmin, heatmap.zmax) == (-limit, limit) and heatmap.showscale
+    z = np.asarray(heatmap.z, dtype=float)
+    np.testing.assert_allclose(z[4:7, 8:11], drawn[1, ..., 2], rtol=1e-6)  # raw, not per tile
+    np.testing.assert_allclose(heatmap.colorbar.tickvals, [-limit, 0, limit])
+    assert list(heatmap.colorbar.ticktext) == [f"−{limit:.2g}", "0", f"{limit:.2g}"]
+    assert not figures.filter_film_figure(changes, ["e1", "e2", "e3"]).data[0].showscale
+
+
+def tick_number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+@pytest.mark.parametrize(
+    ("low", "high"), [(0.476, 46.4), (4.42, 208), (0.9, 11), (3e-3, 20), (150, 4e6)]
+)
+def test_log_ticks_are_labelled_with_their_own_values(low, high):
+    values, texts = figures.log_ticks(low, high)
+    assert [tick_number(text) for text in texts] == pytest.approx(values, rel=1e-12)
+    assert all(low <= value <= high for value in values) and len(values) >= 2
+    decades = math.log10(high / low)
+    steps = (1, 2, 5) if decades <= 3 else (1,)
+    expected = sorted(
+        m * 10.0**p for p in range(-5, 8) for m in steps if low <= m * 10.0**p <= high
+    )
+    assert values == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_gallery_s_log_axes_label_200_as_200():
+    totals = [gallery.totals(entry.spec) for entry in gallery.ARCHITECTURES]
+    macs, params = [t.macs / 1e9 for t in totals], [t.params / 1e6 for t in totals]
+    fig = figures.labelled_points_figure(macs, params, ["n"] * len(totals))
+    for axis, data in ((fig.layout.xaxis, macs), (fig.layout.yaxis, params)):
+        assert axis.type == "log"
+        low, high = 10 ** axis.range[0], 10 ** axis.range[1]
+        assert low < min(data) and max(data) < high
+        assert [tick_number(text) for text in axis.ticktext] == pytest.approx(axis.tickvals)
+        assert all(low <= value <= high for value in axis.tickvals) and len(axis.tickvals) >= 4
+    assert "200" in fig.layout.yaxis.ticktext and "2" not in fig.layout.yaxis.ticktext

@@ -79,3 +79,43 @@ def test_ilsvrc_winners_fall_year_by_year_with_a_source_each():
     assert all(winner.source for winner in gallery.ILSVRC_WINNERS)
     by_year = {winner.year: winner for winner in gallery.ILSVRC_WINNERS}
     assert by_year[2012].model == "AlexNet" and by_year[2015].model.startswith("ResNet")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (61_100_840, "61.1 M"),
+        (138_357_544, "138 M"),
+        (714_000_000, "714 M"),
+        (15_470_000_000, "15.5 G"),
+        (999_600, "1 M"),
+        (999_400, "999 k"),
+        (512, "512"),
+    ],
+)
+def test_short_counts_keep_three_digits_and_a_unit(value, text):
+    assert gallery.short_count(value) == text
+
+
+UNITS = {"k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def parsed(text: str) -> float:
+    number, _, unit = text.partition(" ")
+    return float(number) * UNITS.get(unit, 1.0)
+
+
+def test_the_summary_table_has_six_short_columns_with_each_network_s_numbers():
+    rows = gallery.summary_rows()
+    assert [row["network"] for row in rows] == list(BY_NAME)
+    assert all(len(row) == 6 and all(len(key) <= 13 for key in row) for row in rows)
+    assert set(gallery.SUMMARY_HELP) <= set(rows[0])
+    for row in rows:
+        name, (params, gmacs) = row["network"], TORCHVISION[row["network"]]
+        total = gallery.totals(BY_NAME[name].spec)
+        assert row["depth"] == str(total.depth)
+        assert parsed(row["parameters"]) == pytest.approx(total.params, rel=5e-3)
+        assert parsed(row["multiply-adds"]) == pytest.approx(total.macs, rel=5e-3)
+        reference = [parsed(part) for part in row["torchvision"].split(" · ")]
+        assert reference == pytest.approx([params, gmacs * 1e9], rel=5e-3)
+        assert all(len(text) <= 17 for text in row.values())

@@ -258,8 +258,18 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     film = chart(app, "First-layer filters over training")
     assert plotly_array(film["data"][0]["z"]).shape == (2 * 4 - 1, 16 * 4 - 1), "init + epoch 1"
     assert film["layout"]["yaxis"]["ticktext"][0] == "init"
-    change = plotly_array(chart(app, "What each epoch has added")["data"][0]["z"])
+    change_figure = chart(app, "Change since initialisation, scale ±")
+    change = plotly_array(change_figure["data"][0]["z"])
     assert change.shape == (3, 16 * 4 - 1), "one row of 16 3×3 filters: epoch 1 − init"
+    titles = [json.loads(e.proto.spec)["layout"]["title"]["text"] for e in app.get("plotly_chart")]
+    assert titles.index(change_figure["layout"]["title"]["text"]) + 1 == titles.index(
+        "First-layer filters over training"
+    ), "the change first, then the weights"
+    limit = float(np.nanmax(np.abs(change)))  # the raw change of the tiles drawn
+    heatmap = change_figure["data"][0]
+    assert (heatmap["zmin"], heatmap["zmax"]) == pytest.approx((-limit, limit), rel=1e-6)
+    assert f"±{limit:.2g}" in change_figure["layout"]["title"]["text"]
+    assert any(f"own scale, ±{limit:.2g}. By epoch 1" in c.value for c in app.caption)
     assert any("noise turns into edge" in caption.value for caption in app.caption)
     assert "run" not in app.query_params and "workspace" not in app.query_params, "no secrets"
     monkeypatch.setattr(browser_cookie, "kept", {train_page.WORKSPACE_COOKIE: workspace}.get)
@@ -330,8 +340,12 @@ def test_a_colour_model_shows_its_filter_film_in_colour():
     expected = explain.film_as_rgb(explain.filter_film((start, later))[0])
     np.testing.assert_allclose(rgb[4:7, 8:11], np.round(expected[1, 2] * 255), atol=0.5)
     assert not (rgb[:3, :3, 0] == rgb[:3, :3, 1]).all(), "not grey: the channels differ"
-    change = chart(app, "What each epoch has added")
+    limit = float(np.abs(later - start).max())  # film_as_rgb's one scale of the change
+    change = chart(app, f"Change since initialisation, scale ±{limit:.2g}")
     assert change["data"][0]["type"] == "image"
+    moved = np.linalg.norm(later - start) / np.linalg.norm(start)
+    note = f"By epoch 1 the first-layer filters moved {moved:.1%} of their size"
+    assert any(note in c.value for c in app.caption)
     assert any("three colour channels drawn as one picture" in c.value for c in app.caption)
 
 
@@ -910,8 +924,17 @@ def test_the_gallery_shows_each_network_counted_from_its_description():
     assert not app.exception
     overview = app.dataframe[0].value
     assert list(overview["network"]) == [e.spec.name for e in gallery.ARCHITECTURES]
-    assert list(overview["parameters"]) == list(overview["torchvision parameters"])
-    assert list(overview["depth (layers with weights)"]) == [8, 16, 22, 18, 50]
+    references = [text.split(" · ")[0] for text in overview["torchvision"]]
+    assert list(overview["parameters"]) == references
+    assert list(overview["depth"]) == ["8", "16", "22", "18", "50"]
+    assert list(overview["parameters"])[0] == "61.1 M" and list(overview.columns) == [
+        "network",
+        "year",
+        "depth",
+        "parameters",
+        "multiply-adds",
+        "torchvision",
+    ]
     errors = chart(app, "Top-5 error of the winning entry")["data"][0]["y"]
     assert plotly_array(errors).tolist() == [w.top5_error for w in gallery.ILSVRC_WINNERS]
     assert any("21× the parameters of GoogLeNet" in caption.value for caption in app.caption)

@@ -503,8 +503,8 @@ def training_controls(
     run = _current_run()
     snapshot = run.session.snapshot() if run else None
     active = bool(snapshot and snapshot.active)
-    columns = st.columns([1, 1, 1, 3])
-    if columns[0].button(
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if row.button(
         "Start training",
         icon=":material/play_arrow:",
         type="primary",
@@ -524,16 +524,16 @@ def training_controls(
         st.session_state[TRAINING_KEY] = run
         _register_run(run)
         st.rerun()
-    if columns[1].button("Stop", icon=":material/pause:", disabled=not active, key="stop"):
+    if row.button("Stop", icon=":material/pause:", disabled=not active, key="stop"):
         run.session.stop()
         run.session.wait(30)
         st.rerun()
     can_resume = bool(snapshot and snapshot.status == "stopped")
-    if columns[2].button("Resume", icon=":material/resume:", disabled=not can_resume, key="resume"):
+    if row.button("Resume", icon=":material/resume:", disabled=not can_resume, key="resume"):
         run.session.resume()
         st.rerun()
     if run and (run.spec != spec or run.config != config) and not active:
-        columns[3].caption("Settings changed since the last run: press Start for a new run.")
+        row.caption("Settings changed since the last run: press Start for a new run.")
 
 
 def _accuracies(history: tuple) -> dict[str, list[float]]:
@@ -632,37 +632,45 @@ def _best_epoch_caption(history: tuple, best: int) -> str:
     )
 
 
-def _film_figure(filters: tuple, change: bool, title: str) -> go.Figure:
-    """One film strip: colour kernels in colour (one scale), others as a heatmap per tile."""
-    frames, row_names = explain.filter_film(filters, change=change)
-    if filters[0].shape[2] == 3:
+def _film_figure(
+    frames: list, row_names: list, colour: bool, title: str, limit: float | None = None
+) -> go.Figure:
+    """One film strip: colour kernels in colour (one scale), others as a heatmap, each tile
+    at its own scale or, given ``limit``, all on one scale with a colour bar."""
+    if colour:
         return figures.rgb_film_figure(explain.film_as_rgb(frames), row_names, title=title)
-    return figures.filter_film_figure(frames, row_names, title=title)
+    return figures.filter_film_figure(frames, row_names, title=title, limit=limit)
 
 
 def _filter_film(filters: tuple) -> None:
-    """The first-layer kernels over training: the weights, and their change since init."""
+    """The first-layer kernels over training: first their change since init at its own
+    scale (what moved is too small to see in the weights after a few epochs), then the
+    weights."""
     channels, count = filters[0].shape[2], filters[0].shape[-1]
-    st.plotly_chart(
-        _film_figure(filters, False, "First-layer filters over training"), width="stretch"
-    )
+    colour = channels == 3
     if len(filters) > 1:
-        st.plotly_chart(
-            _film_figure(filters, True, "What each epoch has added since init"), width="stretch"
-        )
+        changes, names = explain.filter_film(filters, change=True)
+        limit = figures.film_limit(changes, colour=colour)
+        title = claims.filter_change_title(limit)
+        st.plotly_chart(_film_figure(changes, names, colour, title, limit), width="stretch")
+        st.caption(claims.filter_change_note(filters[0], filters[-1], len(filters) - 1, limit))
+    frames, names = explain.filter_film(filters)
+    title = "First-layer filters over training"
+    st.plotly_chart(_film_figure(frames, names, colour, title), width="stretch")
     colours = (
-        "Each tile is a filter's three colour channels drawn as one picture, all tiles on one "
-        "scale: grey is zero, a red tile adds the red channel under it, a cyan one subtracts it."
-        if channels == 3
-        else "Red weights add the pixels under them, blue ones subtract; each tile is scaled to "
-        "its own largest value."
+        "Each tile is a filter's three colour channels drawn as one picture, all tiles of a "
+        "strip on one scale: grey is zero, a red tile adds the red channel under it, a cyan "
+        "one subtracts it."
+        if colour
+        else "Red weights add the pixels under them, blue ones subtract; in the change every "
+        "tile shares the colour bar's scale, in the weights each tile is scaled to its own "
+        "largest value."
     )
     st.caption(
-        "Each row shows the same first-layer filters: first the weights, from the random "
-        "start (init) to the end of each epoch, then the change since init. Random "
-        "noise turns into edge, line and blob detectors, but in a few epochs the weights move "
-        "only a few percent (“moved”), so the change shows it first; longer runs and LeNet-5's "
-        "5×5 kernels show it in the weights too. "
+        "Each row shows the same first-layer filters, from the random start (init) to the "
+        "end of each epoch (“moved”: how far from init, relative L2). Over longer runs, and "
+        "with LeNet-5's 5×5 kernels, random noise turns into edge, line and blob detectors "
+        "that show in the weights too. "
         + colours
         + (
             f" The first {figures.FILM_FILTERS} of {count} filters are shown."
