@@ -1,21 +1,24 @@
 """The Convolution lab's main figure as inline SVG: the padded input with the windows the
-stride visits, and a picture of feature maps beside its colour bar.
+stride visits, and the colour bar beside the feature maps (which reach the browser as a
+picture, :func:`explorer.figures.image_view` or :func:`explorer.figures.map_grid_view`).
 
-Builders take arrays and return an SVG string (scaled to its column's width, at most
-``max_width``); they hold no state and never import Streamlit. Pictures inside are PNG
-``<image>`` elements drawn with sharp pixels, so a map reaches the browser as a few KB.
+Builders take arrays and return an SVG string; they hold no state and never import
+Streamlit. The input inside the padded grid is a PNG ``<image>`` drawn with sharp pixels,
+at most :data:`MAX_INPUT_PX` a side, so that it stays a few KB at any working size.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 from explorer import ops
-from explorer.figures import colour_table, png_data_uri
+from explorer.figures import colour_table
 
 PADDING_FILL = "#f5c542"
 """The zero-padding ring's shade: amber, apart from every gray of the input."""
@@ -27,13 +30,15 @@ MAX_DOTS = 900
 """Every visited window gets a dot up to this many; beyond, only the first row's and the
 first column's windows do (one dot per output column and per output row)."""
 
+MAX_INPUT_PX = 128
+"""Inputs larger than this a side are drawn area-averaged to fit (the dots stay exact)."""
+
 GRID_LINES_UP_TO = 40
 """Cell borders are drawn when the padded input is at most this many cells a side."""
 
 _BAR_WIDTH = 20
-_BAR_GAP = 14
 _LABEL_FONT = 18
-_LABEL_SPACE = 96
+_LABEL_CHAR_PX = 10.5  # an 18-px digit or minus sign is at most this wide
 _GRADIENT_STOPS = 17
 
 
@@ -44,13 +49,19 @@ def window_centres(geometry: ops.ConvGeometry) -> tuple[list[float], list[float]
     return tuple([start + half for start in ops.window_starts(geometry, axis)] for axis in (0, 1))
 
 
-def _as_rgb(pixels: np.ndarray) -> np.ndarray:
-    """An (H, W), (H, W, 1) or (H, W, 3) image in [0, 1] as uint8 (H, W, 3)."""
+def _input_uri(pixels: np.ndarray) -> str:
+    """An (H, W, C) image in [0, 1] as a PNG data URI: gray (one byte a pixel) when C is 1,
+    area-averaged to at most :data:`MAX_INPUT_PX` a side."""
     pixels = np.asarray(pixels, dtype=np.float32)
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    rgb = np.broadcast_to(pixels, (*pixels.shape[:2], 3)) if pixels.shape[2] == 1 else pixels
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    plane = pixels[..., 0] if pixels.shape[2] == 1 else pixels
+    image = Image.fromarray(np.clip(np.round(plane * 255.0), 0, 255).astype(np.uint8))
+    scale = MAX_INPUT_PX / max(image.size)
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _svg(size: tuple[float, float], body: Sequence[str], label: str, max_width: int) -> str:
@@ -70,7 +81,7 @@ def _image(uri: str, x: float, y: float, width: float, height: float) -> str:
     )
 
 
-def padded_input_svg(pixels: np.ndarray, geometry: ops.ConvGeometry, *, max_width: int = 320):
+def padded_input_svg(pixels: np.ndarray, geometry: ops.ConvGeometry, *, max_width: int = 290):
     """The input inside its zero-padding ring (:data:`PADDING_FILL`), a dot at the centre
     of each window the stride visits (see :data:`MAX_DOTS`), the first window outlined and
     the next one along the row dashed (the stride is the step between them).
@@ -91,9 +102,7 @@ def padded_input_svg(pixels: np.ndarray, geometry: ops.ConvGeometry, *, max_widt
             f'<rect class="padding" width="{size[0]:.2f}" height="{size[1]:.2f}" '
             f'fill="{PADDING_FILL}"/>'
         )
-    body.append(
-        _image(png_data_uri(_as_rgb(pixels)), left * cell, top * cell, width * cell, height * cell)
-    )
+    body.append(_image(_input_uri(pixels), left * cell, top * cell, width * cell, height * cell))
     if max(rows, cols) <= GRID_LINES_UP_TO:
         lines = [f"M{c * cell:.2f} 0V{size[1]:.2f}" for c in range(1, cols)]
         lines += [f"M0 {r * cell:.2f}H{size[0]:.2f}" for r in range(1, rows)]
@@ -157,8 +166,9 @@ def map_ticks(values: np.ndarray) -> tuple[tuple[float, str], ...]:
     return tuple(ticks)
 
 
-GRID_TICKS = ((1.0, "+max|map|"), (-1.0, "−max|map|"), (0.0, "0"))
-"""The colour bar's labels for a grid of maps, each divided by its own largest |value|."""
+GRID_TICKS = ((1.0, "+max"), (-1.0, "−max"), (0.0, "0"))
+"""The colour bar's labels for a grid of maps, each divided by its own largest |value|:
+"+max" is that largest value of each map, "−max" its negative."""
 
 
 def _label_position(y: float, placed: Sequence[float], height: float) -> float:
@@ -171,24 +181,22 @@ def _label_position(y: float, placed: Sequence[float], height: float) -> float:
     return below if y >= clash and below <= height - _LABEL_FONT / 2 else clash - _LABEL_FONT
 
 
-def picture_with_colour_bar_svg(
-    png: bytes,
-    size: tuple[int, int],
+def colour_bar_svg(
+    height: int,
     limits: tuple[float, float],
     ticks: Sequence[tuple[float, str]],
     *,
     colorscale: str,
     label: str,
-    max_width: int = 420,
 ) -> str:
-    """A PNG picture (``size`` = its width and height on screen) with a vertical colour bar
-    at its right: ``colorscale`` from ``limits[0]`` (bottom) to ``limits[1]`` (top), a
-    labelled tick at each ``(value, text)`` of ``ticks``. The first two labels are always
+    """A vertical colour bar ``height`` CSS pixels tall, to stand beside a picture of the
+    same height (it shrinks as a whole in a narrower column): ``colorscale`` from
+    ``limits[0]`` (bottom) to ``limits[1]`` (top), a labelled tick at each ``(value, text)``
+    of ``ticks``. The first two labels are always
     shown (the second moved a line away from the first if they would overlap); a later one
     that would overlap a label already placed is left out."""
-    width, height = size
     low, high = limits
-    bar_left, bar_top, bar_bottom = width + _BAR_GAP, _LABEL_FONT / 2, height - _LABEL_FONT / 2
+    bar_left, bar_top, bar_bottom = 6, _LABEL_FONT / 2, height - _LABEL_FONT / 2
     table = colour_table(colorscale)
     name = f"colour-bar-{''.join(ch for ch in colorscale if ch.isalnum())}"
     stops = "".join(
@@ -198,9 +206,7 @@ def picture_with_colour_bar_svg(
             for step in range(_GRADIENT_STOPS)
         )
     )
-    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     body = [
-        _image(uri, 0, 0, width, height),
         f'<defs><linearGradient id="{name}" x1="0" y1="1" x2="0" y2="0">{stops}'
         "</linearGradient></defs>",
         f'<rect x="{bar_left}" y="{bar_top}" width="{_BAR_WIDTH}" '
@@ -214,9 +220,16 @@ def picture_with_colour_bar_svg(
             continue
         placed.append(text_y)
         body.append(
-            f'<path d="M{bar_left - 4} {y:.1f}H{bar_left + _BAR_WIDTH}" stroke="#333"/>'
-            f'<text class="colour-bar-label" x="{bar_left + _BAR_WIDTH + 6}" y="{text_y:.1f}" '
+            f'<path d="M{bar_left} {y:.1f}H{bar_left + _BAR_WIDTH + 4}" stroke="#333"/>'
+            f'<text class="colour-bar-label" x="{bar_left + _BAR_WIDTH + 8}" y="{text_y:.1f}" '
             f'dominant-baseline="middle" font-size="{_LABEL_FONT}" fill="#333">'
             f"{html.escape(text)}</text>"
         )
-    return _svg((width + _BAR_GAP + _BAR_WIDTH + _LABEL_SPACE, height), body, label, max_width)
+    longest = max((len(text) for _, text in ticks), default=1)
+    width = round(bar_left + _BAR_WIDTH + 8 + longest * _LABEL_CHAR_PX + 4)
+    return (
+        f'<svg class="colour-bar" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{html.escape(label, quote=True)}" '
+        'xmlns="http://www.w3.org/2000/svg" style="display:block;max-width:100%;height:auto">'
+        f"{''.join(body)}</svg>"
+    )

@@ -43,7 +43,7 @@ st.markdown(
     help="n: input size, p: zero padding before and after, k: kernel size, d: dilation, "
     "s: stride. ⌊x⌋ rounds down: a window that would run past the padded input is not taken.",
 )
-columns = st.columns([10, 7, 13])
+columns = st.columns([10, 7, 10, 3.5])
 columns[0].markdown(
     f"**Input** {height}×{width}"
     + (
@@ -55,13 +55,14 @@ columns[0].markdown(
 )
 ui.show_svg(columns[0], conv_svg.padded_input_svg(pixels, geometry))
 mean_kernels = bank.kernels.mean(axis=2)
-if filters == 1:
+if filters == 1 and k <= 5:
     kernel = mean_kernels[..., 0]
     columns[1].html(
         figures.value_table_html(
             kernel,
             title=f"Kernel {k}×{k}" + (f" (mean of {channels} channels)" if channels > 1 else ""),
             decimals=0 if np.array_equal(kernel, np.round(kernel)) else 2,
+            font_px=22 if k <= 3 else 15,
         )
     )
 else:
@@ -81,20 +82,17 @@ else:
     picture = figures.map_grid_view(maps, bank.names, hover=False, height=300)
     limits, ticks = (-1.0, 1.0), conv_svg.GRID_TICKS
 columns[2].markdown(f"**{'Feature map' if filters == 1 else 'Feature maps'}** {out_h}×{out_w}")
+ui.show_view(columns[2], picture)
+columns[3].markdown("**Scale**")
 ui.show_svg(
-    columns[2],
-    conv_svg.picture_with_colour_bar_svg(
-        picture.png,
-        (picture.width, picture.height),
-        limits,
-        ticks,
-        colorscale=figures.DIVERGING,
-        label=f"Feature maps, {out_h}×{out_w} each",
+    columns[3],
+    conv_svg.colour_bar_svg(
+        picture.height, limits, ticks, colorscale=figures.DIVERGING, label="Colour scale"
     ),
 )
 st.caption(
     "Red = positive response, blue = negative, white = zero"
-    + ("." if filters == 1 else "; each map is scaled to its own largest value.")
+    + ("." if filters == 1 else "; each map is scaled to its own largest |value| (±max).")
     + " The step-through below prints the exact numbers of any output cell."
 )
 with ui.section("Output size"):
