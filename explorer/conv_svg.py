@@ -42,6 +42,27 @@ _LABEL_CHAR_PX = 10.5  # an 18-px digit or minus sign is at most this wide
 _GRADIENT_STOPS = 17
 
 
+def dots_every_window(geometry: ops.ConvGeometry) -> bool:
+    """Whether :func:`padded_input_svg` draws a dot for every window (at most
+    :data:`MAX_DOTS`), not only for the first row's and the first column's."""
+    return geometry.output_hw[0] * geometry.output_hw[1] <= MAX_DOTS
+
+
+def input_caption(geometry: ops.ConvGeometry) -> str:
+    """What :func:`padded_input_svg` draws, in Markdown: the input's size, its padded size
+    when padded, and which window centres the dots mark."""
+    (top, bottom), (left, right) = geometry.padding
+    height, width = geometry.input_hw
+    out_h, out_w = geometry.output_hw
+    padded = (
+        f", padded to {height + top + bottom}×{width + left + right}"
+        if top + bottom + left + right
+        else ""
+    )
+    which = "the" if dots_every_window(geometry) else "the first row and column of the"
+    return f"**Input** {height}×{width}{padded}; dots: {which} {out_h}×{out_w} window centres"
+
+
 def window_centres(geometry: ops.ConvGeometry) -> tuple[list[float], list[float]]:
     """Centres of the windows the stride visits, in cells of the padded input (the padded
     input spans 0..n + p along each axis): rows, then columns; one per output cell."""
@@ -123,7 +144,7 @@ def padded_input_svg(pixels: np.ndarray, geometry: ops.ConvGeometry, *, max_widt
             'stroke-dasharray="6 4"/>'
         )
     centre_rows, centre_cols = window_centres(geometry)
-    if len(centre_rows) * len(centre_cols) <= MAX_DOTS:
+    if dots_every_window(geometry):
         points = [(r, c) for r in centre_rows for c in centre_cols]
     else:
         points = [(centre_rows[0], c) for c in centre_cols]

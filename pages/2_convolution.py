@@ -44,15 +44,7 @@ st.markdown(
     "s: stride. ⌊x⌋ rounds down: a window that would run past the padded input is not taken.",
 )
 columns = st.columns([10, 7, 10, 3.5])
-columns[0].markdown(
-    f"**Input** {height}×{width}"
-    + (
-        f", padded to {height + top + bottom}×{width + left + right}"
-        if top + bottom + left + right
-        else ""
-    )
-    + f"; dots: the {out_h}×{out_w} window centres"
-)
+columns[0].markdown(conv_svg.input_caption(geometry))
 ui.show_svg(columns[0], conv_svg.padded_input_svg(pixels, geometry))
 mean_kernels = bank.kernels.mean(axis=2)
 if filters == 1 and k <= 5:

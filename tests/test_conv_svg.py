@@ -64,6 +64,21 @@ def test_the_padded_input_has_one_dot_per_output_row_and_column(shape):
     np.testing.assert_allclose(sorted(ys), [(r + span / 2) * cell for r in rows], atol=0.01)
 
 
+@FAST
+@given(geometries)
+def test_the_caption_says_which_window_centres_have_dots(shape):
+    height, width, k, s, p, d = shape
+    assume(d * (k - 1) + 1 <= min(height, width) + 2 * p)
+    geometry = ops.conv_geometry((height, width), k, s, p, d)
+    svg = conv_svg.padded_input_svg(np.zeros((height, width, 1), np.float32), geometry)
+    dots = svg.count('class="window-centre"')
+    out_h, out_w = formula(height, k, s, p, d), formula(width, k, s, p, d)
+    caption = conv_svg.input_caption(geometry)
+    assert f"{out_h}×{out_w} window centres" in caption
+    assert (dots == out_h * out_w) == ("first row and column" not in caption)
+    assert ("padded to" in caption) == (p > 0)
+
+
 def test_the_padding_ring_and_the_first_two_windows_are_drawn():
     geometry = ops.conv_geometry((28, 28), 5, 2, 1, 1)
     svg = conv_svg.padded_input_svg(np.zeros((28, 28, 1), np.float32), geometry)
