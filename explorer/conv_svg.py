@@ -150,11 +150,11 @@ def padded_input_svg(pixels: np.ndarray, geometry: ops.ConvGeometry, *, max_widt
         points = [(centre_rows[0], c) for c in centre_cols]
         points += [(r, centre_cols[0]) for r in centre_rows[1:]]
     radius = max(1.5, min(0.3 * cell * geometry.stride, 0.45 * cell, 6.0))
+    body.append(f'<g class="window-centres" fill="{WINDOW_COLOUR}">')
     body.extend(
-        f'<circle class="window-centre" cx="{c * cell:.2f}" cy="{r * cell:.2f}" '
-        f'r="{radius:.2f}" fill="{WINDOW_COLOUR}"/>'
-        for r, c in points
+        f'<circle cx="{c * cell:.2f}" cy="{r * cell:.2f}" r="{radius:.2f}"/>' for r, c in points
     )
+    body.append("</g>")
     label = (
         f"The {height}×{width} input, padded to {rows}×{cols}, with the centres of the "
         f"{len(centre_rows)}×{len(centre_cols)} windows the stride visits"

@@ -125,7 +125,7 @@ def test_the_stride_lessons_arithmetic_shows_its_answer_whole(tab, server):
     box = shown["box"]
     assert box["left"] >= 0 and box["right"] <= SCREEN["width"], box
     assert box["top"] >= 0 and box["bottom"] <= SCREEN["height"], "on the first screen"
-    assert tab.locator("svg.conv-figure circle.window-centre").count() == answer * answer
+    assert tab.locator("svg.conv-figure g.window-centres circle").count() == answer * answer
 
 
 def test_the_edges_lessons_input_kernel_and_map_are_on_the_first_screen(tab, server):
