@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from explorer import architecture, claims, model, ops
+from explorer import architecture, claims, model, ops, text
 from explorer.architecture import receptive_fields
 from explorer.budget import INSPECT_BATCH
 from explorer.errors import ExplorerError
@@ -453,7 +453,7 @@ def replace_first_layer_filter(variables: dict, filter_index: int, kernel: np.nd
     kernels = first_layer_kernels(variables).copy()
     size, _, channels, filters = kernels.shape
     if not 0 <= filter_index < filters:
-        raise ExplorerError(f"The first layer has {filters} filters.")
+        raise ExplorerError(f"The first layer has {text.count_noun(filters, 'filter')}.")
     if np.shape(kernel) != (size, size):
         raise ExplorerError(f"The replacement kernel must be {size}×{size}.")
     kernels[..., filter_index] = ops.lift_to_channels(np.asarray(kernel), channels)

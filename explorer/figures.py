@@ -504,6 +504,7 @@ def value_table_html(
     value_range: tuple[float, float] | None = None,
     row_names: Sequence[str] | None = None,
     column_names: Sequence[str] | None = None,
+    font_px: int = 15,
 ) -> str:
     """A small (h, w) array as an HTML table of coloured cells with each number printed.
 
@@ -516,6 +517,7 @@ def value_table_html(
         value_range: (low, high) mapped to the ends of ``colorscale``; None means symmetric
             about zero, ±max|value| (so 0 is the middle colour, white on :data:`DIVERGING`).
         row_names, column_names: headers (escaped) instead of the row and column numbers.
+        font_px: the numbers' size in CSS pixels (headers are a fifth smaller).
 
     Returns:
         An HTML fragment: a ``<table>`` with a caption, row and column headers.
@@ -545,7 +547,7 @@ def value_table_html(
     caption_style = "caption-side:top;text-align:left;font-weight:600;white-space:nowrap"
     caption = f'<caption style="{caption_style}">{html.escape(title)}</caption>'
     return (
-        '<table style="border-collapse:collapse;font-size:15px;margin-bottom:0.8em">'
+        f'<table style="border-collapse:collapse;font-size:{font_px}px;margin-bottom:0.8em">'
         + caption
         + "".join(rows)
         + "</table>"

@@ -564,20 +564,36 @@ def conv_activate_pool_batch(
     return FeatureStages(np.asarray(conv), np.asarray(activated), np.asarray(pooled))
 
 
-def output_size_equations(geometry: ConvGeometry) -> tuple[str, str]:
-    """LaTeX for the output height and width with the geometry's numbers filled in."""
+OUTPUT_SIZE_FORMULA = "out = ⌊(n + p_before + p_after − d·(k − 1) − 1) / s⌋ + 1"
+"""The output-size formula in words a page prints above its numbers."""
+
+
+def window_starts(geometry: ConvGeometry, axis: int) -> range:
+    """Where each window the stride visits begins along ``axis`` (0 rows, 1 columns), in
+    pixels of the padded input (0 is the first padding pixel): one start per output cell,
+    every ``stride`` pixels, while the dilated kernel still fits."""
+    padded = geometry.input_hw[axis] + sum(geometry.padding[axis])
+    return range(0, padded - geometry.effective_kernel + 1, geometry.stride)
+
+
+def output_size_arithmetic(geometry: ConvGeometry) -> tuple[str, ...]:
+    """The output-size formula with the geometry's numbers, as plain text that wraps:
+    :data:`OUTPUT_SIZE_FORMULA` filled in, ``"H_out = ⌊(28 + 1 + 1 − 1·(5 − 1) − 1) / 2⌋ + 1
+    = ⌊24 / 2⌋ + 1 = 13"``, one line per axis, or one ``"H_out = W_out = …"`` line when
+    both axes read the same. The result is :func:`~explorer.architecture.output_size`, the
+    formula's one home."""
     k, s, d = geometry.kernel_size, geometry.stride, geometry.dilation
-    equations = []
-    for axis, size, (before, after), result in zip(
-        "HW", geometry.input_hw, geometry.padding, geometry.output_hw, strict=True
-    ):
-        general = rf"\frac{{{axis} + p_{{before}} + p_{{after}} - d(k-1) - 1}}{{s}}"
-        numbers = rf"\frac{{{size} + {before} + {after} - {d}\cdot({k}-1) - 1}}{{{s}}}"
-        equations.append(
-            rf"{axis}_{{out}} = \left\lfloor {general} \right\rfloor + 1"
-            rf" = \left\lfloor {numbers} \right\rfloor + 1 = {result}"
+    sums = []
+    for size, (before, after) in zip(geometry.input_hw, geometry.padding, strict=True):
+        numerator = size + before + after - d * (k - 1) - 1
+        result = output_size(size, k, s, before + after, d)
+        sums.append(
+            f"⌊({size} + {before} + {after} − {d}·({k} − 1) − 1) / {s}⌋ + 1"
+            f" = ⌊{numerator} / {s}⌋ + 1 = {result}"
         )
-    return tuple(equations)
+    if sums[0] == sums[1]:
+        return (f"H_out = W_out = {sums[0]}",)
+    return f"H_out = {sums[0]}", f"W_out = {sums[1]}"
 
 
 def pad_image(image: np.ndarray, padding: Padding) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Text from users (file, folder, class and dataset names) made safe to show as Markdown."""
+"""Text for people: user-supplied names made safe to show as Markdown, counted nouns."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def escape_markdown(text: object) -> str:
     """
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str(text)))
     return _AUTOLINK_TRIGGER.sub(WORD_JOINER, escaped)
+
+
+def count_noun(count: int, singular: str, plural: str | None = None) -> str:
+    """``count`` (with thousands separators) and the noun in its number: ``"1 filter"``,
+    ``"4 filters"``, ``"1,000 units"`` (``plural`` defaults to ``singular + "s"``)."""
+    return f"{count:,} {singular if count == 1 else plural or singular + 's'}"

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import figures, images, ops, svg_charts, ui
-from explorer.text import escape_markdown
+from explorer.text import count_noun, escape_markdown
 
 ui.enter_page()
 ui.lab_title(__file__)
@@ -167,8 +167,10 @@ def parameter_counts() -> None:
             {
                 "input": f"{label} {shape[0]}×{shape[1]}×{shape[2]}",
                 "flattened length": f"{counts.flattened_length:,}",
-                f"dense layer, {units:,} units": f"{counts.dense_parameters:,}",
-                f"conv layer, {filters} filters {kernel}×{kernel}": f"{counts.conv_parameters:,}",
+                f"dense layer, {count_noun(units, 'unit')}": (f"{counts.dense_parameters:,}"),
+                f"conv layer, {count_noun(filters, 'filter')} {kernel}×{kernel}": (
+                    f"{counts.conv_parameters:,}"
+                ),
                 "ratio": f"{counts.dense_parameters / counts.conv_parameters:,.0f}×",
             }
         )

@@ -1,8 +1,9 @@
 """Lab 2: kernels slide over the image and produce feature maps."""
 
+import numpy as np
 import streamlit as st
 
-from explorer import figures, ops, ui
+from explorer import conv_svg, figures, ops, text, ui
 from explorer.errors import ExplorerError
 
 ui.enter_page()
@@ -31,35 +32,71 @@ except ExplorerError as error:
 out_h, out_w = geometry.output_hw
 (top, bottom), (left, right) = geometry.padding
 k, s, d = settings.kernel_size, settings.stride, settings.dilation
+maps = ops.feature_maps(pixels, bank.kernels, geometry)
+filters = settings.filter_count
+st.subheader(f"{text.count_noun(filters, 'filter')} → {text.count_noun(filters, 'feature map')}")
+st.markdown(
+    "  \n".join(
+        text.escape_markdown(line)
+        for line in (ops.OUTPUT_SIZE_FORMULA, *ops.output_size_arithmetic(geometry))
+    ),
+    help="n: input size, p: zero padding before and after, k: kernel size, d: dilation, "
+    "s: stride. ⌊x⌋ rounds down: a window that would run past the padded input is not taken.",
+)
+columns = st.columns([10, 7, 10, 3.5])
+columns[0].markdown(conv_svg.input_caption(geometry))
+ui.show_svg(columns[0], conv_svg.padded_input_svg(pixels, geometry))
+mean_kernels = bank.kernels.mean(axis=2)
+if filters == 1 and k <= 5:
+    kernel = mean_kernels[..., 0]
+    columns[1].html(
+        figures.value_table_html(
+            kernel,
+            title=f"Kernel {k}×{k}" + (f" (mean of {channels} channels)" if channels > 1 else ""),
+            decimals=0 if np.array_equal(kernel, np.round(kernel)) else 2,
+            font_px=22 if k <= 3 else 15,
+        )
+    )
+else:
+    ui.show_view(
+        columns[1],
+        figures.map_grid_view(
+            mean_kernels, bank.names, title="Kernels (mean over channels)", hover=False, height=300
+        ),
+    )
+if filters == 1:
+    limits = conv_svg.signed_limits(maps[..., 0])
+    picture = figures.image_view(
+        maps[..., 0], value_range=limits, colorscale=figures.DIVERGING, height=300, hover=False
+    )
+    ticks = conv_svg.map_ticks(maps[..., 0])
+else:
+    picture = figures.map_grid_view(maps, bank.names, hover=False, height=300)
+    limits, ticks = (-1.0, 1.0), conv_svg.GRID_TICKS
+columns[2].markdown(f"**{'Feature map' if filters == 1 else 'Feature maps'}** {out_h}×{out_w}")
+ui.show_view(columns[2], picture)
+columns[3].markdown("**Scale**")
+ui.show_svg(
+    columns[3],
+    conv_svg.colour_bar_svg(
+        picture.height, limits, ticks, colorscale=figures.DIVERGING, label="Colour scale"
+    ),
+)
+st.caption(
+    "Red = positive response, blue = negative, white = zero"
+    + ("." if filters == 1 else "; each map is scaled to its own largest |value| (±max).")
+    + " The step-through below prints the exact numbers of any output cell."
+)
 with ui.section("Output size"):
-    for equation in ops.output_size_equations(geometry):
-        st.latex(equation)
     columns = st.columns(4)
     columns[0].metric("Input", f"{height}×{width}×{channels}")
     columns[1].metric("Each kernel", f"{k}×{k}×{channels}", help="A kernel has the input's depth.")
-    columns[2].metric("Output", f"{out_h}×{out_w}×{settings.filter_count}")
+    columns[2].metric("Output", f"{out_h}×{out_w}×{filters}")
     columns[3].metric(
         "Learnable parameters",
-        f"{ops.conv_parameter_count(k, channels, settings.filter_count):,}",
+        f"{ops.conv_parameter_count(k, channels, filters):,}",
         help="k·k·C weights per filter plus one bias each; independent of the image size.",
     )
-
-maps = ops.feature_maps(pixels, bank.kernels, geometry)
-st.subheader(f"{settings.filter_count} filters and their feature maps")
-left_col, right_col = st.columns([1, 2])
-ui.show_view(
-    left_col,
-    figures.map_grid_view(
-        bank.kernels.mean(axis=2), bank.names, title="Kernels (mean over channels)"
-    ),
-)
-ui.show_view(
-    right_col, figures.map_grid_view(maps, bank.names, title=f"Feature maps, {out_h}×{out_w} each")
-)
-st.caption(
-    "Red = positive response, blue = negative, white = zero; each map is scaled to its own "
-    "largest value. The step-through below prints the exact numbers of any output cell."
-)
 
 
 @st.fragment

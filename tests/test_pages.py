@@ -1029,6 +1029,19 @@ def test_the_stride_and_padding_lesson_shows_the_size_its_guidance_states():
     assert metric(app, "Output") == "13×13×4" and "= 13 outputs per side" in lesson.guidance
 
 
+def test_the_edges_lesson_names_one_filter_and_prints_its_kernel_and_size():
+    (lesson,) = [lesson for lesson in labs.LESSONS if lesson.key == "vertical-edges"]
+    app = open_link({**dict(lesson.settings), "lesson": lesson.key}, "2_convolution.py")
+    assert not app.exception
+    assert "1 filter → 1 feature map" in [header.value for header in app.subheader]
+    assert "1 filters" not in " ".join(header.value for header in app.subheader)
+    arithmetic = [md.value for md in app.markdown if "H\\_out" in md.value]
+    assert arithmetic and arithmetic[0].endswith("\\+ 1 \\= 62"), "(64 − 3) / 1 + 1"
+    kernel = next(html.proto.body for html in app.get("html") if "Kernel 3×3" in html.proto.body)
+    cells = re.findall(r">(-?\d+)</td>", kernel)
+    assert cells == ["-1", "0", "1"] * 3, "the kernel's numbers beside the map"
+
+
 @pytest.mark.parametrize("page", ["2_convolution.py", "3_activation_pooling.py", "4_frequency.py"])
 def test_link_ranges_are_the_slider_ranges(page):
     app = open_page(page)
