@@ -242,7 +242,9 @@ def test_predict_refuses_devices_fifos_folders_and_huge_sparse_files_at_once(tmp
     with sparse.open("wb") as file:
         file.truncate(3 * 2**30)
     good = tmp_path / "good.png"
-    good.write_bytes(png_bytes(Image.fromarray(np.full((30, 30), 255, np.uint8))))
+    stroke = np.zeros((30, 30), np.uint8)
+    stroke[5:25, 13:17] = 255  # a "1": not an empty picture, which would add a note line
+    good.write_bytes(png_bytes(Image.fromarray(stroke)))
     hostile = ["/dev/zero", str(fifo), str(sparse), str(tmp_path)]
     started = time.perf_counter()
     done = subprocess.run(
