@@ -16,11 +16,13 @@ import streamlit as st
 
 from explorer import (
     checkpoints,
+    claims,
     explain,
     explained_class,
     figures,
     frequency,
     labs,
+    mistakes,
     novelty,
     ops,
     predict,
@@ -185,8 +187,22 @@ def test_split(model: Inspected) -> splits.Split | None:
     return None if dataset is None else dataset.test
 
 
+TEST_INPUTS = "inspect_test_inputs"
+"""Session key: sample name → (test data key, uint8 (H, W, C)) of each test image sent to
+"Why this prediction?" from the mistakes view."""
+
+
 def network_input(model: Inspected, original: np.ndarray) -> np.ndarray:
-    """The picture as the network sees it, float32 (H, W, C) in [0, 1]."""
+    """The picture as the network sees it, float32 (H, W, C) in [0, 1]: a test image of
+    this network's own test set exactly as it was tested (preparing it again, as a drawing
+    is, could move it and change the answer being explained), any other picture prepared."""
+    for data_key, image in st.session_state.get(TEST_INPUTS, {}).values():
+        if (
+            data_key == model.data_key
+            and image.shape == tuple(model.spec.input_shape)
+            and np.array_equal(image, original)
+        ):
+            return image.astype(np.float32) / 255.0
     return predict.prepare_image(original, model.spec.input_shape, model.preprocessing)
 
 
@@ -458,64 +474,169 @@ def _subset_accuracy(
     return float((predictions.argmax(axis=1) == _labels).mean())
 
 
+MISTAKE_CELL = "mistake_cell"
+"""Session key of the confusion-matrix cell last clicked: (model key, test data key, true
+class, predicted class); another model or test set opens on its own most common mistake."""
+WHY_VIEW = "Why this prediction?"
+CELL_IMAGES = 9
+"""How many test images of the chosen cell are shown (three rows of three)."""
+
+
+def _pick_cell(model: Inspected, cell: mistakes.Cell) -> None:
+    """Button callback: show the images of ``cell`` (true class, predicted class)."""
+    st.session_state[MISTAKE_CELL] = (model.key, model.data_key, *cell)
+
+
+def _picked_cell(model: Inspected) -> mistakes.Cell | None:
+    """The cell last clicked for this model and test set, if any."""
+    picked = st.session_state.get(MISTAKE_CELL)
+    if picked is None or tuple(picked[:2]) != (model.key, model.data_key):
+        return None
+    return int(picked[2]), int(picked[3])
+
+
+def _explain_test_image(model: Inspected, name: str, image: np.ndarray) -> None:
+    """Button callback: make test image ``image`` (uint8 (H, W, C)) the Inspect input, as
+    a sample called ``name``, and open "Why this prediction?" on it."""
+    st.session_state.setdefault(ui.SAVED_DRAWINGS, {})[name] = image
+    st.session_state.setdefault(TEST_INPUTS, {})[name] = (model.data_key, image)
+    st.session_state["image_source"] = "Sample"
+    st.session_state["sample_name"] = name
+    st.session_state["inspect_view"] = WHY_VIEW
+
+
+def _grid_style(matrix: np.ndarray, shown: mistakes.Cell | None) -> str:
+    """CSS for the confusion grid: each cell blue by its share of its true class, the shown
+    cell framed in red, numbers large enough to read from the back of a room."""
+    rules = [
+        ".st-key-confusion_grid button { min-height: 2.2rem; padding: 0 0.2rem; }",
+        ".st-key-confusion_grid button p { font-size: 1rem; }",
+        ".st-key-confusion_grid p { font-size: 1rem; text-align: center; }",
+    ]
+    for (true, predicted), share in np.ndenumerate(mistakes.shading(matrix)):
+        text = "#fff" if share > 0.5 else "#111"
+        rules.append(
+            f".st-key-cm_{true}_{predicted} button {{ background: rgba(31, 119, 180, "
+            f"{0.08 + 0.92 * share:.3f}); color: {text}; }}"
+        )
+    if shown is not None:
+        rules.append(
+            f".st-key-cm_{shown[0]}_{shown[1]} button {{ outline: 0.25rem solid #d62728; "
+            "outline-offset: -0.25rem; font-weight: 700; }"
+        )
+    return "<style>" + "\n".join(rules) + "</style>"
+
+
+def confusion_grid(model: Inspected, matrix: np.ndarray, shown: mistakes.Cell | None) -> None:
+    """The confusion matrix as a grid of buttons (rows: true class, columns: predicted
+    class), each showing its count and opening its test images; Tab and Enter reach each."""
+    names = model.class_names
+    st.html(_grid_style(matrix, shown))
+    st.markdown("**Rows: true class · columns: predicted as.** Click a cell to see its images.")
+    with st.container(key="confusion_grid", gap="xxsmall"):
+        header = st.columns(len(names) + 1, gap="xxsmall", wrap=False)
+        for column, name in zip(header[1:], names, strict=True):
+            column.markdown(f"**{escape_markdown(name)}**")
+        for true, name in enumerate(names):
+            row = st.columns(len(names) + 1, gap="xxsmall", wrap=False, vertical_alignment="center")
+            row[0].markdown(f"**{escape_markdown(name)}**")
+            for predicted, column in enumerate(row[1:]):
+                count = int(matrix[true, predicted])
+                column.button(
+                    f"{count:,}",
+                    key=f"cm_{true}_{predicted}",
+                    help=f"{count:,} test images of “{name}” predicted as “{names[predicted]}”",
+                    on_click=_pick_cell,
+                    args=(model, (true, predicted)),
+                    width="stretch",
+                )
+
+
+def explainable_gallery(
+    model: Inspected,
+    split: splits.Split,
+    indices: np.ndarray,
+    captions: list[str],
+    per_row: int,
+    key: str,
+) -> None:
+    """Test images ``indices`` of ``split``, each with its caption (Markdown, in text of
+    the page's size) and an "Explain this one" button that opens "Why this prediction?"
+    on it."""
+    for start in range(0, len(indices), per_row):
+        columns = st.columns(per_row)
+        row = zip(indices[start : start + per_row], captions[start : start + per_row], strict=True)
+        for column, (index, caption) in zip(columns, row, strict=False):
+            image = split.images[index]
+            picture = figures.image_view(image.astype(np.float32) / 255.0, height=112, hover=False)
+            ui.show_view(column, picture)
+            column.markdown(caption)
+            column.button(
+                "Explain this one",
+                key=f"{key}_{index}",
+                icon=":material/psychology_alt:",
+                help=f"Open “{WHY_VIEW}” on test image {index + 1:,}",
+                on_click=_explain_test_image,
+                args=(model, f"test image {index + 1:,} of {model.dataset_name}", image),
+            )
+
+
 def test_views(model: Inspected, split: splits.Split) -> None:
-    """Confusion matrix, a gallery of any cell's images, worst mistakes, per-class accuracy."""
+    """Confusion matrix (its cells open their test images, the most common mistake first),
+    per-class accuracy and the most confident mistakes, each image one click from "Why this
+    prediction?"."""
     probabilities = _test_probabilities(
         model.key, model.data_key, model.spec, model.variables, split.images
     )
     predictions = probabilities.argmax(axis=1)
     names = model.class_names
     matrix = train.confusion_matrix(split.labels, predictions, len(names))
-    st.metric(
+    shown = mistakes.cell_to_show(matrix, _picked_cell(model))
+    left, right = st.columns(2)
+    with left:
+        confusion_grid(model, matrix, shown)
+    right.metric(
         "Test accuracy",
         f"{(predictions == split.labels).mean():.2%}",
         help=f"{len(split)} test images",
     )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
-    right.plotly_chart(
+    escaped = [escape_markdown(name) for name in names]
+    right.markdown(claims.confusion_cell_sentence(matrix, shown, escaped))
+    if shown is not None:
+        chosen = mistakes.images_in_cell(split.labels, predictions, shown, CELL_IMAGES)
+        with right:
+            explainable_gallery(
+                model,
+                split,
+                chosen,
+                [
+                    f"#{i + 1:,}: {probabilities[i, shown[1]]:.0%} “{escaped[shown[1]]}”"
+                    for i in chosen
+                ],
+                3,
+                "explain_cell",
+            )
+    st.plotly_chart(
         figures.counts_figure(
             names, train.per_class_accuracy(matrix), title="Accuracy per class", percent=True
         ),
         width="stretch",
     )
-    columns = st.columns(2)
-    true_class = columns[0].selectbox(
-        "True class", range(len(names)), format_func=names.__getitem__, key="cm_true"
-    )
-    predicted = columns[1].selectbox(
-        "Predicted as",
-        range(len(names)),
-        index=1 % len(names),
-        format_func=names.__getitem__,
-        key="cm_pred",
-    )
-    chosen = np.flatnonzero((split.labels == true_class) & (predictions == predicted))[:24]
-    if len(chosen):
-        st.plotly_chart(
-            figures.image_gallery_figure(
-                split.images[chosen],
-                [f"{probabilities[i, predicted]:.0%}" for i in chosen],
-                title=f"{len(chosen)} test images of “{names[true_class]}” "
-                f"predicted as “{names[predicted]}”",
-            ),
-            width="stretch",
-        )
-    else:
-        st.caption("No test image falls in that cell.")
     wrong = np.flatnonzero(predictions != split.labels)
-    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:16]
+    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:8]
     if len(worst):
-        st.plotly_chart(
-            figures.image_gallery_figure(
-                split.images[worst],
-                [
-                    f"{names[split.labels[i]]}→{names[predictions[i]]} {probabilities[i].max():.0%}"
-                    for i in worst
-                ],
-                title="Most confident mistakes (true → predicted, confidence)",
-            ),
-            width="stretch",
+        st.subheader("Most confident mistakes")
+        explainable_gallery(
+            model,
+            split,
+            worst,
+            [
+                f"“{escaped[split.labels[i]]}” → “{escaped[predictions[i]]}” "
+                f"{probabilities[i].max():.0%}"
+                for i in worst
+            ],
+            4,
+            "explain_worst",
         )
 
 
@@ -864,7 +985,7 @@ INSPECT_VIEWS = (
     InspectView("Every layer", True, lambda m, x, p: show_stages(m, x)),
     InspectView("Receptive field", True, lambda m, x, p: receptive_field(m, x)),
     InspectView("Learned filters", False, lambda m, x, p: learned_filters(m)),
-    InspectView("Why this prediction?", True, lambda m, x, p: why(m, x, p)),
+    InspectView(WHY_VIEW, True, lambda m, x, p: why(m, x, p)),
     InspectView("Test-set mistakes", False, lambda m, x, p: _test_set_view(m)),
     InspectView("Robustness: CNN vs MLP", False, lambda m, x, p: robustness_comparison(m)),
     InspectView("What a unit wants", False, lambda m, x, p: unit_preferences(m, test_split(m))),
@@ -873,10 +994,10 @@ INSPECT_VIEWS = (
 """The views in teaching order: picture views first, then the model and its test set."""
 
 
-def show_chosen_view(
-    model: Inspected, prepared: np.ndarray | None, probabilities: np.ndarray | None
-) -> None:
-    """A picker of :data:`INSPECT_VIEWS` and the chosen view; the others compute nothing."""
+def show_chosen_view(model: Inspected, image: ui.WorkingImage | None) -> None:
+    """A picker of :data:`INSPECT_VIEWS` and the chosen view (the others compute nothing);
+    a view of the picture shows first what the network predicts for it, a view of the model
+    or its test set opens straight on its figures."""
     labels = [view.label for view in INSPECT_VIEWS]
     chosen = st.session_state.setdefault("inspect_view", labels[0])
     if chosen is not None and chosen not in labels:
@@ -896,7 +1017,16 @@ def show_chosen_view(
         st.caption("Choose a view above.")
         return
     st.header(view.label)
-    if view.needs_picture and prepared is None:
-        st.info("This view needs a picture: draw a digit, upload an image or pick a sample.")
+    if not view.needs_picture:
+        view.show(model, None, None)
         return
+    if image is None:
+        st.info(
+            "Draw a digit, upload an image or pick a sample in the sidebar to see a prediction.",
+            icon=":material/arrow_back:",
+        )
+        return
+    prepared = network_input(model, image.original)
+    st.caption("Draw in the sidebar: the probabilities update when you lift the mouse.")
+    probabilities = show_prediction(model, image.original, prepared)
     view.show(model, prepared, probabilities)
