@@ -509,7 +509,8 @@ def _grid_style(matrix: np.ndarray, shown: mistakes.Cell | None) -> str:
     """CSS for the confusion grid: each cell blue by its share of its true class, the shown
     cell framed in red, numbers large enough to read from the back of a room."""
     rules = [
-        ".st-key-confusion_grid button { min-height: 2.2rem; padding: 0 0.2rem; }",
+        ".st-key-confusion_grid [data-testid='stColumn'] { min-width: 0; flex: 1 1 0; }",
+        ".st-key-confusion_grid button { min-height: 1.9rem; min-width: 0; padding: 0 0.1rem; }",
         ".st-key-confusion_grid button p { font-size: 1rem; }",
         ".st-key-confusion_grid p { font-size: 1rem; text-align: center; }",
     ]
@@ -517,12 +518,12 @@ def _grid_style(matrix: np.ndarray, shown: mistakes.Cell | None) -> str:
         text = "#fff" if share > 0.5 else "#111"
         rules.append(
             f".st-key-cm_{true}_{predicted} button {{ background: rgba(31, 119, 180, "
-            f"{0.08 + 0.92 * share:.3f}); color: {text}; }}"
+            f"{0.08 + 0.92 * share:.3f}) !important; color: {text} !important; }}"
         )
     if shown is not None:
         rules.append(
-            f".st-key-cm_{shown[0]}_{shown[1]} button {{ outline: 0.25rem solid #d62728; "
-            "outline-offset: -0.25rem; font-weight: 700; }"
+            f".st-key-cm_{shown[0]}_{shown[1]} button {{ box-shadow: inset 0 0 0 0.2rem "
+            "#d62728 !important; }"
         )
     return "<style>" + "\n".join(rules) + "</style>"
 
@@ -532,7 +533,7 @@ def confusion_grid(model: Inspected, matrix: np.ndarray, shown: mistakes.Cell | 
     class), each showing its count and opening its test images; Tab and Enter reach each."""
     names = model.class_names
     st.html(_grid_style(matrix, shown))
-    st.markdown("**Rows: true class · columns: predicted as.** Click a cell to see its images.")
+    st.markdown("**Rows: true class · columns: predicted as.** Click a cell.")
     with st.container(key="confusion_grid", gap="xxsmall"):
         header = st.columns(len(names) + 1, gap="xxsmall", wrap=False)
         for column, name in zip(header[1:], names, strict=True):
