@@ -200,9 +200,8 @@ LABS = (
                 "Inspecting a mistake",
                 (("inspect_model", "starter/digits-cnn"), ("inspect_view", "Test-set mistakes")),
                 "Even a good network gets some digits wrong. The confusion matrix opens on its "
-                "most common mistake, with the test digits of that cell beside it: press "
-                "*Explain this one* under a digit to see why the network read it so. Click any "
-                "other cell to see its digits.",
+                "most common mistake and its test digits: press *Explain this one* under one "
+                "to see why.",
             ),
         ),
     ),

@@ -143,9 +143,9 @@ def press_slider(tab, label: str, key: str, presses: int) -> None:
     wait_for_app(tab)
 
 
-FIGURE = '.js-plotly-plot, [data-testid="stImage"] img, svg.svg-chart'
-"""What counts as a figure on a page: a plotly chart, a server-drawn picture (``st.image``) or
-an SVG chart (:mod:`explorer.svg_charts`)."""
+FIGURE = '.js-plotly-plot, [data-testid="stImage"] img, svg.svg-chart, .st-key-confusion_grid'
+"""What counts as a figure on a page: a plotly chart, a server-drawn picture (``st.image``),
+an SVG chart (:mod:`explorer.svg_charts`) or the confusion matrix's grid of cells."""
 
 
 @pytest.mark.parametrize("path", LAB_PATHS)
@@ -747,6 +747,8 @@ GRID_COUNTS = """() => {
     ]);
 }"""
 """Each confusion-matrix cell's (true, predicted) and the count its button shows."""
+IMAGES_LOADED = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
+    .every(image => image.complete && image.naturalWidth > 0)"""
 
 
 def gallery_caption_px(tab, key: str) -> float:
@@ -770,6 +772,7 @@ def test_the_mistake_lesson_explains_a_misclassified_test_digit(page, server_url
         open_lab(tab, server_url, f"inspect?{urllib.parse.urlencode(query)}")
         grid = tab.locator(".st-key-confusion_grid")
         grid.wait_for()
+        tab.wait_for_function(IMAGES_LOADED)
         tab.screenshot(path=str(SHOTS / "mistake_lesson_1366x768.png"))
         top = grid.bounding_box()["y"]
         assert top + MAIN_FIGURE_SHOWN_PX <= 768, "the matrix starts on the first screen"

@@ -533,7 +533,6 @@ def confusion_grid(model: Inspected, matrix: np.ndarray, shown: mistakes.Cell | 
     class), each showing its count and opening its test images; Tab and Enter reach each."""
     names = model.class_names
     st.html(_grid_style(matrix, shown))
-    st.markdown("**Rows: true class · columns: predicted as.** Click a cell.")
     with st.container(key="confusion_grid", gap="xxsmall"):
         header = st.columns(len(names) + 1, gap="xxsmall", wrap=False)
         for column, name in zip(header[1:], names, strict=True):
@@ -575,7 +574,8 @@ def explainable_gallery(
             column.button(
                 "Explain this one",
                 key=f"{key}_{index}",
-                icon=":material/psychology_alt:",
+                width="stretch",
+                wrap=True,
                 help=f"Open “{WHY_VIEW}” on test image {index + 1:,}",
                 on_click=_explain_test_image,
                 args=(model, f"test image {index + 1:,} of {model.dataset_name}", image),
@@ -596,11 +596,6 @@ def test_views(model: Inspected, split: splits.Split) -> None:
     left, right = st.columns(2)
     with left:
         confusion_grid(model, matrix, shown)
-    right.metric(
-        "Test accuracy",
-        f"{(predictions == split.labels).mean():.2%}",
-        help=f"{len(split)} test images",
-    )
     escaped = [escape_markdown(name) for name in names]
     right.markdown(claims.confusion_cell_sentence(matrix, shown, escaped))
     if shown is not None:
@@ -611,12 +606,21 @@ def test_views(model: Inspected, split: splits.Split) -> None:
                 split,
                 chosen,
                 [
-                    f"#{i + 1:,}: {probabilities[i, shown[1]]:.0%} “{escaped[shown[1]]}”"
+                    f"#{i + 1:,}: “{escaped[shown[1]]}” {probabilities[i, shown[1]]:.0%}"
                     for i in chosen
                 ],
                 3,
                 "explain_cell",
             )
+    right.markdown(
+        "**Rows are the true class, columns the predicted one.** Click a cell to see its "
+        "test images."
+    )
+    right.metric(
+        "Test accuracy",
+        f"{(predictions == split.labels).mean():.2%}",
+        help=f"{len(split)} test images",
+    )
     st.plotly_chart(
         figures.counts_figure(
             names, train.per_class_accuracy(matrix), title="Accuracy per class", percent=True
@@ -632,7 +636,7 @@ def test_views(model: Inspected, split: splits.Split) -> None:
             split,
             worst,
             [
-                f"“{escaped[split.labels[i]]}” → “{escaped[predictions[i]]}” "
+                f"#{i + 1:,}: “{escaped[split.labels[i]]}” → “{escaped[predictions[i]]}” "
                 f"{probabilities[i].max():.0%}"
                 for i in worst
             ],
