@@ -281,7 +281,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert stranger.selectbox(key="inspect_model").options == STARTER_LABELS, "only starters"
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
-    assert [h.value for h in app.header] == ["Prediction", "Every layer"]
+    assert [h.value for h in app.header] == ["Every layer"], "the view, then its prediction"
     assert app.select_slider(key="stage_key").value == "act1"
     for key in ("conv1", "pool2", "logits"):
         app.select_slider(key="stage_key").set_value(key).run()
@@ -292,7 +292,9 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         assert not app.exception, view.label
-        assert [h.value for h in app.header] == ["Prediction", view.label]
+        assert [h.value for h in app.header] == [view.label]
+        softmax = [c for c in app.get("plotly_chart") if "Softmax" in c.proto.spec]
+        assert bool(softmax) == view.needs_picture, "the picture's prediction in its views"
     app.get("button_group")[0].set_value("Test-set mistakes").run()
     assert float(metric(app, "Test accuracy").rstrip("%")) / 100 == pytest.approx(accuracy)
     app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
