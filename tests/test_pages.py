@@ -1139,5 +1139,6 @@ def test_the_mistake_lesson_opens_on_the_most_common_mistake_and_explains_one_of
     assert app.session_state["inspect_view"] == WHY
     assert app.sidebar.selectbox(key="sample_name").value.startswith(f"test image {index + 1:,}")
     assert prediction_shown(app)[0] == str(predicted), "the network's answer for that digit"
+    assert any(f"its true class is “{true}”" in c.value for c in app.caption)
     assert explained_shown(app)[0] == predicted
     assert_maps_explain(app, str(predicted))

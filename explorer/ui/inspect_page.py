@@ -188,15 +188,15 @@ def test_split(model: Inspected) -> splits.Split | None:
 
 
 TEST_INPUTS = "inspect_test_inputs"
-"""Session key: sample name → (test data key, uint8 (H, W, C)) of each test image sent to
-"Why this prediction?" from the mistakes view."""
+"""Session key: sample name → (test data key, uint8 (H, W, C), true class name) of each
+test image sent to "Why this prediction?" from the mistakes view."""
 
 
 def network_input(model: Inspected, original: np.ndarray) -> np.ndarray:
     """The picture as the network sees it, float32 (H, W, C) in [0, 1]: a test image of
     this network's own test set exactly as it was tested (preparing it again, as a drawing
     is, could move it and change the answer being explained), any other picture prepared."""
-    for data_key, image in st.session_state.get(TEST_INPUTS, {}).values():
+    for data_key, image, _ in st.session_state.get(TEST_INPUTS, {}).values():
         if (
             data_key == model.data_key
             and image.shape == tuple(model.spec.input_shape)
@@ -495,11 +495,12 @@ def _picked_cell(model: Inspected) -> mistakes.Cell | None:
     return int(picked[2]), int(picked[3])
 
 
-def _explain_test_image(model: Inspected, name: str, image: np.ndarray) -> None:
-    """Button callback: make test image ``image`` (uint8 (H, W, C)) the Inspect input, as
-    a sample called ``name``, and open "Why this prediction?" on it."""
+def _explain_test_image(model: Inspected, name: str, image: np.ndarray, true_name: str) -> None:
+    """Button callback: make test image ``image`` (uint8 (H, W, C)) of true class
+    ``true_name`` the Inspect input, as a sample called ``name``, and open "Why this
+    prediction?" on it."""
     st.session_state.setdefault(ui.SAVED_DRAWINGS, {})[name] = image
-    st.session_state.setdefault(TEST_INPUTS, {})[name] = (model.data_key, image)
+    st.session_state.setdefault(TEST_INPUTS, {})[name] = (model.data_key, image, true_name)
     st.session_state["image_source"] = "Sample"
     st.session_state["sample_name"] = name
     st.session_state["inspect_view"] = WHY_VIEW
@@ -578,7 +579,12 @@ def explainable_gallery(
                 wrap=True,
                 help=f"Open “{WHY_VIEW}” on test image {index + 1:,}",
                 on_click=_explain_test_image,
-                args=(model, f"test image {index + 1:,} of {model.dataset_name}", image),
+                args=(
+                    model,
+                    f"test image {index + 1:,} of {model.dataset_name}",
+                    image,
+                    model.class_names[split.labels[index]],
+                ),
             )
 
 
@@ -999,6 +1005,18 @@ INSPECT_VIEWS = (
 """The views in teaching order: picture views first, then the model and its test set."""
 
 
+def _input_caption(model: Inspected, image: ui.WorkingImage) -> str:
+    """What the input is: a test image sent from the mistakes view (with its true class),
+    or a picture to change in the sidebar."""
+    tested = st.session_state.get(TEST_INPUTS, {}).get(image.label)
+    if tested is not None and tested[0] == model.data_key:
+        return (
+            f"This is {escape_markdown(image.label)}, exactly as the network was tested on "
+            f"it; its true class is “{escape_markdown(tested[2])}”."
+        )
+    return "Draw in the sidebar: the probabilities update when you lift the mouse."
+
+
 def show_chosen_view(model: Inspected, image: ui.WorkingImage | None) -> None:
     """A picker of :data:`INSPECT_VIEWS` and the chosen view (the others compute nothing);
     a view of the picture shows first what the network predicts for it, a view of the model
@@ -1032,6 +1050,6 @@ def show_chosen_view(model: Inspected, image: ui.WorkingImage | None) -> None:
         )
         return
     prepared = network_input(model, image.original)
-    st.caption("Draw in the sidebar: the probabilities update when you lift the mouse.")
+    st.caption(_input_caption(model, image))
     probabilities = show_prediction(model, image.original, prepared)
     view.show(model, prepared, probabilities)
