@@ -785,6 +785,12 @@ def test_the_mistake_lesson_explains_a_misclassified_test_digit(page, server_url
         opened = tab.get_by_text(f"“{largest[0]}” predicted as “{largest[1]}”: ").first
         assert "most common mistake" in opened.inner_text()
         assert tab.locator('[class*="st-key-explain_cell_"]').count() > 0, "its digits"
+        tab.locator(".st-key-cm_0_0 button:visible").focus()
+        tab.keyboard.press("Tab")
+        focused = tab.evaluate(
+            "() => document.activeElement.closest('[class*=st-key-cm_]')?.className"
+        )
+        assert "st-key-cm_0_1 " in f"{focused} ", "Tab goes from cell to cell"
         tab.locator(f".st-key-cm_{second[0]}_{second[1]} button:visible").click()
         wait_for_app(tab)
         tab.get_by_text(f"“{second[0]}” predicted as “{second[1]}”: ").first.wait_for()
@@ -800,6 +806,7 @@ def test_the_mistake_lesson_explains_a_misclassified_test_digit(page, server_url
         tab.get_by_role("heading", name="Why this prediction?").wait_for()
         sample = widget_shows(tab, "sample_name", f"test image {index + 1:,}")
         assert sample.startswith(f"test image {index + 1:,}"), sample
+        tab.get_by_text(f"its true class is “{second[0]}”").first.wait_for()
         assert explained_as_predicted(tab, prediction) == str(second[1])
         assert_maps_explain(tab, str(second[1]))
         tab.get_by_role("heading", name="Why this prediction?").scroll_into_view_if_needed()
