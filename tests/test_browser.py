@@ -26,7 +26,7 @@ import pytest
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
 from explorer import labs, model, runs
 from explorer.data import registry
-from explorer.ui import inspect_page
+from explorer.ui import inspect_page, mistakes_view
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -795,7 +795,7 @@ def test_the_mistake_lesson_explains_a_misclassified_test_digit(page, server_url
         wait_for_app(tab)
         tab.get_by_text(f"“{second[0]}” predicted as “{second[1]}”: ").first.wait_for()
         buttons = tab.locator('[class*="st-key-explain_cell_"]')
-        assert buttons.count() == min(cells[second], inspect_page.CELL_IMAGES)
+        assert buttons.count() == min(cells[second], mistakes_view.CELL_IMAGES)
         key = re.search(r"st-key-(explain_cell_\d+)", buttons.first.get_attribute("class"))[1]
         assert gallery_caption_px(tab, key) >= 16
         tab.locator(f".st-key-{key}").scroll_into_view_if_needed()

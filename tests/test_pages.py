@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import labs, links, runs, starter_models, ui
 from explorer.data import registry, shapes
-from explorer.ui import inspect_page, learning_page, train_page
+from explorer.ui import inspect_page, learning_page, mistakes_view, train_page
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -1125,7 +1125,7 @@ def test_the_mistake_lesson_opens_on_the_most_common_mistake_and_explains_one_of
     sentence = f"“{true}” predicted as “{predicted}”: {counts[true, predicted]:,} of the"
     assert any(md.value.startswith(sentence) for md in app.markdown), "the largest mistake"
     shown = [b for b in app.button if b.key and b.key.startswith("explain_cell_")]
-    assert len(shown) == min(counts[true, predicted], inspect_page.CELL_IMAGES)
+    assert len(shown) == min(counts[true, predicted], mistakes_view.CELL_IMAGES)
     other = (predicted, true) if counts[predicted, true] else (true, true)
     app.button(key=f"cm_{other[0]}_{other[1]}").click().run()
     assert any(
