@@ -4,7 +4,8 @@ Whether a run learned (:func:`learned`) and, when it did not, what its numbers p
 (:func:`did_not_learn_note`): the same sentence on the Train page and from
 ``python -m explorer.train``. How far the first-layer filters moved and whether that shows
 in the weights (:func:`filter_change_note`, :func:`visible_in_weights`): the Train page's
-film strip.
+film strip. What a confusion-matrix cell holds, and whether it is the network's most
+common mistake (:func:`confusion_cell_sentence`), on Inspect.
 """
 
 from __future__ import annotations
@@ -138,3 +139,39 @@ def filter_change_note(initial: np.ndarray, latest: np.ndarray, epoch: int, limi
         f"{epoch} the first-layer filters moved {moved:.1%} of their size (relative L2, "
         f"‖K − K_init‖ / ‖K_init‖): {seen}."
     )
+
+
+def confusion_cell_sentence(
+    matrix: np.ndarray, cell: tuple[int, int] | None, names: Sequence[str]
+) -> str:
+    """What the cell (true class, predicted class) of a confusion matrix (int (classes,
+    classes), row = true class) holds, out of its true class's test images; whether it is
+    the most common mistake (the off-diagonal cell with the most images, or one of several
+    tied). With ``cell`` None, whether there is any mistake at all."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    off_diagonal = counts[~np.eye(len(counts), dtype=bool)]
+    most = int(off_diagonal.max()) if off_diagonal.size else 0
+    if cell is None:
+        if most == 0:
+            return (
+                f"Every one of the {int(counts.sum()):,} test images is on the diagonal: "
+                "the network classified them all correctly, so there is no mistake to open."
+            )
+        return "Choose a cell of the confusion matrix to see its test images."
+    true, predicted = cell
+    count, total = int(counts[true, predicted]), int(counts[true].sum())
+    share = f" ({count / total:.1%})" if total else ""
+    sentence = (
+        f"“{names[true]}” predicted as “{names[predicted]}”: {count:,} of the {total:,} test "
+        f"images of “{names[true]}”{share}"
+    )
+    if true == predicted:
+        return sentence + ", the ones it got right."
+    if count == 0:
+        return sentence + ": no test image falls in this cell."
+    if count < most:
+        return sentence + f". The most common mistake holds {most:,}."
+    tied = int((off_diagonal == most).sum())
+    if tied == 1:
+        return sentence + ", the network's most common mistake."
+    return sentence + f", one of {tied} cells tied as the most common mistake."

@@ -199,9 +199,9 @@ LABS = (
                 "mistake",
                 "Inspecting a mistake",
                 (("inspect_model", "starter/digits-cnn"), ("inspect_view", "Test-set mistakes")),
-                "Even a good network gets some digits wrong. Pick a cell off the diagonal of "
-                "the confusion matrix to see the test digits it confused, then ask why: open "
-                "*Why this prediction?* on one of them.",
+                "Even a good network gets some digits wrong. The confusion matrix opens on its "
+                "most common mistake and its test digits: press *Explain this one* under one "
+                "to see why.",
             ),
         ),
     ),

@@ -27,7 +27,7 @@ import pytest
 from bench.app_driver import CHROMIUM_ARGS, PREDICTION, streamlit_server
 from explorer import labs, model, runs
 from explorer.data import registry
-from explorer.ui import inspect_page, train_page
+from explorer.ui import inspect_page, mistakes_view, train_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -144,9 +144,9 @@ def press_slider(tab, label: str, key: str, presses: int) -> None:
     wait_for_app(tab)
 
 
-FIGURE = '.js-plotly-plot, [data-testid="stImage"] img, svg.svg-chart'
-"""What counts as a figure on a page: a plotly chart, a server-drawn picture (``st.image``) or
-an SVG chart (:mod:`explorer.svg_charts`)."""
+FIGURE = '.js-plotly-plot, [data-testid="stImage"] img, svg.svg-chart, .st-key-confusion_grid'
+"""What counts as a figure on a page: a plotly chart, a server-drawn picture (``st.image``),
+an SVG chart (:mod:`explorer.svg_charts`) or the confusion matrix's grid of cells."""
 
 
 @pytest.mark.parametrize("path", LAB_PATHS)
@@ -817,5 +817,84 @@ def test_presenter_mode_shows_each_labs_main_figure_without_scrolling(page, widt
             assert box["y"] + min(box["height"], MAIN_FIGURE_SHOWN_PX) <= height, lab.name
             assert tab.get_by_text("Deploy", exact=True).count() == 0, "no developer menu"
             assert tab.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()
+
+
+MISTAKE_LESSON = next(lesson for lesson in labs.LESSONS if lesson.key == "mistake")
+GRID_COUNTS = """() => {
+    const cells = [...document.querySelectorAll('[class*="st-key-cm_"] button')];
+    return cells.map(b => [
+        b.closest('[class*="st-key-cm_"]').className.match(/st-key-cm_(\\d+)_(\\d+)/)
+            .slice(1).map(Number),
+        Number(b.innerText.replace(/,/g, '')),
+    ]);
+}"""
+"""Each confusion-matrix cell's (true, predicted) and the count its button shows."""
+IMAGES_LOADED = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
+    .every(image => image.complete && image.naturalWidth > 0)"""
+
+
+def gallery_caption_px(tab, key: str) -> float:
+    """The font size (CSS px) of the caption beside the "Explain this one" button ``key``."""
+    button = tab.locator(f".st-key-{key}")
+    column = button.locator("xpath=ancestor::div[@data-testid='stColumn'][1]")
+    caption = column.locator('[data-testid="stMarkdownContainer"] p').first
+    return caption.evaluate("p => parseFloat(getComputedStyle(p).fontSize)")
+
+
+def test_the_mistake_lesson_explains_a_misclassified_test_digit(page, server_url):
+    """Presenter mode at 1366×768: the lesson link opens the confusion matrix on its most
+    common mistake with that cell's digits; a click on another cell shows its digits
+    (captions ≥ 16 px); "Explain this one" opens "Why this prediction?" on that digit,
+    explaining the class the network predicted for it."""
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 768})
+    tab = context.new_page()
+    tab.set_default_timeout(90_000)
+    query = {**dict(MISTAKE_LESSON.settings), "lesson": MISTAKE_LESSON.key, "presenter": "1"}
+    try:
+        open_lab(tab, server_url, f"inspect?{urllib.parse.urlencode(query)}")
+        grid = tab.locator(".st-key-confusion_grid")
+        grid.wait_for()
+        tab.wait_for_function(IMAGES_LOADED)
+        tab.screenshot(path=str(SHOTS / "mistake_lesson_1366x768.png"))
+        top = grid.bounding_box()["y"]
+        assert top + MAIN_FIGURE_SHOWN_PX <= 768, "the matrix starts on the first screen"
+        cells = {tuple(cell): count for cell, count in tab.evaluate(GRID_COUNTS)}
+        assert len(cells) == 100
+        mistakes = sorted(
+            ((-count, cell) for cell, count in cells.items() if cell[0] != cell[1] and count),
+        )
+        largest, second = mistakes[0][1], mistakes[1][1]
+        opened = tab.get_by_text(f"“{largest[0]}” predicted as “{largest[1]}”: ").first
+        assert "most common mistake" in opened.inner_text()
+        assert tab.locator('[class*="st-key-explain_cell_"]').count() > 0, "its digits"
+        tab.locator(".st-key-cm_0_0 button:visible").focus()
+        tab.keyboard.press("Tab")
+        focused = tab.evaluate(
+            "() => document.activeElement.closest('[class*=st-key-cm_]')?.className"
+        )
+        assert "st-key-cm_0_1 " in f"{focused} ", "Tab goes from cell to cell"
+        tab.locator(f".st-key-cm_{second[0]}_{second[1]} button:visible").click()
+        wait_for_app(tab)
+        tab.get_by_text(f"“{second[0]}” predicted as “{second[1]}”: ").first.wait_for()
+        buttons = tab.locator('[class*="st-key-explain_cell_"]')
+        assert buttons.count() == min(cells[second], mistakes_view.CELL_IMAGES)
+        key = re.search(r"st-key-(explain_cell_\d+)", buttons.first.get_attribute("class"))[1]
+        assert gallery_caption_px(tab, key) >= 16
+        tab.locator(f".st-key-{key}").scroll_into_view_if_needed()
+        tab.screenshot(path=str(SHOTS / "mistake_cell_clicked_1366x768.png"))
+        index = int(key.removeprefix("explain_cell_"))
+        tab.locator(f".st-key-{key} button:visible").click()
+        prediction = new_prediction(tab, None)
+        tab.get_by_role("heading", name="Why this prediction?").wait_for()
+        sample = widget_shows(tab, "sample_name", f"test image {index + 1:,}")
+        assert sample.startswith(f"test image {index + 1:,}"), sample
+        tab.get_by_text(f"its true class is “{second[0]}”").first.wait_for()
+        assert explained_as_predicted(tab, prediction) == str(second[1])
+        assert_maps_explain(tab, str(second[1]))
+        tab.get_by_role("heading", name="Why this prediction?").scroll_into_view_if_needed()
+        tab.screenshot(path=str(SHOTS / "mistake_explained_1366x768.png"))
+        assert tab.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import labs, links, runs, starter_models, ui
 from explorer.data import registry, shapes
-from explorer.ui import browser_cookie, inspect_page, learning_page, train_page
+from explorer.ui import browser_cookie, inspect_page, learning_page, mistakes_view, train_page
 
 PAGES = [lab.file for lab in (labs.HOME, *labs.LABS)]
 TIMEOUT = 120
@@ -291,7 +291,7 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     assert stranger.selectbox(key="inspect_model").options == STARTER_LABELS, "only starters"
     app.switch_page(str(PAGES_DIR / "6_inspect.py")).run()
     assert not app.exception
-    assert [h.value for h in app.header] == ["Prediction", "Every layer"]
+    assert [h.value for h in app.header] == ["Every layer"], "the view, then its prediction"
     assert app.select_slider(key="stage_key").value == "act1"
     for key in ("conv1", "pool2", "logits"):
         app.select_slider(key="stage_key").set_value(key).run()
@@ -302,7 +302,9 @@ def test_train_then_inspect_a_network(tmp_path, monkeypatch):
     for view in inspect_page.INSPECT_VIEWS:
         app.get("button_group")[0].set_value(view.label).run()
         assert not app.exception, view.label
-        assert [h.value for h in app.header] == ["Prediction", view.label]
+        assert [h.value for h in app.header] == [view.label]
+        softmax = [c for c in app.get("plotly_chart") if "Softmax" in c.proto.spec]
+        assert bool(softmax) == view.needs_picture, "the picture's prediction in its views"
     app.get("button_group")[0].set_value("Test-set mistakes").run()
     assert float(metric(app, "Test accuracy").rstrip("%")) / 100 == pytest.approx(accuracy)
     app.get("button_group")[0].set_value("Robustness: CNN vs MLP").run()
@@ -716,9 +718,12 @@ def test_inspect_says_when_the_input_is_empty(picture, empty, tmp_path, monkeypa
     monkeypatch.setattr(ui, "_sample_cached", lambda name: picture)
     app = open_page("6_inspect.py", workspace_id=WORKSPACE, inspect_view="Test-set mistakes")
     assert not app.exception
+    shown = [caption.value for caption in app.caption]
+    app.get("button_group")[0].set_value("Every layer").run()  # a view of the picture
+    assert not app.exception
     warnings = [warning.value for warning in app.warning if "input is empty" in warning.value]
     assert len(warnings) == int(empty)
-    for text in warnings + [caption.value for caption in app.caption]:
+    for text in warnings + shown + [caption.value for caption in app.caption]:
         assert "](http" not in text, "a class or dataset name renders as a link or an image"
 
 
@@ -1133,3 +1138,44 @@ def test_why_this_prediction_explains_the_class_predicted_for_the_picture_on_scr
     assert explained_shown(app) == (int(name), f"{name} ({shown_percent})"), "another network"
     chart(app, f"Occlusion for “{name}”")
     assert not [c for c in app.caption if "Grad-CAM" in c.value], "an MLP has no Grad-CAM"
+
+
+def test_the_mistake_lesson_opens_on_the_most_common_mistake_and_explains_one_of_its_digits():
+    """Lesson link → the confusion matrix's largest off-diagonal cell is chosen and its test
+    digits shown; a click on another cell shows that cell's; "Explain this one" opens "Why
+    this prediction?" on that test digit, explaining the class the network predicted."""
+    (lesson,) = [lesson for lesson in labs.LESSONS if lesson.key == "mistake"]
+    app = open_link({**dict(lesson.settings), "lesson": lesson.key}, "6_inspect.py")
+    assert not app.exception
+    assert app.selectbox(key="inspect_model").value == runs.STARTER_PREFIX + "digits-cnn"
+    assert not [c for c in app.get("plotly_chart") if "Softmax" in c.proto.spec], "no cat"
+    classes = 10
+    counts = np.array(
+        [
+            [int(app.button(key=f"cm_{t}_{p}").label.replace(",", "")) for p in range(classes)]
+            for t in range(classes)
+        ]
+    )
+    off = counts - np.diag(np.diag(counts))
+    true, predicted = divmod(int(np.argmax(off)), classes)  # the first largest, reading order
+    assert off[true, predicted] > 0 and counts.sum() > 0
+    sentence = f"“{true}” predicted as “{predicted}”: {counts[true, predicted]:,} of the"
+    assert any(md.value.startswith(sentence) for md in app.markdown), "the largest mistake"
+    shown = [b for b in app.button if b.key and b.key.startswith("explain_cell_")]
+    assert len(shown) == min(counts[true, predicted], mistakes_view.CELL_IMAGES)
+    other = (predicted, true) if counts[predicted, true] else (true, true)
+    app.button(key=f"cm_{other[0]}_{other[1]}").click().run()
+    assert any(
+        md.value.startswith(f"“{other[0]}” predicted as “{other[1]}”") for md in app.markdown
+    )
+    app.button(key=f"cm_{true}_{predicted}").click().run()
+    first = next(b for b in app.button if b.key and b.key.startswith("explain_cell_"))
+    index = int(first.key.removeprefix("explain_cell_"))
+    first.click().run()
+    assert not app.exception
+    assert app.session_state["inspect_view"] == WHY
+    assert app.sidebar.selectbox(key="sample_name").value.startswith(f"test image {index + 1:,}")
+    assert prediction_shown(app)[0] == str(predicted), "the network's answer for that digit"
+    assert any(f"its true class is “{true}”" in c.value for c in app.caption)
+    assert explained_shown(app)[0] == predicted
+    assert_maps_explain(app, str(predicted))

@@ -109,4 +109,4 @@ def test_inspect_opens_on_a_starter_model_when_nothing_is_trained(tmp_path, monk
     assert app.selectbox(key="inspect_model").value == "starter/digits-cnn"
     app.get("button_group")[0].set_value("Test-set mistakes").run()
     assert not app.exception
-    assert [h.value for h in app.header] == ["Prediction", "Test-set mistakes"]
+    assert [h.value for h in app.header] == ["Test-set mistakes"]

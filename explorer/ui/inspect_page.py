@@ -27,7 +27,6 @@ from explorer import (
     robustness,
     runs,
     starter_models,
-    train,
     ui,
 )
 from explorer.data import registry, splits
@@ -37,7 +36,7 @@ from explorer.files import os_errors_as_messages
 from explorer.model import ModelSpec, count_params
 from explorer.model import steps as model_steps
 from explorer.text import escape_markdown
-from explorer.ui import STUDY_KEY, show_view
+from explorer.ui import STUDY_KEY, mistakes_view, show_view
 from explorer.ui.train_page import current_run, workspace_id
 
 CURRENT_RUN = "the model trained in this session"
@@ -186,7 +185,16 @@ def test_split(model: Inspected) -> splits.Split | None:
 
 
 def network_input(model: Inspected, original: np.ndarray) -> np.ndarray:
-    """The picture as the network sees it, float32 (H, W, C) in [0, 1]."""
+    """The picture as the network sees it, float32 (H, W, C) in [0, 1]: a test image of
+    this network's own test set exactly as it was tested (preparing it again, as a drawing
+    is, could move it and change the answer being explained), any other picture prepared."""
+    for data_key, image, _ in st.session_state.get(mistakes_view.TEST_INPUTS, {}).values():
+        if (
+            data_key == model.data_key
+            and image.shape == tuple(model.spec.input_shape)
+            and np.array_equal(image, original)
+        ):
+            return image.astype(np.float32) / 255.0
     return predict.prepare_image(original, model.spec.input_shape, model.preprocessing)
 
 
@@ -456,67 +464,6 @@ def _subset_accuracy(
     applied: the cache tells edits apart by it)."""
     predictions = explain.probabilities(_spec, _variables, _images.astype(np.float32) / 255.0)
     return float((predictions.argmax(axis=1) == _labels).mean())
-
-
-def test_views(model: Inspected, split: splits.Split) -> None:
-    """Confusion matrix, a gallery of any cell's images, worst mistakes, per-class accuracy."""
-    probabilities = _test_probabilities(
-        model.key, model.data_key, model.spec, model.variables, split.images
-    )
-    predictions = probabilities.argmax(axis=1)
-    names = model.class_names
-    matrix = train.confusion_matrix(split.labels, predictions, len(names))
-    st.metric(
-        "Test accuracy",
-        f"{(predictions == split.labels).mean():.2%}",
-        help=f"{len(split)} test images",
-    )
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figures.confusion_figure(matrix, names), width="stretch")
-    right.plotly_chart(
-        figures.counts_figure(
-            names, train.per_class_accuracy(matrix), title="Accuracy per class", percent=True
-        ),
-        width="stretch",
-    )
-    columns = st.columns(2)
-    true_class = columns[0].selectbox(
-        "True class", range(len(names)), format_func=names.__getitem__, key="cm_true"
-    )
-    predicted = columns[1].selectbox(
-        "Predicted as",
-        range(len(names)),
-        index=1 % len(names),
-        format_func=names.__getitem__,
-        key="cm_pred",
-    )
-    chosen = np.flatnonzero((split.labels == true_class) & (predictions == predicted))[:24]
-    if len(chosen):
-        st.plotly_chart(
-            figures.image_gallery_figure(
-                split.images[chosen],
-                [f"{probabilities[i, predicted]:.0%}" for i in chosen],
-                title=f"{len(chosen)} test images of “{names[true_class]}” "
-                f"predicted as “{names[predicted]}”",
-            ),
-            width="stretch",
-        )
-    else:
-        st.caption("No test image falls in that cell.")
-    wrong = np.flatnonzero(predictions != split.labels)
-    worst = wrong[np.argsort(-probabilities[wrong].max(axis=1))][:16]
-    if len(worst):
-        st.plotly_chart(
-            figures.image_gallery_figure(
-                split.images[worst],
-                [
-                    f"{names[split.labels[i]]}→{names[predictions[i]]} {probabilities[i].max():.0%}"
-                    for i in worst
-                ],
-                title="Most confident mistakes (true → predicted, confidence)",
-            ),
-            width="stretch",
-        )
 
 
 @st.fragment
@@ -857,14 +804,17 @@ class InspectView:
 def _test_set_view(model: Inspected) -> None:
     split = test_split(model)
     if split is not None:
-        test_views(model, split)
+        probabilities = _test_probabilities(
+            model.key, model.data_key, model.spec, model.variables, split.images
+        )
+        mistakes_view.test_views(model, split, probabilities)
 
 
 INSPECT_VIEWS = (
     InspectView("Every layer", True, lambda m, x, p: show_stages(m, x)),
     InspectView("Receptive field", True, lambda m, x, p: receptive_field(m, x)),
     InspectView("Learned filters", False, lambda m, x, p: learned_filters(m)),
-    InspectView("Why this prediction?", True, lambda m, x, p: why(m, x, p)),
+    InspectView(mistakes_view.WHY_VIEW, True, lambda m, x, p: why(m, x, p)),
     InspectView("Test-set mistakes", False, lambda m, x, p: _test_set_view(m)),
     InspectView("Robustness: CNN vs MLP", False, lambda m, x, p: robustness_comparison(m)),
     InspectView("What a unit wants", False, lambda m, x, p: unit_preferences(m, test_split(m))),
@@ -873,10 +823,22 @@ INSPECT_VIEWS = (
 """The views in teaching order: picture views first, then the model and its test set."""
 
 
-def show_chosen_view(
-    model: Inspected, prepared: np.ndarray | None, probabilities: np.ndarray | None
-) -> None:
-    """A picker of :data:`INSPECT_VIEWS` and the chosen view; the others compute nothing."""
+def _input_caption(model: Inspected, image: ui.WorkingImage) -> str:
+    """What the input is: a test image sent from the mistakes view (with its true class),
+    or a picture to change in the sidebar."""
+    tested = st.session_state.get(mistakes_view.TEST_INPUTS, {}).get(image.label)
+    if tested is not None and tested[0] == model.data_key:
+        return (
+            f"This is {escape_markdown(image.label)}, exactly as the network was tested on "
+            f"it; its true class is “{escape_markdown(tested[2])}”."
+        )
+    return "Draw in the sidebar: the probabilities update when you lift the mouse."
+
+
+def show_chosen_view(model: Inspected, image: ui.WorkingImage | None) -> None:
+    """A picker of :data:`INSPECT_VIEWS` and the chosen view (the others compute nothing);
+    a view of the picture shows first what the network predicts for it, a view of the model
+    or its test set opens straight on its figures."""
     labels = [view.label for view in INSPECT_VIEWS]
     chosen = st.session_state.setdefault("inspect_view", labels[0])
     if chosen is not None and chosen not in labels:
@@ -896,7 +858,16 @@ def show_chosen_view(
         st.caption("Choose a view above.")
         return
     st.header(view.label)
-    if view.needs_picture and prepared is None:
-        st.info("This view needs a picture: draw a digit, upload an image or pick a sample.")
+    if not view.needs_picture:
+        view.show(model, None, None)
         return
+    if image is None:
+        st.info(
+            "Draw a digit, upload an image or pick a sample in the sidebar to see a prediction.",
+            icon=":material/arrow_back:",
+        )
+        return
+    prepared = network_input(model, image.original)
+    st.caption(_input_caption(model, image))
+    probabilities = show_prediction(model, image.original, prepared)
     view.show(model, prepared, probabilities)
