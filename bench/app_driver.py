@@ -130,12 +130,16 @@ def wait_for_health(url: str, process: subprocess.Popen, log_path: Path) -> None
 
 @contextlib.contextmanager
 def streamlit_server(
-    folder: Path, app_root: Path = ROOT, environment: dict[str, str] | None = None
+    folder: Path,
+    app_root: Path = ROOT,
+    environment: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Run ``app_root``'s app on a free loopback port until the block ends; yield its URL
-    and process. Runs live in ``folder / "runs"``, beside the server's log; ``environment``
-    adds variables."""
-    port = free_port()
+    """Run ``app_root``'s app on loopback ``port`` (a free one if None; a caller names it when
+    something must know the address first, such as a sign-in redirect) until the block ends;
+    yield its URL and process. Runs live in ``folder / "runs"``, beside the server's log;
+    ``environment`` adds variables."""
+    port = port or free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     command += ["--browser.gatherUsageStats", "false"]

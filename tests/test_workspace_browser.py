@@ -7,19 +7,15 @@ models and signing out closes the workspace."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import jax
 import pytest
 from test_browser import CHROMIUM, press_slider, wait_for_app
 
-from bench.app_driver import CHROMIUM_ARGS, ROOT, free_port, wait_for_health
+from bench.app_driver import CHROMIUM_ARGS, free_port, streamlit_server
 from explorer import checkpoints, runs
 from explorer.model import ModelSpec, init_variables
 from explorer.text import WORD_JOINER
@@ -50,31 +46,6 @@ client_secret = "{client_secret}"
 server_metadata_url = "{provider}/.well-known/openid-configuration"
 """
 """A class server's sign-in settings, written to a temporary file (never to the repository)."""
-
-
-@contextlib.contextmanager
-def app_server(folder: Path, environment: dict[str, str], port: int) -> Iterator[str]:
-    """The app on loopback ``port`` (chosen before it starts: a redirect URI names it) with
-    ``environment`` added; yield its URL. Runs live in ``folder / "runs"``."""
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    variables = {**os.environ, "CNN_EXPLORER_RUNS": str(folder / "runs"), **environment}
-    log_path = folder / "streamlit.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=variables, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_for_health(url, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +141,7 @@ def saved_models(tab) -> list[str]:
 def plain_server(tmp_path_factory):
     """The app as it runs by default (no sign-in); yield its URL and runs root."""
     folder = tmp_path_factory.mktemp("cookie")
-    with app_server(folder, {}, free_port()) as url:
+    with streamlit_server(folder) as (url, _):
         yield url, folder / "runs"
 
 
@@ -234,7 +205,9 @@ def class_server(tmp_path_factory, provider):
             workspace_key=WORKSPACE_KEY,
         )
     )
-    with app_server(folder, {"STREAMLIT_SECRETS_FILES": str(secrets_file)}, port) as url:
+    with streamlit_server(
+        folder, environment={"STREAMLIT_SECRETS_FILES": str(secrets_file)}, port=port
+    ) as (url, _):
         yield url, folder / "runs"
 
 
