@@ -394,7 +394,10 @@ def test_why_this_prediction_explains_the_class_predicted_for_each_drawing(page,
         assert_maps_explain(tab, shown)
         tab.get_by_role("heading", name="Why this prediction?").scroll_into_view_if_needed()
         tab.screenshot(path=str(SHOTS / "inspect_why_1366x768.png"))
-        tab.get_by_label("Explain class", exact=True).click()
+        selector = tab.get_by_label("Explain class", exact=True)
+        selector.scroll_into_view_if_needed()
+        selector.click()
+        tab.keyboard.type("7")  # the list shows only the options that fit below the field
         tab.get_by_role("option", name=re.compile(r"^7 \(")).click()
         wait_for_app(tab)
         assert widget_shows(tab, "why_class", "7 (").startswith("7 (")
@@ -856,6 +859,9 @@ def test_the_mistake_lesson_explains_a_misclassified_test_digit(page, server_url
         open_lab(tab, server_url, f"inspect?{urllib.parse.urlencode(query)}")
         grid = tab.locator(".st-key-confusion_grid")
         grid.wait_for()
+        tab.wait_for_function(  # a fresh browser draws buttons once their code has loaded
+            f"() => new Set(({GRID_COUNTS})().map(([cell]) => cell.join())).size === 100"
+        )
         tab.wait_for_function(IMAGES_LOADED)
         tab.screenshot(path=str(SHOTS / "mistake_lesson_1366x768.png"))
         top = grid.bounding_box()["y"]
